@@ -1,0 +1,480 @@
+"""Adapter for in-memory AnnData objects, views (``adata[mask]``) included.
+
+Matrix ids: ``"X"``, ``"raw"`` (``adata.raw.X`` with ``adata.raw.var_names``) and
+``"layers/<name>"``. Dense numpy arrays and scipy sparse matrices/arrays are supported; backed
+(on-disk) AnnData is not yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+
+from ..kernel.protocol import (
+    MAX_REPLY_BYTES,
+    NOT_SUPPORTED,
+    TOO_LARGE,
+    UNKNOWN_COLUMN,
+    UNKNOWN_MATRIX,
+    ProtocolError,
+)
+from .base import (
+    CELL_ID_COLUMN,
+    Adapter,
+    embedding_column,
+    gene_column,
+    identity_token,
+    obs_column,
+    register_adapter,
+)
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Object, string, boolean and integer obs columns with at most this many distinct values are
+#: treated as categorical (clusters are often stored as integers or plain strings).
+MAX_CATEGORIES = 200
+
+#: Column names tried, in order and case-insensitively, for ``guesses``.
+DATASET_COLUMN_NAMES = ("dataset", "sample", "orig.ident", "batch", "condition", "stim", "donor")
+CLUSTER_COLUMN_NAMES = (
+    "leiden",
+    "louvain",
+    "seurat_clusters",
+    "cluster",
+    "clusters",
+    "cell_type",
+    "celltype",
+    "cell_types",
+)
+
+#: ``fetch`` sends this many leading dimensions of an embedding (the plots are 2-D).
+EMBEDDING_DIMS = 2
+
+#: Values of ``missing_reason`` in the ``fetch`` result.
+NOT_IN_MATRIX = "not_in_matrix"
+ALL_NAN = "all_nan"
+
+CATEGORICAL, NUMERIC, OTHER = "categorical", "numeric", "other"
+
+
+@dataclass
+class _Matrix:
+    """A stored matrix and how the object's cells and genes map onto it.
+
+    anndata materialises a view's ``.X`` / ``.layers[k]`` (all of the view's cells × genes) on
+    every access, so for views we read the parent's matrix and select the requested genes
+    before the view's cells.
+    """
+
+    data: Any
+    genes: pd.Index  # gene names as the user sees them for this matrix
+    rows: np.ndarray | None  # positions of the object's cells in ``data``; None: all, in order
+    columns: np.ndarray | None  # positions of ``genes`` in ``data``'s columns; None: identity
+
+
+@register_adapter
+class AnnDataAdapter(Adapter):
+    type_name = "AnnData"
+    obj: AnnData
+
+    @classmethod
+    def accepts(cls, obj: Any) -> bool:
+        # An AnnData can only exist if anndata was imported: never import it just to check.
+        anndata = sys.modules.get("anndata")
+        return anndata is not None and isinstance(obj, anndata.AnnData)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n_obs, n_vars = self.obj.shape
+        return int(n_obs), int(n_vars)
+
+    @property
+    def _root(self) -> AnnData:
+        """The AnnData that owns the stored arrays: the parent of a view, else the object."""
+        return self.obj._adata_ref if self.obj.is_view else self.obj
+
+    def fingerprint(self) -> str:
+        """Hash of the object's identity and structure.
+
+        Covers: the object itself (so reassignment and subsetting change it), shape, the
+        identities of X, raw, every layer, obsm entry and uns entry, the obs/var names, the obs
+        columns and their dtypes, and the codes and categories of categorical obs columns.
+        Cannot detect in-place edits of array values (``adata.X[0, 0] = 1``,
+        ``adata.obs["n_counts"] *= 2`` on a numeric column): the frontend keeps serving cached
+        values until something above changes.
+        """
+        adata, root = self.obj, self._root
+        digest = hashlib.blake2b(digest_size=8)
+
+        def add(*parts: Any) -> None:
+            digest.update(repr(parts).encode())
+
+        token = identity_token
+        add(token(adata), adata.is_view, adata.shape)
+        add("names", token(adata.obs_names), token(adata.var_names))
+        if not root.isbacked:
+            add("X", token(root.X))
+        add("raw", token(adata.raw), None if adata.raw is None else token(adata.raw.X))
+        add("layers", [(str(key), token(value)) for key, value in root.layers.items()])
+        add("obsm", [(str(key), token(value)) for key, value in root.obsm.items()])
+        add("uns", [(str(key), token(value)) for key, value in root.uns.items()])
+        for name, column in adata.obs.items():
+            add("obs", str(name), str(column.dtype))
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                add(list(column.cat.categories))
+                digest.update(np.ascontiguousarray(column.cat.codes.to_numpy()))
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        self._check_in_memory()
+        adata = self.obj
+        obs = [_describe_obs_column(str(name), column) for name, column in adata.obs.items()]
+        n_obs, n_vars = self.shape
+        return {
+            "type": self.type_name,
+            "n_obs": n_obs,
+            "n_vars": n_vars,
+            "fingerprint": self.fingerprint(),
+            "obs": obs,
+            "genes": _strings(adata.var_names),
+            "matrices": self._describe_matrices(),
+            # The parent's obsm has the same columns and is not copied on access, unlike a view's.
+            "embeddings": [
+                {"name": str(name), "n_dims": int(value.shape[1])}
+                for name, value in self._root.obsm.items()
+                if _is_embedding(value)
+            ],
+            "guesses": {
+                "dataset": _guess(obs, DATASET_COLUMN_NAMES, min_categories=2),
+                "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
+            },
+            "markers": _stored_markers(adata.uns),
+        }
+
+    def fetch(
+        self,
+        matrix: str,
+        genes: Sequence[str],
+        obs: Sequence[str] = (),
+        embedding: str | None = None,
+        cell_ids: bool = False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        self._check_in_memory()
+        adata = self.obj
+        source = self._matrix(matrix)
+        obs_columns = self._obs_columns(obs)
+        embedding_values = self._embedding(embedding) if embedding is not None else None
+
+        positions = _gene_positions(source.genes, genes)
+        found = [gene for gene, position in zip(genes, positions, strict=True) if position >= 0]
+        missing_reason = {
+            gene: NOT_IN_MATRIX
+            for gene, position in zip(genes, positions, strict=True)
+            if position < 0
+        }
+        self._check_reply_size(len(found), obs_columns, embedding_values, cell_ids)
+
+        columns: dict[str, pa.Array] = {}
+        values = _read_genes(source, positions[positions >= 0], adata.n_obs)
+        for i, gene in enumerate(found):
+            # An all-NaN column is how a layer marks genes it does not hold (e.g. an integrated
+            # assay that covers only a few thousand genes): report it, do not plot NaNs.
+            if adata.n_obs and np.isnan(values[:, i]).all():
+                missing_reason[gene] = ALL_NAN
+            else:
+                columns[gene_column(gene)] = pa.array(values[:, i])
+        for name, column in obs_columns.items():
+            columns[obs_column(name)] = _obs_to_arrow(column)
+        if embedding_values is not None:
+            for dim in range(embedding_values.shape[1]):
+                columns[embedding_column(embedding, dim)] = pa.array(embedding_values[:, dim])
+        if cell_ids:
+            columns[CELL_ID_COLUMN] = pa.array(_strings(adata.obs_names), type=pa.utf8())
+
+        missing = [gene for gene in genes if gene in missing_reason]
+        result = {
+            "fingerprint": self.fingerprint(),
+            "n_obs": self.shape[0],
+            "matrix": matrix,
+            "genes": [gene for gene in found if gene not in missing_reason],
+            "missing": missing,
+            "missing_reason": {gene: missing_reason[gene] for gene in missing},
+        }
+        return pa.table(columns), result
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _check_in_memory(self) -> None:
+        if self.obj.isbacked:
+            raise ProtocolError(
+                NOT_SUPPORTED,
+                "Backed (on-disk) AnnData is not supported yet; load it with adata.to_memory().",
+            )
+
+    def _matrix(self, matrix_id: str) -> _Matrix:
+        adata = self.obj
+        if matrix_id == "raw":
+            if adata.raw is None:
+                raise ProtocolError(UNKNOWN_MATRIX, "This AnnData has no raw.")
+            # A view's raw already holds only the view's cells (anndata subsets it eagerly).
+            return _Matrix(adata.raw.X, adata.raw.var_names, rows=None, columns=None)
+
+        if matrix_id == "X":
+            data = self._root.X
+            if data is None:
+                raise ProtocolError(UNKNOWN_MATRIX, "This AnnData has no X.")
+        elif matrix_id.startswith("layers/") and matrix_id[len("layers/") :] in adata.layers:
+            data = self._root.layers[matrix_id[len("layers/") :]]
+        else:
+            raise ProtocolError(
+                UNKNOWN_MATRIX,
+                f"No matrix {matrix_id!r}; available: {', '.join(self._matrix_ids())}.",
+            )
+        if not adata.is_view:
+            return _Matrix(data, adata.var_names, rows=None, columns=None)
+        return _Matrix(
+            data,
+            adata.var_names,
+            rows=_positions(adata._oidx, self._root.n_obs),
+            columns=_positions(adata._vidx, self._root.n_vars),
+        )
+
+    def _matrix_ids(self) -> list[str]:
+        adata = self.obj
+        ids = [] if self._root.X is None else ["X"]
+        if adata.raw is not None:
+            ids.append("raw")
+        return ids + [f"layers/{name}" for name in adata.layers]
+
+    def _describe_matrices(self) -> list[dict[str, Any]]:
+        described = []
+        for matrix_id in self._matrix_ids():
+            source = self._matrix(matrix_id)
+            entry = {
+                "id": matrix_id,
+                "label": _matrix_label(matrix_id),
+                "n_vars": len(source.genes),
+                "dtype": str(getattr(source.data, "dtype", "unknown")),
+                "storage": _storage(source.data),
+            }
+            if not source.genes.equals(self.obj.var_names):
+                entry["genes"] = _strings(source.genes)
+            described.append(entry)
+        return described
+
+    def _obs_columns(self, names: Sequence[str]) -> dict[str, pd.Series]:
+        by_name = {str(name): name for name in self.obj.obs.columns}
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise ProtocolError(
+                UNKNOWN_COLUMN,
+                f"No obs column {', '.join(map(repr, unknown))}.",
+                {"columns": unknown},
+            )
+        return {name: self.obj.obs[by_name[name]] for name in names}
+
+    def _embedding(self, name: str) -> np.ndarray:
+        """The first ``EMBEDDING_DIMS`` dimensions of ``obsm[name]``, float32."""
+        value = self.obj.obsm[name] if name in self.obj.obsm else None
+        if value is None or not _is_embedding(value):
+            raise ProtocolError(
+                UNKNOWN_COLUMN, f"No embedding {name!r} in obsm.", {"embedding": name}
+            )
+        if isinstance(value, pd.DataFrame):
+            value = value.to_numpy()
+        value = value[:, :EMBEDDING_DIMS]
+        if sparse.issparse(value):
+            value = value.toarray()
+        return np.asarray(value, dtype=np.float32)
+
+    def _check_reply_size(
+        self,
+        n_genes: int,
+        obs_columns: Mapping[str, pd.Series],
+        embedding: np.ndarray | None,
+        cell_ids: bool,
+    ) -> None:
+        """Refuse before reading data when the Arrow payload would exceed MAX_REPLY_BYTES."""
+        bytes_per_cell = 4 * n_genes + 8 * len(obs_columns)
+        bytes_per_cell += 0 if embedding is None else 4 * embedding.shape[1]
+        bytes_per_cell += 20 if cell_ids else 0  # a typical barcode plus its offset
+        estimate = bytes_per_cell * self.obj.n_obs
+        if estimate > MAX_REPLY_BYTES:
+            raise ProtocolError(
+                TOO_LARGE,
+                f"This fetch would send about {estimate / 2**20:,.0f} MiB "
+                f"(limit {MAX_REPLY_BYTES / 2**20:,.0f} MiB); request fewer genes.",
+                {"estimated_bytes": estimate, "max_bytes": MAX_REPLY_BYTES},
+            )
+
+
+# -- matrices ----------------------------------------------------------------------------------
+
+
+def _positions(index: Any, length: int) -> np.ndarray | None:
+    """A view index (slice, integer or boolean array) as positions; None when it selects all."""
+    if isinstance(index, slice) and index == slice(None):
+        return None
+    return np.atleast_1d(np.arange(length)[index])
+
+
+def _gene_positions(names: pd.Index, genes: Sequence[str]) -> np.ndarray:
+    """Position of each requested gene in ``names``, −1 when absent."""
+    if names.is_unique:
+        return names.get_indexer(list(genes))
+    # Duplicated gene names: each name reads its first column.
+    first = np.flatnonzero(~names.duplicated())
+    hits = names[first].get_indexer(list(genes))
+    return np.where(hits >= 0, first[hits], -1)
+
+
+def _read_genes(source: _Matrix, positions: np.ndarray, n_obs: int) -> np.ndarray:
+    """Cells × selected genes as a column-major float32 array (each gene contiguous)."""
+    if len(positions) == 0:
+        return np.empty((n_obs, 0), dtype=np.float32)
+    columns = positions if source.columns is None else source.columns[positions]
+    data = source.data
+    if isinstance(data, np.ndarray):
+        block = data[:, columns] if source.rows is None else data[np.ix_(source.rows, columns)]
+    elif sparse.issparse(data):
+        if data.format not in ("csr", "csc"):
+            data = data.tocsc()
+        # Column indexing works directly on CSR too (one pass over the non-zeros), which is far
+        # cheaper than adata[:, genes]; rows are selected on the small result afterwards.
+        block = data[:, columns]
+        if source.rows is not None:
+            block = block[source.rows]
+        block = block.toarray(order="F")
+    else:
+        raise ProtocolError(
+            NOT_SUPPORTED, f"Matrices stored as {type(data).__name__} are not supported yet."
+        )
+    return np.asfortranarray(block, dtype=np.float32)
+
+
+def _storage(data: Any) -> str:
+    if isinstance(data, np.ndarray):
+        return "dense"
+    if sparse.issparse(data):
+        return data.format
+    return type(data).__name__
+
+
+def _matrix_label(matrix_id: str) -> str:
+    if matrix_id == "raw":
+        return "raw.X"
+    if matrix_id.startswith("layers/"):
+        return f"layers[{matrix_id[len('layers/') :]!r}]"
+    return matrix_id
+
+
+# -- obs, obsm, uns ----------------------------------------------------------------------------
+
+
+def _column_kind(column: pd.Series) -> str:
+    """``categorical``, ``numeric`` or ``other``, as in the ``describe`` result."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return CATEGORICAL
+    if pd.api.types.is_integer_dtype(dtype):
+        return CATEGORICAL if _n_unique(column) <= MAX_CATEGORIES else NUMERIC
+    if pd.api.types.is_numeric_dtype(dtype):
+        return NUMERIC
+    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        n_unique = _n_unique(column)
+        return CATEGORICAL if n_unique is not None and n_unique <= MAX_CATEGORIES else OTHER
+    return OTHER
+
+
+def _n_unique(column: pd.Series) -> int | None:
+    """Distinct non-null values; None when the values are not hashable (lists, dicts)."""
+    try:
+        return int(column.nunique())
+    except TypeError:
+        return None
+
+
+def _as_categorical(column: pd.Series) -> pd.Categorical:
+    """Categorical columns as they are; other columns with their sorted distinct values as
+    categories (values of mixed, unorderable types are compared as text)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    try:
+        return pd.Categorical(column)
+    except TypeError:
+        return pd.Categorical(column.map(str, na_action="ignore"))
+
+
+def _describe_obs_column(name: str, column: pd.Series) -> dict[str, Any]:
+    kind = _column_kind(column)
+    if kind != CATEGORICAL:
+        return {"name": name, "kind": kind, "n_unique": _n_unique(column)}
+    categorical = _as_categorical(column)
+    codes = categorical.codes
+    counts = np.bincount(codes[codes >= 0], minlength=len(categorical.categories))
+    return {
+        "name": name,
+        "kind": kind,
+        "n_unique": len(categorical.categories),
+        "categories": [
+            {"name": category, "n_cells": int(count)}
+            for category, count in zip(_strings(categorical.categories), counts, strict=True)
+        ],
+    }
+
+
+def _obs_to_arrow(column: pd.Series) -> pa.Array:
+    """Numeric columns as float64 (missing values as NaN); everything else as
+    dictionary<int32, utf8> in category order, with missing values as nulls."""
+    if _column_kind(column) == NUMERIC:
+        return pa.array(column.to_numpy(dtype=np.float64, na_value=np.nan))
+    categorical = _as_categorical(column)
+    codes = categorical.codes.astype(np.int32)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=codes < 0),
+        pa.array(_strings(categorical.categories), type=pa.utf8()),
+    )
+
+
+def _is_embedding(value: Any) -> bool:
+    shape = getattr(value, "shape", ())
+    return len(shape) == 2 and shape[1] >= 2
+
+
+def _guess(obs: list[dict[str, Any]], names: Sequence[str], min_categories: int) -> str | None:
+    """The first of ``names`` (case-insensitive) that is a categorical obs column with at least
+    ``min_categories`` non-empty categories."""
+    by_lower_name: dict[str, dict[str, Any]] = {}
+    for column in obs:
+        by_lower_name.setdefault(column["name"].lower(), column)
+    for name in names:
+        column = by_lower_name.get(name)
+        if column is None or column["kind"] != CATEGORICAL:
+            continue
+        if sum(category["n_cells"] > 0 for category in column["categories"]) >= min_categories:
+            return column["name"]
+    return None
+
+
+def _stored_markers(uns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """uns entries that look like ``scanpy.tl.rank_genes_groups`` results."""
+    markers = []
+    for key, value in uns.items():
+        if isinstance(value, Mapping) and "names" in value and "params" in value:
+            params = value["params"]
+            groupby = params.get("groupby") if isinstance(params, Mapping) else None
+            markers.append({"key": str(key), "groupby": None if groupby is None else str(groupby)})
+    return markers
+
+
+def _strings(values: Any) -> list[str]:
+    return [str(value) for value in values]

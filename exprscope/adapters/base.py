@@ -1,0 +1,142 @@
+"""The interface every data adapter implements, and the registry that picks one for an object.
+
+An adapter wraps one in-kernel object (an AnnData today) and answers the comm protocol's
+questions about it: what it holds (``describe``), a genes × cells subset as Arrow (``fetch``) and
+a cheap token that changes when the object changes (``fingerprint``). The comm service never
+touches the object directly, so supporting a new data type means adding an adapter.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+# Column names of the Arrow table that ``fetch`` returns (docs/protocol.md, "fetch").
+
+
+def gene_column(gene: str) -> str:
+    return f"gene:{gene}"
+
+
+def obs_column(column: str) -> str:
+    return f"obs:{column}"
+
+
+def embedding_column(embedding: str, dim: int) -> str:
+    return f"obsm:{embedding}:{dim}"
+
+
+CELL_ID_COLUMN = "cell_id"
+
+
+class Adapter(ABC):
+    """Reads one kind of object for the comm service.
+
+    Methods raise :class:`exprscope.kernel.protocol.ProtocolError` for anything the user can
+    fix (unknown matrix or column, unsupported storage); other exceptions are bugs.
+    """
+
+    #: The ``type`` reported to the frontend, e.g. ``"AnnData"``.
+    type_name: ClassVar[str]
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    @classmethod
+    @abstractmethod
+    def accepts(cls, obj: Any) -> bool:
+        """Whether this adapter can read ``obj``. Must be cheap: it runs for every object in
+        the user namespace on each ``list``, and must not import heavy libraries."""
+
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, int]:
+        """``(n_obs, n_vars)``: cells × genes."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A cheap hex token that changes when the object changes in a way that invalidates
+        data the frontend has cached."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """The ``describe`` result without ``name`` (docs/protocol.md)."""
+
+    @abstractmethod
+    def fetch(
+        self,
+        matrix: str,
+        genes: Sequence[str],
+        obs: Sequence[str] = (),
+        embedding: str | None = None,
+        cell_ids: bool = False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Cells × (genes, obs columns, embedding) as an Arrow table, and the ``fetch`` result.
+
+        ``genes`` and ``obs`` arrive without duplicates. Genes the matrix lacks are reported
+        in the result, never an error.
+        """
+
+    def summary(self) -> dict[str, Any]:
+        """One entry of the ``list`` result, without ``name``."""
+        n_obs, n_vars = self.shape
+        return {
+            "type": self.type_name,
+            "n_obs": n_obs,
+            "n_vars": n_vars,
+            "fingerprint": self.fingerprint(),
+        }
+
+
+_ADAPTERS: list[type[Adapter]] = []
+
+_serials: dict[int, tuple[weakref.ref, int]] = {}
+_next_serial = itertools.count()
+
+
+def identity_token(obj: Any) -> str:
+    """A token for ``obj`` that no other object ever gets, for use in fingerprints.
+
+    ``id()`` alone is not enough: CPython reuses an address as soon as its object is freed, so
+    after ``adata.X = adata.X * 2`` twice the new X often has the id of the first one, and a
+    fingerprint built from ids would return to an old value (serving stale cached data).
+    Objects that cannot be weakly referenced (dict, None) fall back to their id.
+    """
+    key = id(obj)
+    entry = _serials.get(key)
+    if entry is not None and entry[0]() is obj:
+        return f"s{entry[1]}"
+    try:
+        ref = weakref.ref(obj, functools.partial(_forget_serial, key))
+    except TypeError:
+        return f"i{key}"
+    serial = next(_next_serial)
+    _serials[key] = (ref, serial)
+    return f"s{serial}"
+
+
+def _forget_serial(key: int, ref: weakref.ref) -> None:
+    # The id may already belong to a newer object: only drop our own entry.
+    entry = _serials.get(key)
+    if entry is not None and entry[0] is ref:
+        del _serials[key]
+
+
+def register_adapter(adapter: type[Adapter]) -> type[Adapter]:
+    """Class decorator: make ``adapter_for`` consider this adapter."""
+    _ADAPTERS.append(adapter)
+    return adapter
+
+
+def adapter_for(obj: Any) -> Adapter | None:
+    """The adapter that reads ``obj``, or None when no adapter supports it."""
+    for adapter in _ADAPTERS:
+        if adapter.accepts(obj):
+            return adapter(obj)
+    return None

@@ -1,0 +1,736 @@
+"""End-to-end tests of the kernel side of the comm bridge, against a real ipykernel.
+
+One kernel is started for the module. It runs the extension's setup snippet and loads the test
+data; the tests then talk to it exactly as the frontend does: a ``comm_open`` on the shell
+channel, ``comm_msg`` requests, replies (with binary buffers) read from iopub. The same data is
+built in the test process, and every value that comes back is compared with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from jupyter_client.manager import start_new_kernel
+from scipy import sparse
+
+from exprscope.kernel import PYTHON_SETUP_SNIPPET
+from exprscope.kernel.protocol import MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SETUP_TS = REPO_ROOT / "src" / "bridge" / "setup.ts"
+KANG_PBMC_H5AD = REPO_ROOT / "exprscope" / "data" / "kang_pbmc.h5ad"
+TIMEOUT = 60
+
+# Test data, built identically in the kernel and in the test process (fixed seeds). Object
+# names start with ``es_`` so they cannot collide with anything else in the kernel.
+SYNTHETIC_DATA_CODE = """
+import warnings
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+def _es_build(x_kind):
+    rng = np.random.default_rng(0)
+    n_obs, n_vars = 300, 30
+    counts = rng.poisson(0.8, size=(n_obs, n_vars)).astype(np.float32)
+    lognorm = np.log1p(counts).astype(np.float64)
+    cluster = pd.Categorical(
+        rng.choice(["a", "b", "c"], n_obs), categories=["c", "a", "b", "unused"]
+    )
+    cluster[:5] = np.nan
+    obs = pd.DataFrame(
+        {
+            "cluster": cluster,
+            "sample": rng.choice(["s1", "s2"], n_obs).astype(object),
+            "batch": rng.integers(0, 3, n_obs),
+            "is_doublet": rng.random(n_obs) < 0.1,
+            "score": rng.normal(size=n_obs),
+            "n_counts": counts.sum(axis=1),
+            "note": [f"cell note {i}" for i in range(n_obs)],
+        },
+        index=[f"cell{i}" for i in range(n_obs)],
+    )
+    x = {"dense": lognorm, "csr": sparse.csr_matrix(lognorm), "csc": sparse.csc_array(lognorm)}
+    integrated = rng.normal(size=(n_obs, n_vars)).astype(np.float32)
+    integrated[:, 20:] = np.nan
+    adata = ad.AnnData(
+        X=x[x_kind],
+        obs=obs,
+        var=pd.DataFrame(index=[f"G{i}" for i in range(n_vars)]),
+        layers={"counts": sparse.csr_matrix(counts), "integrated": integrated},
+        obsm={
+            "X_umap": rng.normal(size=(n_obs, 2)).astype(np.float32),
+            "X_pca": rng.normal(size=(n_obs, 5)),
+            "X_line": rng.normal(size=(n_obs, 1)),
+        },
+        uns={"rank_genes_groups": {"names": [], "params": {"groupby": "cluster"}}},
+    )
+    if x_kind != "csc":
+        raw_genes = [f"G{i}" for i in range(n_vars)] + [f"RAW{i}" for i in range(5)]
+        raw_values = sparse.csr_matrix(rng.poisson(2.0, size=(n_obs, n_vars + 5)).astype(float))
+        adata.raw = ad.AnnData(raw_values, obs=obs, var=pd.DataFrame(index=raw_genes))
+    return adata
+
+es_dense = _es_build("dense")
+es_csr = _es_build("csr")
+es_csc = _es_build("csc")
+es_view = es_csr[es_csr.obs["sample"] == "s1"][::-1, [5, 2, 20, 7, 0]]
+es_dense_view = es_dense[np.arange(0, 300, 3)]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    es_duplicated = es_dense.copy()
+    es_duplicated.var_names = [f"G{i % 10}" for i in range(30)]
+es_large = ad.AnnData(
+    X=np.random.default_rng(1).standard_normal((300_000, 20), dtype=np.float32),
+    obs=pd.DataFrame(
+        {"group": pd.Categorical(np.arange(300_000) % 7)},
+        index=[f"c{i}" for i in range(300_000)],
+    ),
+)
+es_frame = pd.DataFrame({"a": [1, 2, 3]})
+_es_hidden = es_dense
+"""
+SYNTHETIC_OBJECTS = ["es_dense", "es_csr", "es_csc", "es_view", "es_dense_view", "es_duplicated"]
+
+PBMC68K_CODE = """
+import scanpy as sc
+es_pbmc68k = sc.datasets.pbmc68k_reduced()
+"""
+
+KANG_CODE = """
+import exprscope.datasets
+es_kang = exprscope.datasets.kang_pbmc()
+"""
+
+# The kernel's own view of things, printed as JSON by test-only code.
+KERNEL_STATE_CODE = """
+import json as _es_json
+print(_es_json.dumps({
+    "names": sorted(get_ipython().user_ns),
+    "targets": sorted(get_ipython().kernel.comm_manager.targets),
+    "comms": len(get_ipython().kernel.comm_manager.comms),
+}))
+del _es_json
+"""
+
+
+# -- talking to the kernel ----------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """All comm messages the kernel sent while handling one request."""
+
+    messages: list[dict[str, Any]]
+    buffers: list[list[bytes]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.messages[0]["ok"]
+
+    @property
+    def result(self) -> dict[str, Any]:
+        assert self.ok, self.messages[0]
+        return self.messages[0]["result"]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        assert not self.ok, self.messages[0]
+        return self.messages[0]["error"]
+
+    def payload(self) -> bytes:
+        return b"".join(part[0] for part in self.buffers)
+
+    def batches(self) -> list[pa.RecordBatch]:
+        return list(pa.ipc.open_stream(pa.py_buffer(self.payload())))
+
+    def table(self) -> pa.Table:
+        return pa.ipc.open_stream(pa.py_buffer(self.payload())).read_all()
+
+    def assert_single_reply(self, request_id: Any) -> None:
+        """Exactly one reply, well formed per docs/protocol.md."""
+        assert self.messages, "no reply"
+        assert all(message["id"] == request_id for message in self.messages)
+        first = self.messages[0]
+        if not first["ok"]:
+            assert len(self.messages) == 1 and self.buffers == [[]]
+            assert set(first) == {"id", "ok", "error"}
+            assert isinstance(first["error"]["message"], str) and first["error"]["message"]
+            return
+        parts = first["parts"]
+        assert [message["part"] for message in self.messages] == list(range(parts))
+        assert all(message["parts"] == parts and message["ok"] for message in self.messages)
+        assert "result" in first
+        assert not any("result" in message for message in self.messages[1:])
+        if parts > 1 or self.buffers[0]:
+            assert all(len(part) == 1 for part in self.buffers)
+            assert all(0 < len(part[0]) <= MAX_CHUNK_BYTES for part in self.buffers)
+
+
+class KernelSession:
+    """A kernel plus a client that speaks the comm protocol like the frontend does."""
+
+    def __init__(self, manager, client):
+        self.manager = manager
+        self.client = client
+        self.comm_id: str | None = None  # the comm requests go to unless told otherwise
+        self.setup_outputs: list[dict[str, Any]] = []  # of the first setup run, in a new kernel
+        self._request_count = 0
+
+    def _send(self, msg_type: str, content: dict[str, Any]) -> str:
+        message = self.client.session.msg(msg_type, content)
+        self.client.shell_channel.send(message)
+        return message["header"]["msg_id"]
+
+    def _iopub_until_idle(self, msg_id: str) -> list[dict[str, Any]]:
+        """The iopub messages caused by shell message ``msg_id``, up to its ``idle`` status."""
+        caused = []
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "status":
+                if message["content"]["execution_state"] == "idle":
+                    return caused
+                continue
+            caused.append(message)
+
+    def execute(self, code: str, *, silent: bool = False) -> list[dict[str, Any]]:
+        """Run code; return its iopub output messages. Fails on an exception in the kernel."""
+        msg_id = self.client.execute(code, silent=silent, store_history=False)
+        outputs = self._iopub_until_idle(msg_id)
+        reply = self.client.get_shell_msg(timeout=TIMEOUT)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.client.get_shell_msg(timeout=TIMEOUT)
+        errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
+        assert reply["content"]["status"] == "ok", errors or reply["content"]
+        return outputs
+
+    def evaluate_json(self, code: str) -> Any:
+        """Run code that prints one JSON document; return it."""
+        outputs = self.execute(code)
+        text = "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
+        return json.loads(text)
+
+    def state(self) -> dict[str, Any]:
+        return self.evaluate_json(KERNEL_STATE_CODE)
+
+    def open_comm(self) -> str:
+        comm_id = uuid.uuid4().hex
+        msg_id = self._send(
+            "comm_open", {"comm_id": comm_id, "target_name": "exprscope", "data": {}}
+        )
+        caused = self._iopub_until_idle(msg_id)
+        assert not any(m["msg_type"] == "comm_close" for m in caused), "target not registered"
+        return comm_id
+
+    def close_comm(self, comm_id: str) -> None:
+        self._iopub_until_idle(self._send("comm_close", {"comm_id": comm_id, "data": {}}))
+
+    def send_raw(self, data: Any, comm_id: str | None = None) -> Reply:
+        """Send ``data`` as a comm message; collect every comm message sent in reply."""
+        comm_id = comm_id or self.comm_id
+        msg_id = self._send("comm_msg", {"comm_id": comm_id, "data": data})
+        reply = Reply(messages=[])
+        for message in self._iopub_until_idle(msg_id):
+            assert message["msg_type"] == "comm_msg", message
+            assert message["content"]["comm_id"] == comm_id
+            reply.messages.append(message["content"]["data"])
+            reply.buffers.append([bytes(buffer) for buffer in message.get("buffers", [])])
+        return reply
+
+    def call(self, op: str, comm_id: str | None = None, **args: Any) -> Reply:
+        """One request; checks that it got exactly one well-formed reply."""
+        self._request_count += 1
+        request_id = f"r{self._request_count}"
+        reply = self.send_raw({"id": request_id, "op": op, "args": args}, comm_id)
+        reply.assert_single_reply(request_id)
+        return reply
+
+
+@pytest.fixture(scope="module")
+def comm_kernel():
+    """A kernel that ran the setup snippet and holds the test data."""
+    env = dict(os.environ)
+    # Make the source tree importable whether or not exprscope is installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    manager, client = start_new_kernel(
+        kernel_name="python3", startup_timeout=TIMEOUT, cwd=str(REPO_ROOT), env=env
+    )
+    try:
+        session = KernelSession(manager, client)
+        # The snippet must run before a comm can be opened, like in the frontend.
+        session.setup_outputs = session.execute(PYTHON_SETUP_SNIPPET, silent=True)
+        session.comm_id = session.open_comm()
+        session.execute(SYNTHETIC_DATA_CODE)
+        session.execute(PBMC68K_CODE)
+        if KANG_PBMC_H5AD.is_file():
+            session.execute(KANG_CODE)
+        yield session
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def local_data():
+    """The same objects as in the kernel, built in the test process."""
+    namespace: dict[str, Any] = {}
+    exec(SYNTHETIC_DATA_CODE, namespace)
+    exec(PBMC68K_CODE, namespace)
+    if KANG_PBMC_H5AD.is_file():
+        exec(KANG_CODE, namespace)
+    return namespace
+
+
+# -- expected values, computed the plain way --------------------------------------------------
+
+
+def reference_matrix(adata, matrix: str) -> tuple[np.ndarray, list[str]]:
+    """The whole matrix, dense, and its gene names, via AnnData's public API."""
+    if matrix == "X":
+        values, genes = adata.X, adata.var_names
+    elif matrix == "raw":
+        values, genes = adata.raw.X, adata.raw.var_names
+    else:
+        values, genes = adata.layers[matrix.removeprefix("layers/")], adata.var_names
+    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
+    return values.astype(np.float32), list(genes)
+
+
+def check_fetch(reply: Reply, adata, matrix: str, genes, obs=(), embedding=None, cell_ids=False):
+    """Compare a fetch reply with ``adata``, value by value."""
+    values, names = reference_matrix(adata, matrix)
+    result, table = reply.result, reply.table()
+    requested = list(dict.fromkeys(genes))
+
+    expected_found, expected_reason = [], {}
+    for gene in requested:
+        if gene not in names:
+            expected_reason[gene] = "not_in_matrix"
+        elif adata.n_obs and np.isnan(values[:, names.index(gene)]).all():
+            expected_reason[gene] = "all_nan"
+        else:
+            expected_found.append(gene)
+    assert result["genes"] == expected_found
+    assert result["missing"] == [gene for gene in requested if gene in expected_reason]
+    assert result["missing_reason"] == expected_reason
+    assert result["n_obs"] == adata.n_obs == table.num_rows
+    assert result["matrix"] == matrix
+
+    expected_columns = [f"gene:{gene}" for gene in expected_found]
+    expected_columns += [f"obs:{column}" for column in dict.fromkeys(obs)]
+    if embedding is not None:
+        expected_columns += [f"obsm:{embedding}:{dim}" for dim in range(2)]
+    if cell_ids:
+        expected_columns.append("cell_id")
+    assert table.column_names == expected_columns
+
+    for gene in expected_found:
+        column = table.column(f"gene:{gene}")
+        assert column.type == pa.float32()
+        # names.index: the first column of a duplicated gene name.
+        np.testing.assert_array_equal(column.to_numpy(), values[:, names.index(gene)])
+    for name in dict.fromkeys(obs):
+        check_obs_column(table.column(f"obs:{name}"), adata.obs[name])
+    if embedding is not None:
+        coordinates = np.asarray(adata.obsm[embedding], dtype=np.float32)
+        for dim in range(2):
+            column = table.column(f"obsm:{embedding}:{dim}")
+            assert column.type == pa.float32()
+            np.testing.assert_array_equal(column.to_numpy(), coordinates[:, dim])
+    if cell_ids:
+        assert table.column("cell_id").type == pa.utf8()
+        assert table.column("cell_id").to_pylist() == list(adata.obs_names)
+
+
+def check_obs_column(column: pa.ChunkedArray, expected: pd.Series) -> None:
+    """Float columns and integer columns with > 200 distinct values are numeric (float64);
+    everything else is dictionary-encoded text."""
+    dtype = expected.dtype
+    if pd.api.types.is_float_dtype(dtype) or (
+        pd.api.types.is_integer_dtype(dtype) and expected.nunique() > 200
+    ):
+        assert column.type == pa.float64()
+        np.testing.assert_array_equal(column.to_numpy(), expected.to_numpy(dtype=np.float64))
+        return
+    assert column.type == pa.dictionary(pa.int32(), pa.utf8())
+    assert column.to_pylist() == [None if pd.isna(value) else str(value) for value in expected]
+    if isinstance(expected.dtype, pd.CategoricalDtype):
+        dictionary = column.chunk(0).dictionary.to_pylist()
+        assert dictionary == [str(category) for category in expected.cat.categories]
+
+
+# -- setup snippet ------------------------------------------------------------------------------
+
+
+def test_setup_snippet_can_be_embedded_in_typescript():
+    # The TypeScript copy lives in a template literal: these would change its meaning there.
+    for forbidden in ("`", "${", "\\"):
+        assert forbidden not in PYTHON_SETUP_SNIPPET
+
+
+def test_setup_snippet_matches_typescript_copy():
+    if not SETUP_TS.is_file():
+        pytest.skip(f"{SETUP_TS} does not exist yet")
+    source = SETUP_TS.read_text()
+    block = re.search(r"// BEGIN PYTHON SETUP\n(.*?)// END PYTHON SETUP", source, re.DOTALL)
+    assert block, "setup.ts lacks the // BEGIN PYTHON SETUP ... // END PYTHON SETUP markers"
+    literal = re.search(r"`(.*)`", block.group(1), re.DOTALL)
+    assert literal, "no template literal between the markers"
+    # Leading and trailing newlines are layout in the TypeScript file, not part of the code.
+    assert literal.group(1).strip("\n") == PYTHON_SETUP_SNIPPET.strip("\n")
+
+
+def test_setup_snippet_is_silent_leaves_no_names_and_is_idempotent(comm_kernel):
+    # The first run imports exprscope, which may warn (e.g. from a source checkout).
+    assert comm_kernel.setup_outputs == []
+    before = comm_kernel.state()
+    for _ in range(2):
+        outputs = comm_kernel.execute(PYTHON_SETUP_SNIPPET, silent=True)
+        assert outputs == []
+    after = comm_kernel.state()
+    assert after == before
+    assert after["targets"].count("exprscope") == 1
+    # Still one reply per request on a comm opened after the re-runs.
+    comm_id = comm_kernel.open_comm()
+    assert comm_kernel.call("hello", comm_id=comm_id).result["protocol"] == 1
+    comm_kernel.close_comm(comm_id)
+    assert comm_kernel.state()["comms"] == before["comms"]
+
+
+def test_fallback_target_answers_not_installed(comm_kernel):
+    """Without an importable exprscope, every request gets a ``not_installed`` reply."""
+    comm_kernel.execute(
+        "import sys\n"
+        "_es_saved_kernel_module = sys.modules['exprscope.kernel']\n"
+        "sys.modules['exprscope.kernel'] = None  # makes 'from exprscope.kernel import' fail\n"
+    )
+    try:
+        assert comm_kernel.execute(PYTHON_SETUP_SNIPPET, silent=True) == []
+        comm_id = comm_kernel.open_comm()
+        reply = comm_kernel.call("hello", comm_id=comm_id)
+        assert reply.error["code"] == "not_installed"
+        assert "exprscope" in reply.error["message"]
+        garbage = comm_kernel.send_raw("not a request", comm_id=comm_id)
+        garbage.assert_single_reply(None)
+        assert garbage.error["code"] == "not_installed"
+        comm_kernel.close_comm(comm_id)
+    finally:
+        comm_kernel.execute(
+            "sys.modules['exprscope.kernel'] = _es_saved_kernel_module\n"
+            "del _es_saved_kernel_module\n"
+        )
+    assert comm_kernel.execute(PYTHON_SETUP_SNIPPET, silent=True) == []
+    comm_id = comm_kernel.open_comm()
+    assert comm_kernel.call("hello", comm_id=comm_id).ok
+    comm_kernel.close_comm(comm_id)
+
+
+# -- hello, list, describe ----------------------------------------------------------------------
+
+
+def test_hello(comm_kernel):
+    result = comm_kernel.call("hello").result
+    assert result["protocol"] == 1
+    assert result["language"] == "python"
+    assert isinstance(result["version"], str)
+
+
+def test_list_reports_supported_objects_only(comm_kernel, local_data):
+    objects = {entry["name"]: entry for entry in comm_kernel.call("list").result["objects"]}
+    expected = [*SYNTHETIC_OBJECTS, "es_large", "es_pbmc68k"]
+    assert set(expected) <= set(objects)
+    assert "es_frame" not in objects and "_es_hidden" not in objects
+    for name in expected:
+        entry = objects[name]
+        assert entry["type"] == "AnnData"
+        assert (entry["n_obs"], entry["n_vars"]) == local_data[name].shape
+        assert re.fullmatch(r"[0-9a-f]+", entry["fingerprint"])
+
+
+def test_describe_synthetic(comm_kernel, local_data):
+    result = comm_kernel.call("describe", object="es_dense").result
+    adata = local_data["es_dense"]
+    assert result["name"] == "es_dense" and result["type"] == "AnnData"
+    assert (result["n_obs"], result["n_vars"]) == adata.shape
+    assert result["genes"] == list(adata.var_names)
+
+    obs = {column["name"]: column for column in result["obs"]}
+    assert [column["name"] for column in result["obs"]] == list(adata.obs.columns)
+    counts = adata.obs["cluster"].value_counts()
+    assert obs["cluster"]["kind"] == "categorical"
+    assert obs["cluster"]["categories"] == [
+        {"name": name, "n_cells": int(counts[name])} for name in ["c", "a", "b", "unused"]
+    ]
+    assert obs["cluster"]["categories"][-1]["n_cells"] == 0
+    assert [c["name"] for c in obs["sample"]["categories"]] == ["s1", "s2"]
+    assert [c["name"] for c in obs["batch"]["categories"]] == ["0", "1", "2"]
+    assert [c["name"] for c in obs["is_doublet"]["categories"]] == ["False", "True"]
+    assert {name: obs[name]["kind"] for name in ["score", "n_counts", "note"]} == {
+        "score": "numeric",
+        "n_counts": "numeric",
+        "note": "other",
+    }
+    assert obs["note"]["n_unique"] == 300
+
+    assert result["guesses"] == {"dataset": "sample", "cluster": "cluster"}
+    assert result["markers"] == [{"key": "rank_genes_groups", "groupby": "cluster"}]
+    assert result["embeddings"] == [{"name": "X_umap", "n_dims": 2}, {"name": "X_pca", "n_dims": 5}]
+    matrices = {matrix["id"]: matrix for matrix in result["matrices"]}
+    assert list(matrices) == ["X", "raw", "layers/counts", "layers/integrated"]
+    assert matrices["X"] == {
+        "id": "X",
+        "label": "X",
+        "n_vars": 30,
+        "dtype": "float64",
+        "storage": "dense",
+    }
+    assert matrices["raw"]["genes"] == list(adata.raw.var_names)
+    assert matrices["raw"]["n_vars"] == 35
+    assert matrices["layers/counts"]["storage"] == "csr"
+    assert "genes" not in matrices["layers/counts"]
+
+
+@pytest.mark.parametrize(
+    ("name", "storage"), [("es_csr", "csr"), ("es_csc", "csc"), ("es_view", "csr")]
+)
+def test_describe_storage_and_views(comm_kernel, local_data, name, storage):
+    result = comm_kernel.call("describe", object=name).result
+    adata = local_data[name]
+    assert (result["n_obs"], result["n_vars"]) == adata.shape
+    assert result["genes"] == list(adata.var_names)
+    matrices = {matrix["id"]: matrix for matrix in result["matrices"]}
+    assert matrices["X"]["storage"] == storage
+    assert ("raw" in matrices) == (adata.raw is not None)
+
+
+def test_describe_pbmc68k(comm_kernel, local_data):
+    result = comm_kernel.call("describe", object="es_pbmc68k").result
+    adata = local_data["es_pbmc68k"]
+    assert result["guesses"] == {"dataset": None, "cluster": "louvain"}
+    assert result["markers"] == [{"key": "rank_genes_groups", "groupby": "bulk_labels"}]
+    obs = {column["name"]: column for column in result["obs"]}
+    assert obs["n_genes"]["kind"] == "numeric"  # integer, but > 200 distinct values
+    assert [c["name"] for c in obs["bulk_labels"]["categories"]] == list(
+        adata.obs["bulk_labels"].cat.categories
+    )
+    matrices = {matrix["id"]: matrix for matrix in result["matrices"]}
+    assert matrices["raw"]["storage"] == "csr" and "genes" not in matrices["raw"]
+
+
+# -- fetch --------------------------------------------------------------------------------------
+
+SYNTHETIC_GENES = ["G3", "G0", "NOPE", "G3", "G25", "RAW2", "G29", "G1"]
+SYNTHETIC_OBS = ["cluster", "sample", "batch", "is_doublet", "score", "n_counts", "note"]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC_OBJECTS)
+@pytest.mark.parametrize("matrix", ["X", "raw", "layers/counts", "layers/integrated"])
+def test_fetch_synthetic(comm_kernel, local_data, name, matrix):
+    adata = local_data[name]
+    if matrix == "raw" and adata.raw is None:
+        pytest.skip("no raw")
+    args = dict(obs=SYNTHETIC_OBS, embedding="X_umap", cell_ids=True)
+    reply = comm_kernel.call("fetch", object=name, matrix=matrix, genes=SYNTHETIC_GENES, **args)
+    check_fetch(reply, adata, matrix, SYNTHETIC_GENES, **args)
+
+
+def test_fetch_pbmc68k(comm_kernel, local_data):
+    adata = local_data["es_pbmc68k"]
+    genes = [*adata.var_names[::15], "NOT_A_GENE"]
+    obs = list(adata.obs.columns)
+    for matrix in ["X", "raw"]:
+        reply = comm_kernel.call(
+            "fetch", object="es_pbmc68k", matrix=matrix, genes=genes, obs=obs, embedding="X_umap"
+        )
+        check_fetch(reply, adata, matrix, genes, obs=obs, embedding="X_umap")
+
+
+@pytest.mark.skipif(not KANG_PBMC_H5AD.is_file(), reason="exprscope/data/kang_pbmc.h5ad not built")
+def test_fetch_kang_pbmc(comm_kernel, local_data):
+    adata = local_data["es_kang"]
+    integrated = list(adata.var_names[adata.var["integrated"]][:3])
+    not_integrated = list(adata.var_names[~adata.var["integrated"]][:3])
+    genes = ["ISG15", "CD14", *integrated, *not_integrated, "NOT_A_GENE"]
+    obs = ["dataset", "cluster", "n_counts"]
+    for matrix in ["X", "layers/counts", "layers/integrated"]:
+        reply = comm_kernel.call(
+            "fetch", object="es_kang", matrix=matrix, genes=genes, obs=obs, embedding="X_umap"
+        )
+        check_fetch(reply, adata, matrix, genes, obs=obs, embedding="X_umap")
+        missing_reason = reply.result["missing_reason"]
+        if matrix == "layers/integrated":
+            assert all(missing_reason[gene] == "all_nan" for gene in not_integrated)
+            assert all(gene in reply.result["genes"] for gene in integrated)
+        assert missing_reason["NOT_A_GENE"] == "not_in_matrix"
+
+
+def test_fetch_large_reply_is_chunked(comm_kernel, local_data):
+    adata = local_data["es_large"]
+    genes = list(adata.var_names)
+    reply = comm_kernel.call("fetch", object="es_large", matrix="X", genes=genes, obs=["group"])
+    assert reply.messages[0]["parts"] >= 3  # 300k cells × 20 genes × 4 bytes = 24 MB
+    assert len(reply.batches()) > 1
+    check_fetch(reply, adata, "X", genes, obs=["group"])
+
+
+def test_fetch_without_genes_sends_obs_only(comm_kernel, local_data):
+    reply = comm_kernel.call("fetch", object="es_dense", matrix="X", genes=[], obs=["cluster"])
+    check_fetch(reply, local_data["es_dense"], "X", [], obs=["cluster"])
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def fetch_request(**overrides: Any) -> dict[str, Any]:
+    args = {"object": "es_dense", "matrix": "X", "genes": ["G1"]}
+    return {"id": "bad", "op": "fetch", "args": {**args, **overrides}}
+
+
+MALFORMED_REQUESTS = {
+    "not an object": ("fetch G1 please", "bad_request"),
+    "a list": ([1, 2], "bad_request"),
+    "missing id": ({"op": "hello"}, "bad_request"),
+    "id not a string": ({"id": ["x"], "op": "hello"}, "bad_request"),
+    "missing op": ({"id": "bad"}, "bad_request"),
+    "unknown op": ({"id": "bad", "op": "explode"}, "unknown_op"),
+    "args not an object": ({"id": "bad", "op": "fetch", "args": [1]}, "bad_request"),
+    "genes not a list": (fetch_request(genes="G1"), "bad_request"),
+    "genes not strings": (fetch_request(genes=["G1", 2]), "bad_request"),
+    "matrix not a string": (fetch_request(matrix=5), "bad_request"),
+    "missing matrix": (fetch_request(matrix=None), "bad_request"),
+    "obs not a list": (fetch_request(obs="cluster"), "bad_request"),
+    "cell_ids not a bool": (fetch_request(cell_ids="yes"), "bad_request"),
+    "object not a string": (fetch_request(object=None), "bad_request"),
+    "unknown object": (fetch_request(object="es_nothing"), "not_found"),
+    "private object": (fetch_request(object="_es_hidden"), "not_found"),
+    "code as object name": (fetch_request(object="print('run')"), "not_found"),
+    "dotted object name": (fetch_request(object="es_dense.raw"), "not_found"),
+    "not AnnData": (fetch_request(object="es_frame"), "not_supported"),
+    "unknown layer": (fetch_request(matrix="layers/nope"), "unknown_matrix"),
+    "no raw": (fetch_request(object="es_csc", matrix="raw"), "unknown_matrix"),
+    "unknown obs column": (fetch_request(obs=["cluster", "nope"]), "unknown_column"),
+    "unknown embedding": (fetch_request(embedding="X_nope"), "unknown_column"),
+    "line embedding": (fetch_request(embedding="X_line"), "unknown_column"),
+    "describe unknown": ({"id": "bad", "op": "describe", "args": {"object": "x"}}, "not_found"),
+}
+ARGUMENT_NAMES = {
+    "genes not a list": "genes",
+    "genes not strings": "genes",
+    "matrix not a string": "matrix",
+    "missing matrix": "matrix",
+    "obs not a list": "obs",
+    "cell_ids not a bool": "cell_ids",
+    "object not a string": "object",
+    "args not an object": "args",
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_REQUESTS))
+def test_malformed_request_gets_one_error_reply(comm_kernel, case):
+    request, code = MALFORMED_REQUESTS[case]
+    reply = comm_kernel.send_raw(request)
+    request_id = request.get("id") if isinstance(request, dict) else None
+    reply.assert_single_reply(request_id if isinstance(request_id, str) else None)
+    assert reply.error["code"] == code
+    if case in ARGUMENT_NAMES:
+        assert reply.error["details"]["argument"] == ARGUMENT_NAMES[case]
+        assert repr(ARGUMENT_NAMES[case]) in reply.error["message"]
+
+
+def test_too_many_genes_is_refused_quickly(comm_kernel):
+    genes = [f"UNKNOWN{i}" for i in range(100_000)]
+    start = time.monotonic()
+    reply = comm_kernel.call("fetch", object="es_dense", matrix="X", genes=genes)
+    assert reply.error["code"] == "too_large"
+    assert reply.error["details"]["max_genes"] == MAX_GENES_PER_FETCH
+    assert time.monotonic() - start < 10
+
+
+def test_unexpected_exception_is_an_internal_error_reply(comm_kernel):
+    comm_kernel.execute(
+        "from exprscope.adapters.anndata import AnnDataAdapter as _EsAdapter\n"
+        "_es_describe = _EsAdapter.describe\n"
+        "_EsAdapter.describe = lambda self: 1 / 0\n"
+    )
+    try:
+        reply = comm_kernel.call("describe", object="es_dense")
+    finally:
+        comm_kernel.execute("_EsAdapter.describe = _es_describe\ndel _EsAdapter, _es_describe\n")
+    assert reply.error["code"] == "internal"
+    assert "ZeroDivisionError" in reply.error["message"]
+    assert "ZeroDivisionError" in reply.error["details"]["traceback"]
+
+
+def test_kernel_still_serves_after_errors(comm_kernel):
+    for request, _ in MALFORMED_REQUESTS.values():
+        comm_kernel.send_raw(request)
+    assert comm_kernel.call("hello").ok
+    assert comm_kernel.evaluate_json("print(1 + 1)") == 2
+
+
+def test_cancel_is_acknowledged(comm_kernel):
+    assert comm_kernel.call("cancel", id="r1").result == {}
+
+
+# -- fingerprint --------------------------------------------------------------------------------
+
+
+def test_fingerprint_tracks_changes(comm_kernel):
+    def fingerprint() -> str:
+        listed = {entry["name"]: entry for entry in comm_kernel.call("list").result["objects"]}
+        described = comm_kernel.call("describe", object="es_fp").result
+        fetched = comm_kernel.call("fetch", object="es_fp", matrix="X", genes=["G1"]).result
+        assert listed["es_fp"]["fingerprint"] == described["fingerprint"]
+        assert described["fingerprint"] == fetched["fingerprint"]
+        return described["fingerprint"]
+
+    changes = {
+        "nothing": "es_unrelated = 1",
+        "reassign": "es_fp = es_fp.copy()",
+        "subset": "es_fp = es_fp[:200]",
+        "nothing on a view": "es_unrelated = 2",
+        "subset of a view": "es_fp = es_fp[:, :20]",
+        "copy of a view": "es_fp = es_fp.copy()",
+        "new layer": "es_fp.layers['scaled'] = es_fp.X * 2",
+        "replaced layer": "es_fp.layers['scaled'] = es_fp.X * 3",
+        "replaced X": "es_fp.X = es_fp.X.copy()",
+        "new obs column": "es_fp.obs['extra'] = 1.0",
+        "new obsm entry": "es_fp.obsm['X_tsne'] = es_fp.obsm['X_umap'] * 2",
+        "renamed categories": (
+            "es_fp.obs['cluster'] = es_fp.obs['cluster'].cat.rename_categories(str.upper)"
+        ),
+        "reassigned cells": (
+            "es_fp.obs['cluster'] = pd.Categorical("
+            "np.roll(es_fp.obs['cluster'].to_numpy(), 1), categories=list('CAB'))"
+        ),
+        "new marker results": (
+            "es_fp.uns['rank_genes_groups'] = {'names': [], 'params': {'groupby': 'cluster'}}"
+        ),
+    }
+    comm_kernel.execute("es_fp = es_dense.copy()")
+    previous = fingerprint()
+    assert fingerprint() == previous
+    for change, code in changes.items():
+        comm_kernel.execute(code)
+        current = fingerprint()
+        if change.startswith("nothing"):
+            assert current == previous, change
+        else:
+            assert current != previous, change
+        previous = current

@@ -1,0 +1,302 @@
+"""Write the fixture that holds the browser's computations to the kernel's.
+
+``src/compute/__tests__/fixtures/compute_fixture.json`` holds a real slice of data and what
+the Python implementation (``exprscope.compute``) computes from it. The jest test
+``src/compute/__tests__/crossImpl.spec.ts`` runs the TypeScript functions on the same inputs
+and requires the same numbers; ``exprscope/tests/test_compute_fixture.py`` recomputes the
+Python outputs from the stored inputs so the fixture cannot go stale.
+
+Data: ``scanpy.datasets.pbmc68k_reduced()`` (ships in the scanpy wheel), its log-normalised
+``raw`` matrix. Run from the repository root::
+
+    python scripts/make_compute_fixtures.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from exprscope.compute import (  # noqa: E402
+    correlate_groups,
+    group_moments,
+    hclust,
+    scale_rows,
+    summarise,
+    welch_markers,
+)
+from exprscope.compute.aggregate import GroupMoments  # noqa: E402
+
+FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "compute_fixture.json"
+MAX_BYTES = 300_000
+
+N_CELLS = 300
+CELL_GENES = ["HLA-DRA", "CD74", "CST3", "LYZ", "NKG7", "GNLY", "MS4A1", "CD79A"]
+GENE_PAIRS = [["HLA-DRA", "CD74"], ["CST3", "LYZ"], ["NKG7", "GNLY"], ["MS4A1", "CD79A"]]
+#: Cells of the slice whose louvain label is dropped (code −1: in no group).
+UNGROUPED_CELLS = [3, 50, 121, 222, 299]
+N_HCLUST_GENES = 30
+N_MARKER_GENES = 80
+MIN_CELLS = 5
+#: Bootstrap settings of the Spearman interval, per grouping.
+BOOTSTRAP = {"louvain": {"n_boot": 1000, "seed": 0}, "phase": {"n_boot": 500, "seed": 5}}
+
+
+def build_inputs() -> dict[str, Any]:
+    """The real data the fixture is computed from."""
+    import scanpy as sc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sc.datasets.pbmc68k_reduced()
+    raw = adata.raw.to_adata()
+    louvain = adata.obs["louvain"].cat.codes.to_numpy().astype(np.int64)
+    phase = adata.obs["phase"].cat.codes.to_numpy().astype(np.int64)
+    n_louvain = len(adata.obs["louvain"].cat.categories)
+    n_phase = len(adata.obs["phase"].cat.categories)
+
+    cells = np.sort(np.random.default_rng(0).choice(adata.n_obs, N_CELLS, replace=False))
+    values = raw[cells, CELL_GENES].X.toarray().T.astype(np.float32)
+    louvain_slice = louvain[cells].copy()
+    louvain_slice[UNGROUPED_CELLS] = -1
+
+    # Heatmap matrix: genes × (phase × louvain) means over all 700 cells, as a heatmap shows
+    hclust_genes = list(
+        raw.var_names[np.argsort(-raw.X.getnnz(axis=0), kind="stable")[:N_HCLUST_GENES]]
+    )
+    combined = phase * n_louvain + louvain
+    moments = group_moments(raw[:, hclust_genes].X, combined, n_phase * n_louvain)
+    heatmap = summarise(moments)["mean"]
+    heatmap = heatmap[moments.n > 0].T  # observed columns only (as sc.get.aggregate)
+
+    # Per-group sums over many genes of all cells, for the markers
+    marker_genes = np.flatnonzero(raw.X.getnnz(axis=0) > 20)[:N_MARKER_GENES]
+    marker_moments = group_moments(raw.X[:, marker_genes], louvain, n_louvain)
+
+    return {
+        "source": "scanpy.datasets.pbmc68k_reduced(), raw (log-normalised, float32)",
+        "cells": {
+            "genes": CELL_GENES,
+            "values": values.tolist(),
+            "groupings": {
+                "louvain": {
+                    "categories": list(adata.obs["louvain"].cat.categories),
+                    "codes": louvain_slice.tolist(),
+                },
+                "phase": {
+                    "categories": list(adata.obs["phase"].cat.categories),
+                    "codes": phase[cells].tolist(),
+                },
+            },
+        },
+        "heatmap": {"genes": hclust_genes, "matrix": heatmap.tolist()},
+        "marker_moments": {
+            "genes": list(raw.var_names[marker_genes]),
+            "n": marker_moments.n.tolist(),
+            "sum": marker_moments.sum.tolist(),
+            "sum_sq": marker_moments.sum_sq.tolist(),
+            "total_n": marker_moments.total_n,
+            "total_sum": marker_moments.total_sum.tolist(),
+            "total_sum_sq": marker_moments.total_sum_sq.tolist(),
+        },
+        "gene_pairs": GENE_PAIRS,
+        "min_cells": MIN_CELLS,
+        "bootstrap": BOOTSTRAP,
+        "distributions": _distribution_cases(),
+    }
+
+
+def _distribution_cases() -> dict[str, list[list[float]]]:
+    """Arguments at which the special functions are compared with scipy.special."""
+    t_cases = [
+        [t, df]
+        for df in [1, 2, 2.5, 7.3, 30, 151.7, 1e3, 2.3e4, 5e5]
+        for t in [0.0, 1e-4, 0.3, 1.0, 2.5, 5.0, 12.0, 40.0]
+    ]
+    beta_cases = [
+        [a, b, x]
+        for a, b in [(0.5, 0.5), (1, 1), (2.5, 0.5), (10, 0.5), (250, 0.5), (3e5, 0.5),
+                     (5, 7), (40, 60), (1e3, 2e3), (0.1, 30)]
+        for x in [1e-6, 0.01, 0.2, 0.5, 0.8, 0.99, 0.999999]
+    ]  # fmt: skip
+    quantile_cases = [[p] for p in [1e-300, 1e-20, 1e-12, 1e-5, 0.01, 0.025, 0.3, 0.5, 0.975,
+                                    0.999, 1 - 1e-12]]  # fmt: skip
+    cdf_cases = [[z] for z in [-38.0, -20.0, -8.0, -3.0, -1.5, -0.2, 0.0, 0.1, 1.0, 2.5, 6.0]]
+    return {
+        "t_two_sided": t_cases,
+        "beta_inc": beta_cases,
+        "normal_quantile": quantile_cases,
+        "normal_cdf": cdf_cases,
+    }
+
+
+def _moments_from_dict(stored: dict[str, Any]) -> GroupMoments:
+    n_genes = len(stored["total_sum"])
+    return GroupMoments(
+        n=np.asarray(stored["n"], dtype=np.float64),
+        sum=np.asarray(stored["sum"], dtype=np.float64),
+        sum_sq=np.asarray(stored["sum_sq"], dtype=np.float64),
+        nnz=np.zeros((len(stored["n"]), n_genes)),
+        has_negative=np.zeros(n_genes, dtype=bool),
+        total_n=float(stored["total_n"]),
+        total_sum=np.asarray(stored["total_sum"], dtype=np.float64),
+        total_sum_sq=np.asarray(stored["total_sum_sq"], dtype=np.float64),
+    )
+
+
+def _cell_matrix(inputs: dict[str, Any]) -> np.ndarray:
+    """The slice as cells × genes float32, as the browser receives it."""
+    return np.asarray(inputs["cells"]["values"], dtype=np.float32).T
+
+
+def _grouping(inputs: dict[str, Any], name: str) -> tuple[np.ndarray, int]:
+    grouping = inputs["cells"]["groupings"][name]
+    return np.asarray(grouping["codes"], dtype=np.int64), len(grouping["categories"])
+
+
+def _markers_frame_to_dict(frame) -> list[dict[str, Any]]:
+    return [
+        {key: (int(v) if key in ("group", "rank", "gene") else float(v)) for key, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def compute_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the Python implementation computes from the inputs."""
+    values = _cell_matrix(inputs)
+    louvain, n_louvain = _grouping(inputs, "louvain")
+    phase, n_phase = _grouping(inputs, "phase")
+    crossed = np.where(louvain >= 0, phase * n_louvain + louvain, -1)
+
+    aggregates = {}
+    for name, codes, n_groups, linear in [
+        ("louvain", louvain, n_louvain, False),
+        ("louvain_linear_mean", louvain, n_louvain, True),
+        ("phase_x_louvain", crossed, n_phase * n_louvain, False),
+    ]:
+        moments = group_moments(values, codes, n_groups, linear_mean=linear)
+        stats = summarise(moments, linear_mean=linear, min_cells=inputs["min_cells"])
+        aggregates[name] = {
+            "n_cells": stats["n_cells"].tolist(),
+            "mean": stats["mean"].T.tolist(),  # genes × groups, as the heatmap
+            "var": stats["var"].T.tolist(),
+            "frac_expressing": stats["frac_expressing"].T.tolist(),
+            "sum": moments.sum.T.tolist(),
+            "sum_sq": moments.sum_sq.T.tolist(),
+        }
+
+    heatmap = np.asarray(aggregates["phase_x_louvain"]["mean"], dtype=np.float64)
+    scaled = {}
+    for name, method, clip in [
+        ("zscore", "zscore", 2.5),
+        ("zscore_unclipped", "zscore", None),
+        ("minmax", "minmax", None),
+    ]:
+        matrix, constant = scale_rows(heatmap, method, clip=clip)
+        scaled[name] = {"matrix": matrix.tolist(), "constant_rows": constant.tolist()}
+
+    clusterings = {}
+    full_heatmap = np.asarray(inputs["heatmap"]["matrix"], dtype=np.float64)
+    for metric in ("euclidean", "correlation"):
+        for axis in ("rows", "columns"):
+            result = hclust(full_heatmap, metric=metric, axis=axis)
+            clusterings[f"{metric}_{axis}"] = {
+                "linkage": result.linkage.tolist(),
+                "leaves": result.leaves,
+                "icoord": result.icoord,
+                "dcoord": result.dcoord,
+            }
+
+    slice_moments = group_moments(values, louvain, n_louvain)
+    markers = {
+        "from_cells": _markers_frame_to_dict(welch_markers(slice_moments, n_top=5)),
+        "from_moments": _markers_frame_to_dict(
+            welch_markers(_moments_from_dict(inputs["marker_moments"]), n_top=10)
+        ),
+    }
+
+    genes = inputs["cells"]["genes"]
+    correlations = []
+    for gene_x, gene_y in inputs["gene_pairs"]:
+        x = values[:, genes.index(gene_x)]
+        y = values[:, genes.index(gene_y)]
+        for grouping, codes, n_groups in [
+            ("louvain", louvain, n_louvain),
+            ("phase", phase, n_phase),
+        ]:
+            bootstrap = inputs["bootstrap"][grouping]
+            for detected_only in (False, True):
+                correlations.append(
+                    {
+                        "gene_x": gene_x,
+                        "gene_y": gene_y,
+                        "grouping": grouping,
+                        "detected_only": detected_only,
+                        **bootstrap,
+                        "groups": correlate_groups(
+                            x, y, codes, n_groups, detected_only=detected_only, **bootstrap
+                        ),
+                    }
+                )
+
+    cases = inputs["distributions"]
+    distributions = {
+        "t_two_sided": [float(2 * special.stdtr(df, -abs(t))) for t, df in cases["t_two_sided"]],
+        "beta_inc": [float(special.betainc(a, b, x)) for a, b, x in cases["beta_inc"]],
+        "normal_quantile": [float(special.ndtri(p)) for (p,) in cases["normal_quantile"]],
+        "normal_cdf": [float(special.ndtr(z)) for (z,) in cases["normal_cdf"]],
+    }
+    return {
+        "aggregates": aggregates,
+        "scaled": scaled,
+        "hclust": clusterings,
+        "markers": markers,
+        "correlations": correlations,
+        "distributions": distributions,
+    }
+
+
+def to_json_compatible(value: Any) -> Any:
+    """NaN → null (JSON has no NaN); numpy scalars → Python numbers."""
+    if isinstance(value, dict):
+        return {k: to_json_compatible(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_compatible(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def main() -> None:
+    inputs = build_inputs()
+    fixture = {
+        "description": (
+            "Inputs (real pbmc68k_reduced data) and the outputs of exprscope.compute "
+            "(Python) for the cross-implementation test. Generated by "
+            "scripts/make_compute_fixtures.py; null stands for NaN."
+        ),
+        "inputs": inputs,
+        "outputs": compute_outputs(inputs),
+    }
+    text = json.dumps(to_json_compatible(fixture), allow_nan=False, separators=(",", ":"))
+    if len(text) > MAX_BYTES:
+        raise SystemExit(f"Fixture is {len(text)} bytes, over the {MAX_BYTES}-byte budget.")
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    FIXTURE.write_text(text + "\n")
+    print(f"wrote {FIXTURE.relative_to(REPO)} ({len(text):,} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+import type { IDisposable } from '@lumino/disposable';
+import type { ISignal } from '@lumino/signaling';
+
+import type { IRequestOptions } from '../bridge/commClient';
+import type { IFetchResponse } from '../bridge/kernelBridge';
+import {
+  ExprscopeError,
+  IFetchArgs,
+  MAX_GENES_PER_FETCH
+} from '../bridge/protocol';
+import type { IEmbedding, ObsColumn } from './arrow';
+import type { ExpressionCache, IObjectScope } from './cache';
+
+/** What the repository needs from a KernelBridge (a fake in tests). */
+export interface IExpressionSource {
+  readonly kernelId: string | null;
+  /** Emits a kernel id whose data must be dropped. */
+  readonly reset: ISignal<any, string>;
+  fetch(args: IFetchArgs, options?: IRequestOptions): Promise<IFetchResponse>;
+}
+
+export interface IExpressionRequest {
+  object: string;
+  /** The fingerprint the caller saw in `list`/`describe`. */
+  fingerprint: string;
+  matrix: string;
+  genes: string[];
+  obs?: string[];
+  embedding?: string | null;
+  cellIds?: boolean;
+}
+
+export interface IExpressionData {
+  nCells: number;
+  /** The object version the data belongs to (may differ from the request's). */
+  fingerprint: string;
+  matrix: string;
+  /** Found genes, in request order. */
+  genes: Map<string, Float32Array>;
+  /** Requested genes the matrix does not hold, in request order. */
+  missing: string[];
+  /** Kernel explanations for missing genes, where given. */
+  missingReason: Record<string, string>;
+  obs: Map<string, ObsColumn>;
+  embedding: IEmbedding | null;
+  cellIds: string[] | null;
+}
+
+/**
+ * Serves expression columns for one kernel bridge from the shared cache,
+ * fetching only what is not cached yet. One repository per bridge, so it
+ * can drop the kernel's data on the bridge's `reset`; all repositories share
+ * one ExpressionCache.
+ */
+export class ExpressionRepository implements IDisposable {
+  constructor(source: IExpressionSource, cache: ExpressionCache) {
+    this._source = source;
+    this._cache = cache;
+    source.reset.connect(this._onReset, this);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /**
+   * The requested columns. Genes are fetched in batches of at most
+   * MAX_GENES_PER_FETCH (progress is reported per batch); genes known to be
+   * missing are not asked for again. If the kernel reports a new
+   * fingerprint, the object's cached data is dropped and everything is
+   * fetched again once.
+   */
+  async getExpression(
+    request: IExpressionRequest,
+    options: IRequestOptions = {}
+  ): Promise<IExpressionData> {
+    const kernelId = this._source.kernelId;
+    if (kernelId === null) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'No kernel is running for this notebook or console. Start a kernel to continue.'
+      );
+    }
+    const scope = { kernelId, object: request.object, fingerprint: '' };
+    try {
+      return await this._load(
+        { ...scope, fingerprint: request.fingerprint },
+        request,
+        options
+      );
+    } catch (err) {
+      if (!(err instanceof FingerprintChanged)) {
+        throw err;
+      }
+      this._cache.invalidateObject(kernelId, request.object);
+      try {
+        return await this._load(
+          { ...scope, fingerprint: err.fingerprint },
+          request,
+          options
+        );
+      } catch (retryErr) {
+        if (retryErr instanceof FingerprintChanged) {
+          throw new ExprscopeError(
+            'object_changed',
+            `'${request.object}' changed in the kernel while its data was being read. Try again.`
+          );
+        }
+        throw retryErr;
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._source.reset.disconnect(this._onReset, this);
+  }
+
+  private async _load(
+    scope: IObjectScope,
+    request: IExpressionRequest,
+    options: IRequestOptions
+  ): Promise<IExpressionData> {
+    const cache = this._cache;
+    const { matrix } = request;
+    const genes = unique(request.genes);
+    const obsColumns = unique(request.obs ?? []);
+    const embeddingName = request.embedding ?? null;
+
+    const found = new Map<string, Float32Array>();
+    const missingReason = new Map<string, string>();
+    const genesToFetch: string[] = [];
+    for (const gene of genes) {
+      const values = cache.getGene(scope, matrix, gene);
+      const reason = values ? undefined : cache.getMissing(scope, matrix, gene);
+      if (values) {
+        found.set(gene, values);
+      } else if (reason !== undefined) {
+        missingReason.set(gene, reason);
+      } else {
+        genesToFetch.push(gene);
+      }
+    }
+    const obs = new Map<string, ObsColumn>();
+    for (const column of obsColumns) {
+      const values = cache.getObs(scope, column);
+      if (values) {
+        obs.set(column, values);
+      }
+    }
+    const obsToFetch = obsColumns.filter(column => !obs.has(column));
+    let embedding =
+      embeddingName === null
+        ? null
+        : (cache.getEmbedding(scope, embeddingName) ?? null);
+    let cellIds = request.cellIds ? (cache.getCellIds(scope) ?? null) : null;
+    let nCells = cache.getNCells(scope);
+
+    const extrasNeeded =
+      obsToFetch.length > 0 ||
+      (embeddingName !== null && embedding === null) ||
+      (request.cellIds === true && cellIds === null);
+    const batches = chunk(genesToFetch, MAX_GENES_PER_FETCH);
+    if (batches.length === 0 && (extrasNeeded || nCells === undefined)) {
+      batches.push([]);
+    }
+
+    for (let i = 0; i < batches.length; i++) {
+      const args: IFetchArgs = {
+        object: request.object,
+        matrix,
+        genes: batches[i]
+      };
+      // Obs columns, embedding and cell ids travel with the first batch.
+      if (i === 0) {
+        if (obsToFetch.length > 0) {
+          args.obs = obsToFetch;
+        }
+        if (embeddingName !== null && embedding === null) {
+          args.embedding = embeddingName;
+        }
+        if (request.cellIds && cellIds === null) {
+          args.cell_ids = true;
+        }
+      }
+      const { result, table } = await this._source.fetch(args, options);
+      if (result.fingerprint !== scope.fingerprint) {
+        throw new FingerprintChanged(result.fingerprint);
+      }
+      nCells = result.n_obs;
+      cache.setNCells(scope, nCells);
+      table.genes.forEach((values, gene) => {
+        cache.setGene(scope, matrix, gene, values);
+        found.set(gene, values);
+      });
+      for (const gene of result.missing) {
+        const reason = result.missing_reason?.[gene] ?? '';
+        cache.setMissing(scope, matrix, gene, reason);
+        missingReason.set(gene, reason);
+      }
+      table.obs.forEach((values, column) => {
+        cache.setObs(scope, column, values);
+        obs.set(column, values);
+      });
+      if (args.embedding !== undefined && table.embedding) {
+        cache.setEmbedding(scope, table.embedding);
+        embedding = table.embedding;
+      }
+      if (args.cell_ids && table.cellIds) {
+        cache.setCellIds(scope, table.cellIds);
+        cellIds = table.cellIds;
+      }
+    }
+
+    const lacking = [
+      ...obsColumns
+        .filter(column => !obs.has(column))
+        .map(c => `obs column '${c}'`),
+      ...(embeddingName !== null && embedding === null
+        ? [`embedding '${embeddingName}'`]
+        : []),
+      ...(request.cellIds && cellIds === null ? ['cell ids'] : [])
+    ];
+    if (lacking.length > 0) {
+      throw new ExprscopeError(
+        'internal',
+        `The kernel's reply lacks the ${lacking.join(', ')}.`
+      );
+    }
+
+    const data: IExpressionData = {
+      nCells: nCells ?? 0,
+      fingerprint: scope.fingerprint,
+      matrix,
+      genes: new Map(),
+      missing: [],
+      missingReason: {},
+      obs: new Map(obsColumns.map(column => [column, obs.get(column)!])),
+      embedding,
+      cellIds
+    };
+    for (const gene of genes) {
+      const values = found.get(gene);
+      if (values) {
+        data.genes.set(gene, values);
+        continue;
+      }
+      // Genes neither found nor reported missing are missing too.
+      data.missing.push(gene);
+      const reason = missingReason.get(gene);
+      if (reason) {
+        data.missingReason[gene] = reason;
+      }
+    }
+    return data;
+  }
+
+  private _onReset(_sender: unknown, kernelId: string): void {
+    this._cache.invalidateKernel(kernelId);
+  }
+
+  private _source: IExpressionSource;
+  private _cache: ExpressionCache;
+  private _isDisposed = false;
+}
+
+/** Internal signal to retry with the fingerprint the kernel reported. */
+class FingerprintChanged extends Error {
+  constructor(readonly fingerprint: string) {
+    super(`Fingerprint changed to ${fingerprint}`);
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function chunk<T>(values: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < values.length; i += size) {
+    chunks.push(values.slice(i, i + size));
+  }
+  return chunks;
+}

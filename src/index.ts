@@ -1,0 +1,156 @@
+/**
+ * exprscope JupyterLab plugin: wires the kernel bridge, the data layer and the sidebar into
+ * the application (commands, settings, layout restoration).
+ */
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IConsoleTracker } from '@jupyterlab/console';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { BridgeManager } from './bridge/bridgeManager';
+import { KernelBridge } from './bridge/kernelBridge';
+import { ExpressionCache } from './data/cache';
+import { ExpressionRepository } from './data/repository';
+import { ExprscopePanelModel } from './panel/model';
+import { ExprscopeSidebar } from './panel/sidebar';
+
+const PLUGIN_ID = 'exprscope:plugin';
+
+export namespace CommandIDs {
+  export const openPanel = 'exprscope:open-panel';
+  export const refresh = 'exprscope:refresh';
+  export const searchGenes = 'exprscope:search-genes';
+}
+
+/** Settings with their defaults; kept in sync with schema/plugin.json. */
+interface ISettings {
+  requestTimeoutSeconds: number;
+  cacheBudgetMegabytes: number;
+  geneSuggestionLimit: number;
+  refreshAfterExecution: boolean;
+}
+
+const DEFAULT_SETTINGS: ISettings = {
+  requestTimeoutSeconds: 60,
+  cacheBudgetMegabytes: 512,
+  geneSuggestionLimit: 30,
+  refreshAfterExecution: true
+};
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Compare gene expression across datasets and clusters of single-cell data.',
+  autoStart: true,
+  optional: [
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    ILabShell,
+    INotebookTracker,
+    IConsoleTracker
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null,
+    notebooks: INotebookTracker | null,
+    consoles: IConsoleTracker | null
+  ) => {
+    let settings: ISettings = { ...DEFAULT_SETTINGS };
+
+    const cache = new ExpressionCache({
+      budgetBytes: settings.cacheBudgetMegabytes * 1024 * 1024
+    });
+    const manager = new BridgeManager({
+      requestTimeoutMs: () => settings.requestTimeoutSeconds * 1000
+    });
+    const repositories = new WeakMap<KernelBridge, ExpressionRepository>();
+    const repositoryFor = (bridge: KernelBridge): ExpressionRepository => {
+      let repository = repositories.get(bridge);
+      if (!repository) {
+        repository = new ExpressionRepository(bridge, cache);
+        repositories.set(bridge, repository);
+      }
+      return repository;
+    };
+
+    const model = new ExprscopePanelModel({
+      manager,
+      repositoryFor,
+      settings: () => settings
+    });
+    const sidebar = new ExprscopeSidebar({
+      model,
+      suggestionLimit: () => settings.geneSuggestionLimit
+    });
+    app.shell.add(sidebar, 'left', { rank: 650, type: 'exprscope' });
+    restorer?.add(sidebar, 'exprscope-sidebar');
+
+    // Follow the kernel of whichever notebook or console the user is working in.
+    const follow = (widget: unknown) => manager.activate(widget);
+    if (labShell) {
+      labShell.currentChanged.connect((_, change) => follow(change.newValue));
+    }
+    notebooks?.currentChanged.connect((_, widget) => follow(widget));
+    consoles?.currentChanged.connect((_, widget) => follow(widget));
+    app.restored.then(() =>
+      follow(notebooks?.currentWidget ?? consoles?.currentWidget ?? null)
+    );
+
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          const update = () => {
+            settings = {
+              ...DEFAULT_SETTINGS,
+              ...(loaded.composite as Partial<ISettings>)
+            };
+            cache.budgetBytes = settings.cacheBudgetMegabytes * 1024 * 1024;
+          };
+          update();
+          loaded.changed.connect(update);
+        })
+        .catch(reason => {
+          console.error(
+            'exprscope: failed to load settings, using defaults.',
+            reason
+          );
+        });
+    }
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: 'Open exprscope Panel',
+      caption: 'Show the exprscope sidebar',
+      execute: () => app.shell.activateById(sidebar.id)
+    });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: 'Refresh exprscope Objects',
+      caption: "List the active kernel's AnnData objects again",
+      isEnabled: () => model.bridge !== null,
+      execute: () => model.refresh()
+    });
+    app.commands.addCommand(CommandIDs.searchGenes, {
+      label: 'Search Genes in exprscope',
+      caption: 'Open the exprscope sidebar and focus its gene search',
+      execute: () => {
+        app.shell.activateById(sidebar.id);
+        sidebar.focusGeneSearch();
+      }
+    });
+    for (const command of Object.values(CommandIDs)) {
+      palette?.addItem({ command, category: 'exprscope' });
+    }
+  }
+};
+
+export default plugin;

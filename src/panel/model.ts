@@ -1,0 +1,541 @@
+/**
+ * State of the exprscope sidebar, separate from its React view.
+ *
+ * The model follows the active kernel (through the BridgeManager) and keeps one selection per
+ * kernel bridge, so switching between notebooks, a failed request or a kernel restart never
+ * loses what the user picked. All kernel traffic goes through the bridge and the expression
+ * repository; the model only decides what to ask for and what to tell the user.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { BridgeManager } from '../bridge/bridgeManager';
+import { BridgeStatus, KernelBridge } from '../bridge/kernelBridge';
+import {
+  ExprscopeError,
+  IDescribeResult,
+  IMatrixInfo,
+  IObjectInfo,
+  IObsColumn,
+  describeError
+} from '../bridge/protocol';
+import { GeneIndex, splitGeneList } from '../data/genes';
+import { ExpressionRepository, IExpressionData } from '../data/repository';
+
+export type MessageLevel = 'info' | 'warning' | 'error';
+
+export interface IPanelMessage {
+  level: MessageLevel;
+  text: string;
+}
+
+/** What the user chose; kept per kernel. */
+export interface ISelection {
+  object: string | null;
+  datasetColumn: string | null;
+  clusterColumn: string | null;
+  matrix: string;
+  genes: string[];
+}
+
+/** A short account of the expression data currently loaded for the selection. */
+export interface ILoadedSummary {
+  matrix: string;
+  genes: string[];
+  nCells: number;
+  bytes: number;
+  missing: string[];
+  missingReason: Record<string, string>;
+}
+
+interface IBridgeState {
+  objects: IObjectInfo[];
+  description: IDescribeResult | null;
+  selection: ISelection;
+  loaded: ILoadedSummary | null;
+  messages: IPanelMessage[];
+  objectGone: boolean;
+}
+
+export interface IPanelModelOptions {
+  manager: BridgeManager;
+  repositoryFor: (bridge: KernelBridge) => ExpressionRepository;
+  /** Read at use time so settings changes apply at once. */
+  settings: () => { refreshAfterExecution: boolean };
+}
+
+const EMPTY_SELECTION: ISelection = {
+  object: null,
+  datasetColumn: null,
+  clusterColumn: null,
+  matrix: 'X',
+  genes: []
+};
+
+export class ExprscopePanelModel {
+  constructor(options: IPanelModelOptions) {
+    this._manager = options.manager;
+    this._repositoryFor = options.repositoryFor;
+    this._settings = options.settings;
+    this._manager.activeChanged.connect(this._onActiveChanged, this);
+    this._onActiveChanged(this._manager, this._manager.active);
+  }
+
+  /** Emitted whenever anything the view shows changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get bridge(): KernelBridge | null {
+    return this._bridge;
+  }
+
+  get status(): BridgeStatus {
+    return this._bridge?.status ?? 'no-kernel';
+  }
+
+  get statusMessage(): string {
+    return (
+      this._bridge?.statusMessage ??
+      'Open a notebook or console to explore its data.'
+    );
+  }
+
+  /** Number of requests in flight: the view shows a progress indicator while it is > 0. */
+  get busyCount(): number {
+    return this._busy;
+  }
+
+  get objects(): IObjectInfo[] {
+    return this._state?.objects ?? [];
+  }
+
+  get description(): IDescribeResult | null {
+    return this._state?.description ?? null;
+  }
+
+  get selection(): ISelection {
+    return this._state?.selection ?? EMPTY_SELECTION;
+  }
+
+  get loaded(): ILoadedSummary | null {
+    return this._state?.loaded ?? null;
+  }
+
+  get messages(): IPanelMessage[] {
+    return this._state?.messages ?? [];
+  }
+
+  get objectGone(): boolean {
+    return this._state?.objectGone ?? false;
+  }
+
+  /** Categorical obs columns: the candidates for "dataset" and "cluster". */
+  get groupingColumns(): IObsColumn[] {
+    return (this.description?.obs ?? []).filter(c => c.kind === 'categorical');
+  }
+
+  get matrices(): IMatrixInfo[] {
+    return this.description?.matrices ?? [];
+  }
+
+  /** The gene index of the selected matrix (raw may hold other genes than X). */
+  get geneIndex(): GeneIndex | null {
+    const description = this.description;
+    if (!description) {
+      return null;
+    }
+    const matrix = this.matrices.find(m => m.id === this.selection.matrix);
+    const genes = matrix?.genes ?? description.genes;
+    const key = `${description.name}\u0000${description.fingerprint}\u0000${this.selection.matrix}`;
+    if (this._geneIndexKey !== key) {
+      this._geneIndex = new GeneIndex(genes);
+      this._geneIndexKey = key;
+    }
+    return this._geneIndex;
+  }
+
+  /** Ask the kernel again which objects it holds (and whether the selected one changed). */
+  async refresh(): Promise<void> {
+    const bridge = this._bridge;
+    const state = this._state;
+    if (!bridge || !state) {
+      return;
+    }
+    await this._track(async () => {
+      const objects = await bridge.list();
+      if (this._bridge !== bridge) {
+        return;
+      }
+      state.objects = objects;
+      const selected = state.selection.object;
+      if (selected === null) {
+        // Pick the only object, or the first one, so the panel is useful at once.
+        if (objects.length > 0) {
+          await this.selectObject(objects[0].name);
+        }
+        return;
+      }
+      const current = objects.find(o => o.name === selected);
+      if (!current) {
+        if (!state.objectGone) {
+          state.objectGone = true;
+          this._message(
+            'warning',
+            `'${selected}' is no longer in the kernel (deleted, renamed or not an AnnData any more). Your selection is kept; pick another object or recreate it.`
+          );
+        }
+        return;
+      }
+      if (
+        state.objectGone ||
+        state.description?.fingerprint !== current.fingerprint
+      ) {
+        const wasGone = state.objectGone;
+        state.objectGone = false;
+        await this._describe(selected, true);
+        this._message(
+          'info',
+          wasGone
+            ? `'${selected}' is back in the kernel; reloaded it.`
+            : `'${selected}' changed in the kernel; reloaded its description and dropped cached data.`
+        );
+      }
+    });
+  }
+
+  async selectObject(name: string): Promise<void> {
+    const state = this._state;
+    if (!state) {
+      return;
+    }
+    const same = state.selection.object === name;
+    state.selection = same
+      ? state.selection
+      : { ...EMPTY_SELECTION, object: name };
+    state.loaded = same ? state.loaded : null;
+    state.objectGone = false;
+    this._emit();
+    await this._track(() => this._describe(name, same));
+  }
+
+  setDatasetColumn(column: string | null): void {
+    this._updateSelection({ datasetColumn: column });
+  }
+
+  setClusterColumn(column: string | null): void {
+    this._updateSelection({ clusterColumn: column });
+  }
+
+  setMatrix(matrix: string): void {
+    this._updateSelection({ matrix });
+  }
+
+  /**
+   * Add genes typed or pasted by the user. Unknown and ambiguous names are reported, never
+   * dropped silently. Returns the genes that were added.
+   */
+  addGenes(input: string | string[]): string[] {
+    const index = this.geneIndex;
+    const state = this._state;
+    if (!index || !state) {
+      this._message('warning', 'Choose an object before adding genes.');
+      return [];
+    }
+    const names = typeof input === 'string' ? splitGeneList(input) : input;
+    const resolution = index.resolve(names);
+    if (resolution.unknown.length > 0) {
+      this._message(
+        'warning',
+        `Not in ${this._matrixLabel()}: ${formatList(resolution.unknown)}.`
+      );
+    }
+    for (const { input: name, candidates } of resolution.ambiguous) {
+      this._message(
+        'warning',
+        `'${name}' matches several genes (${candidates.join(', ')}); type the exact name.`
+      );
+    }
+    const current = new Set(state.selection.genes);
+    const added = resolution.found.filter(g => !current.has(g));
+    if (added.length > 0) {
+      this._updateSelection({ genes: [...state.selection.genes, ...added] });
+    }
+    return added;
+  }
+
+  removeGene(gene: string): void {
+    this._updateSelection({
+      genes: this.selection.genes.filter(g => g !== gene)
+    });
+  }
+
+  clearGenes(): void {
+    this._updateSelection({ genes: [] });
+  }
+
+  dismissMessage(index: number): void {
+    const state = this._state;
+    if (state) {
+      state.messages = state.messages.filter((_, i) => i !== index);
+      this._emit();
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._connectBridge(null);
+    this._manager.activeChanged.disconnect(this._onActiveChanged, this);
+    this._loadAbort?.abort();
+    Signal.clearData(this);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  private _onActiveChanged(
+    _: BridgeManager,
+    bridge: KernelBridge | null
+  ): void {
+    if (bridge === this._bridge) {
+      return;
+    }
+    this._connectBridge(bridge);
+    this._emit();
+    if (bridge && bridge.status === 'ready') {
+      void this.refresh();
+    }
+  }
+
+  private _connectBridge(bridge: KernelBridge | null): void {
+    if (this._bridge) {
+      this._bridge.statusChanged.disconnect(this._onStatusChanged, this);
+      this._bridge.executed.disconnect(this._onExecuted, this);
+    }
+    this._bridge = bridge;
+    if (bridge) {
+      bridge.statusChanged.connect(this._onStatusChanged, this);
+      bridge.executed.connect(this._onExecuted, this);
+      if (!this._states.has(bridge)) {
+        this._states.set(bridge, {
+          objects: [],
+          description: null,
+          selection: { ...EMPTY_SELECTION },
+          loaded: null,
+          messages: [],
+          objectGone: false
+        });
+      }
+    }
+  }
+
+  private get _state(): IBridgeState | null {
+    return this._bridge ? (this._states.get(this._bridge) ?? null) : null;
+  }
+
+  private _onStatusChanged(bridge: KernelBridge, status: BridgeStatus): void {
+    if (bridge !== this._bridge) {
+      return;
+    }
+    if (status === 'ready' && this._lastStatus !== 'busy') {
+      // Connected (first time or after a restart): the namespace may be new.
+      void this.refresh().then(() => this._load());
+    }
+    if (status === 'restarting' || status === 'dead') {
+      const state = this._state;
+      if (state) {
+        state.loaded = null;
+      }
+    }
+    this._lastStatus = status;
+    this._emit();
+  }
+
+  private _onExecuted(bridge: KernelBridge): void {
+    if (bridge === this._bridge && this._settings().refreshAfterExecution) {
+      void this.refresh();
+    }
+  }
+
+  private async _describe(name: string, keepSelection: boolean): Promise<void> {
+    const bridge = this._bridge;
+    const state = this._state;
+    if (!bridge || !state) {
+      return;
+    }
+    const description = await bridge.describe(name);
+    if (this._bridge !== bridge || state.selection.object !== name) {
+      return; // the user moved on while we waited
+    }
+    state.description = description;
+    const selection = state.selection;
+    const columns = new Set(
+      description.obs.filter(c => c.kind === 'categorical').map(c => c.name)
+    );
+    const matrices = new Set(description.matrices.map(m => m.id));
+    const pick = (
+      chosen: string | null,
+      guess: string | null
+    ): string | null =>
+      keepSelection && chosen !== null && columns.has(chosen)
+        ? chosen
+        : guess && columns.has(guess)
+          ? guess
+          : null;
+    state.selection = {
+      ...selection,
+      datasetColumn: pick(selection.datasetColumn, description.guesses.dataset),
+      clusterColumn: pick(selection.clusterColumn, description.guesses.cluster),
+      matrix: matrices.has(selection.matrix) ? selection.matrix : 'X',
+      genes: keepSelection ? selection.genes : []
+    };
+    if (keepSelection && state.selection.genes.length > 0) {
+      // Genes may have disappeared (e.g. subset to HVGs): keep known ones, report the rest.
+      const index = this.geneIndex;
+      if (index) {
+        const gone = state.selection.genes.filter(g => !index.has(g));
+        if (gone.length > 0) {
+          this._message(
+            'warning',
+            `No longer in ${this._matrixLabel()}: ${formatList(gone)}. They stay listed until you remove them.`
+          );
+        }
+      }
+    }
+    this._emit();
+    await this._load();
+  }
+
+  private _updateSelection(patch: Partial<ISelection>): void {
+    const state = this._state;
+    if (!state) {
+      return;
+    }
+    state.selection = { ...state.selection, ...patch };
+    this._emit();
+    void this._load();
+  }
+
+  /** Fetch (or take from the cache) the selected genes and grouping columns. */
+  private async _load(): Promise<void> {
+    const bridge = this._bridge;
+    const state = this._state;
+    const description = state?.description;
+    if (!bridge || !state || !description || bridge.status === 'no-kernel') {
+      return;
+    }
+    const { object, matrix, genes, datasetColumn, clusterColumn } =
+      state.selection;
+    if (!object || genes.length === 0) {
+      state.loaded = null;
+      this._emit();
+      return;
+    }
+    this._loadAbort?.abort();
+    const abort = new AbortController();
+    this._loadAbort = abort;
+    const obs = [datasetColumn, clusterColumn].filter(
+      (c): c is string => c !== null
+    );
+    await this._track(async () => {
+      let data: IExpressionData;
+      try {
+        data = await this._repositoryFor(bridge).getExpression(
+          {
+            object,
+            fingerprint: description.fingerprint,
+            matrix,
+            genes,
+            obs: [...new Set(obs)]
+          },
+          { signal: abort.signal }
+        );
+      } catch (err) {
+        if (err instanceof ExprscopeError && err.code === 'cancelled') {
+          return;
+        }
+        throw err;
+      }
+      if (this._bridge !== bridge || abort.signal.aborted) {
+        return;
+      }
+      let bytes = 0;
+      data.genes.forEach(column => (bytes += column.byteLength));
+      state.loaded = {
+        matrix,
+        genes: genes.filter(g => data.genes.has(g)),
+        nCells: data.nCells,
+        bytes,
+        missing: data.missing,
+        missingReason: data.missingReason
+      };
+    });
+  }
+
+  /** Run a kernel task, counting it as busy and turning failures into messages. */
+  private async _track(task: () => Promise<void>): Promise<void> {
+    this._busy++;
+    this._emit();
+    try {
+      await task();
+    } catch (err) {
+      this._message('error', describeError(err));
+    } finally {
+      this._busy--;
+      this._emit();
+    }
+  }
+
+  private _matrixLabel(): string {
+    const matrix = this.matrices.find(m => m.id === this.selection.matrix);
+    const object = this.selection.object ?? 'the object';
+    return `${object} (${matrix?.label ?? this.selection.matrix})`;
+  }
+
+  private _message(level: MessageLevel, text: string): void {
+    const state = this._state;
+    if (!state) {
+      return;
+    }
+    // Keep the list short and free of repeats: the newest message is on top.
+    state.messages = [
+      { level, text },
+      ...state.messages.filter(m => m.text !== text)
+    ].slice(0, MAX_MESSAGES);
+    this._emit();
+  }
+
+  private _emit(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  private readonly _manager: BridgeManager;
+  private readonly _repositoryFor: (
+    bridge: KernelBridge
+  ) => ExpressionRepository;
+  private readonly _settings: () => { refreshAfterExecution: boolean };
+  private readonly _states = new WeakMap<KernelBridge, IBridgeState>();
+  private readonly _changed = new Signal<this, void>(this);
+  private _bridge: KernelBridge | null = null;
+  private _lastStatus: BridgeStatus = 'no-kernel';
+  private _busy = 0;
+  private _loadAbort: AbortController | null = null;
+  private _geneIndex: GeneIndex | null = null;
+  private _geneIndexKey = '';
+  private _isDisposed = false;
+}
+
+const MAX_MESSAGES = 6;
+
+/** "A, B, C and 12 more" — long lists of unknown genes stay readable. */
+export function formatList(items: string[], max = 10): string {
+  if (items.length <= max) {
+    return items.join(', ');
+  }
+  return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+}
