@@ -9,6 +9,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 JLPM := $(VENV)/bin/jlpm
 JUPYTER := $(VENV)/bin/jupyter
+# The build hooks (hatch-jupyter-builder) and the UI tests call jlpm/jupyter by name.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Extra arguments for `make demo`, e.g. DEMO_ARGS="--no-browser --port 8899".
 DEMO_ARGS ?=
 

@@ -18,8 +18,9 @@ except ImportError:  # running from a source tree that was never built
     __version__ = "dev"
 
 from . import datasets
+from .api import aggregate, correlate, markers
 
-__all__ = ["__version__", "datasets"]
+__all__ = ["__version__", "aggregate", "correlate", "datasets", "markers"]
 
 
 def _jupyter_labextension_paths():

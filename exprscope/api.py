@@ -10,8 +10,9 @@ by name or because their column is NaN (genes outside an integrated layer), rais
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -127,13 +128,13 @@ def markers(
         raise ValueError(
             f"Unknown groupby column {groupby!r}; obs columns are {list(adata.obs.columns)}."
         )
-    stored = adata.uns.get("rank_genes_groups")
+    stored = stored_markers_info(adata.uns.get("rank_genes_groups"))
     if (
         use_stored
         and stored is not None
         and _stored_matches(stored, groupby, method, layer, use_raw)
     ):
-        return _stored_markers(stored, n)
+        return read_stored_markers(adata.uns["rank_genes_groups"], n)
     if method != "t-test":
         raise ValueError(
             f"Only method='t-test' can be computed here; no stored {method!r} results for "
@@ -163,36 +164,99 @@ def markers(
     return result
 
 
+@dataclass(frozen=True)
+class StoredMarkers:
+    """What a stored ``rank_genes_groups`` result (an ``adata.uns`` entry) says about itself."""
+
+    groupby: str | None
+    method: str | None
+    reference: str | None
+    use_raw: bool | None  # None when the result does not say
+    layer: str | None
+    groups: list[str]
+
+    @property
+    def matrix(self) -> str:
+        """The matrix id the markers were computed on (``"X"``, ``"raw"``, ``"layers/<n>"``)."""
+        if self.use_raw:
+            return "raw"
+        return f"layers/{self.layer}" if self.layer else "X"
+
+
+def stored_markers_info(stored: Any) -> StoredMarkers | None:
+    """The parameters of a stored ``rank_genes_groups`` result, or None when ``stored`` is
+    not one that can be read (a mapping with ``params`` and a structured ``names`` array,
+    one field per group, as scanpy writes it)."""
+    if not isinstance(stored, Mapping):
+        return None
+    params = stored.get("params")
+    names = stored.get("names")
+    groups = getattr(getattr(names, "dtype", None), "names", None)
+    if not isinstance(params, Mapping) or not groups:
+        return None
+    use_raw = _param(params, "use_raw")
+    return StoredMarkers(
+        groupby=_text(_param(params, "groupby")),
+        method=_text(_param(params, "method")),
+        reference=_text(_param(params, "reference")),
+        use_raw=None if use_raw is None else bool(use_raw),
+        layer=_text(_param(params, "layer")),
+        groups=[str(group) for group in groups],
+    )
+
+
+def _param(params: Mapping, key: str) -> Any:
+    """A scalar parameter; h5ad round trips turn some into one-element arrays."""
+    value = params.get(key)
+    if isinstance(value, np.ndarray):
+        value = value.ravel()[0] if value.size else None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _stored_matches(
-    stored: dict, groupby: str, method: str, layer: str | None, use_raw: bool | None
+    stored: StoredMarkers, groupby: str, method: str, layer: str | None, use_raw: bool | None
 ) -> bool:
-    params = stored.get("params", {})
-    if str(params.get("groupby")) != groupby or str(params.get("method")) != method:
+    if stored.groupby != groupby or stored.method != method:
         return False
-    if layer is not None and params.get("layer") != layer:
+    if layer is not None and stored.layer != layer:
         return False
-    stored_raw = params.get("use_raw")
-    stored_raw = bool(np.asarray(stored_raw).ravel()[0]) if stored_raw is not None else None
-    return use_raw is None or stored_raw is None or stored_raw == use_raw
+    return use_raw is None or stored.use_raw is None or stored.use_raw == use_raw
 
 
-def _stored_markers(stored: dict, n: int) -> pd.DataFrame:
+def read_stored_markers(stored: Mapping, n: int) -> pd.DataFrame:
+    """The top ``n`` genes per group of a stored ``rank_genes_groups`` result, in the layout
+    of :func:`markers` (fields the result lacks, e.g. p-values of logreg, are NaN).
+
+    ``stored`` must be readable (:func:`stored_markers_info` is not None).
+    """
+    info = stored_markers_info(stored)
+    if info is None:
+        raise ValueError("Not a readable rank_genes_groups result.")
     names = stored["names"]
     frames = []
     for group in names.dtype.names:
         top = min(n, len(names[group]))
 
         def field(key: str, group: str = group, top: int = top) -> np.ndarray:
-            if key not in stored:
+            values = stored.get(key)
+            if getattr(getattr(values, "dtype", None), "names", None) is None or (
+                group not in values.dtype.names
+            ):
                 return np.full(top, np.nan)
-            return np.asarray(stored[key][group][:top], dtype=np.float64)
+            return np.asarray(values[group][:top], dtype=np.float64)
 
         frames.append(
             pd.DataFrame(
                 {
-                    "group": group,
+                    "group": str(group),
                     "rank": np.arange(1, top + 1),
-                    "gene": np.asarray(names[group][:top], dtype=object),
+                    "gene": [_text(gene) for gene in names[group][:top]],
                     "score": field("scores"),
                     "logfoldchange": field("logfoldchanges"),
                     "pval": field("pvals"),
@@ -201,13 +265,9 @@ def _stored_markers(stored: dict, n: int) -> pd.DataFrame:
             )
         )
     result = pd.concat(frames, ignore_index=True)
-    params = stored.get("params", {})
     result.attrs["source"] = STORED_SOURCE
-    result.attrs["method"] = str(params.get("method"))
-    use_raw = params.get("use_raw")
-    raw = use_raw is not None and bool(np.asarray(use_raw).ravel()[0])
-    layer = params.get("layer")
-    result.attrs["matrix"] = "raw" if raw else (f"layers/{layer}" if layer else "X")
+    result.attrs["method"] = str(info.method)
+    result.attrs["matrix"] = info.matrix
     return result
 
 

@@ -18,6 +18,9 @@ import pandas as pd
 import pyarrow as pa
 from scipy import sparse
 
+from ..api import read_stored_markers, stored_markers_info
+from ..compute._matrix import columns_with_nan, group_codes, select_columns
+from ..compute.aggregate import group_moments
 from ..kernel.protocol import (
     MAX_REPLY_BYTES,
     NOT_SUPPORTED,
@@ -28,9 +31,16 @@ from ..kernel.protocol import (
 )
 from .base import (
     CELL_ID_COLUMN,
+    DEFAULT_MARKERS_KEY,
+    GROUP_STATS,
+    MAX_GROUP_STATS_VALUES,
+    MAX_STAT_GROUPS,
+    TOTAL_SUM_COLUMN,
+    TOTAL_SUMSQ_COLUMN,
     Adapter,
     embedding_column,
     gene_column,
+    group_stat_column,
     identity_token,
     obs_column,
     register_adapter,
@@ -158,6 +168,7 @@ class AnnDataAdapter(Adapter):
                 "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
             },
             "markers": _stored_markers(adata.uns),
+            "stored_markers": _readable_stored_markers(adata.uns),
         }
 
     def fetch(
@@ -210,6 +221,126 @@ class AnnDataAdapter(Adapter):
             "missing_reason": {gene: missing_reason[gene] for gene in missing},
         }
         return pa.table(columns), result
+
+    def group_stats(self, matrix: str, groupby: Sequence[str]) -> tuple[pa.Table, dict[str, Any]]:
+        """Sufficient statistics per non-empty group over every gene of the matrix.
+
+        Genes whose column holds a NaN (e.g. outside an integrated layer) are left out and
+        listed in ``excluded_genes``. The sums are :func:`~exprscope.compute.aggregate.
+        group_moments`' (squares of float32 values rounded to float32, as scanpy); the
+        totals run over all cells, those without a group label included.
+        """
+        self._check_in_memory()
+        source = self._matrix(matrix)
+        obs_columns = self._obs_columns(groupby)
+        categoricals = {}
+        for name, column in obs_columns.items():
+            categorical = _as_categorical(column).remove_unused_categories()
+            if len(categorical.categories) > MAX_STAT_GROUPS:
+                raise _too_many_groups(len(categorical.categories), f"obs column {name!r} has")
+            categoricals[name] = categorical
+        codes, labels = group_codes(pd.DataFrame(categoricals), list(groupby))
+        counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+        observed = np.flatnonzero(counts)
+        if observed.size > MAX_STAT_GROUPS:
+            raise _too_many_groups(observed.size, "the grouping has")
+        # Renumber the cells' groups to the non-empty ones, keeping their order
+        renumber = np.full(len(labels) + 1, -1)
+        renumber[observed] = np.arange(observed.size)
+        codes = renumber[codes]  # code −1 picks the last entry, −1
+
+        data = _object_matrix(source)
+        with_nan = columns_with_nan(data)
+        kept = np.flatnonzero(~with_nan)
+        if observed.size * kept.size > MAX_GROUP_STATS_VALUES:
+            raise ProtocolError(
+                TOO_LARGE,
+                f"{observed.size:,} groups × {kept.size:,} genes is more statistics than one "
+                f"reply carries ({MAX_GROUP_STATS_VALUES:,} group × gene values); group by "
+                "fewer categories.",
+                {
+                    "groups": int(observed.size),
+                    "genes": int(kept.size),
+                    "max_values": MAX_GROUP_STATS_VALUES,
+                },
+            )
+        if with_nan.any():
+            data = select_columns(data, kept)
+        moments = group_moments(data, codes, observed.size)
+
+        columns: dict[str, pa.Array] = {
+            "gene": pa.array(_strings(source.genes[kept]), type=pa.utf8())
+        }
+        for i in range(observed.size):
+            for stat, values in zip(
+                GROUP_STATS, (moments.sum, moments.sum_sq, moments.nnz), strict=True
+            ):
+                columns[group_stat_column(stat, i)] = pa.array(values[i], type=pa.float64())
+        columns[TOTAL_SUM_COLUMN] = pa.array(moments.total_sum, type=pa.float64())
+        columns[TOTAL_SUMSQ_COLUMN] = pa.array(moments.total_sum_sq, type=pa.float64())
+
+        label_columns = [labels[name].to_numpy()[observed] for name in groupby]
+        result = {
+            "matrix": matrix,
+            "groupby": list(groupby),
+            "groups": [
+                {"labels": [str(column[i]) for column in label_columns], "n": int(counts[g])}
+                for i, g in enumerate(observed)
+            ],
+            "n_cells_total": self.shape[0],
+            "n_genes": int(kept.size),
+            "excluded_genes": _strings(source.genes[with_nan]),
+            "has_negative": bool(moments.has_negative.any()),
+            "log1p_base": _log1p_base(self.obj.uns),
+            "fingerprint": self.fingerprint(),
+        }
+        return pa.table(columns), result
+
+    def stored_markers(
+        self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
+    ) -> tuple[pa.Table | None, dict[str, Any]]:
+        """The top ``n`` genes per group of ``uns[key]`` when it holds scanpy
+        ``rank_genes_groups`` results for ``groupby``."""
+        self._obs_columns([groupby])  # unknown_column for a column the object lacks
+        fingerprint = self.fingerprint()
+        uns = self.obj.uns
+        stored = uns.get(key)
+        info = stored_markers_info(stored)
+        reason = None
+        if stored is None:
+            reason = f"No stored marker genes: the object has no uns[{key!r}]."
+        elif info is None:
+            reason = f"uns[{key!r}] is not a rank_genes_groups result that exprscope can read."
+        elif info.groupby != groupby:
+            reason = (
+                f"The stored marker genes in uns[{key!r}] are for groupby "
+                f"{info.groupby!r}, not {groupby!r}."
+            )
+        if reason is not None:
+            return None, {"available": False, "reason": reason, "fingerprint": fingerprint}
+        frame = read_stored_markers(stored, n)
+        table = pa.table(
+            {
+                "group": pa.array(frame["group"].astype(str).tolist(), type=pa.utf8()),
+                "rank": pa.array(frame["rank"].to_numpy(dtype=np.int32)),
+                "gene": pa.array(frame["gene"].astype(str).tolist(), type=pa.utf8()),
+                **{
+                    column: pa.array(frame[column].to_numpy(dtype=np.float64))
+                    for column in ("score", "logfoldchange", "pval_adj")
+                },
+            }
+        )
+        result = {
+            "available": True,
+            "key": key,
+            "method": info.method,
+            "matrix": info.matrix,
+            "groupby": groupby,
+            "reference": info.reference,
+            "groups": info.groups,
+            "fingerprint": fingerprint,
+        }
+        return table, result
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -361,6 +492,33 @@ def _read_genes(source: _Matrix, positions: np.ndarray, n_obs: int) -> np.ndarra
     return np.asfortranarray(block, dtype=np.float32)
 
 
+def _object_matrix(source: _Matrix) -> Any:
+    """The object's cells × genes of a stored matrix (a view's subset of its parent's)."""
+    data = source.data
+    if isinstance(data, np.ndarray):
+        pass
+    elif sparse.issparse(data):
+        if data.format not in ("csr", "csc"):
+            data = data.tocsr()
+    else:
+        raise ProtocolError(
+            NOT_SUPPORTED, f"Matrices stored as {type(data).__name__} are not supported yet."
+        )
+    if source.rows is not None:
+        data = data[source.rows]
+    if source.columns is not None:
+        data = data[:, source.columns]
+    return data
+
+
+def _too_many_groups(n_groups: int, what: str) -> ProtocolError:
+    return ProtocolError(
+        TOO_LARGE,
+        f"{what} {n_groups:,} groups; group statistics are limited to {MAX_STAT_GROUPS:,}.",
+        {"groups": int(n_groups), "max_groups": MAX_STAT_GROUPS},
+    )
+
+
 def _storage(data: Any) -> str:
     if isinstance(data, np.ndarray):
         return "dense"
@@ -474,6 +632,36 @@ def _stored_markers(uns: Mapping[str, Any]) -> list[dict[str, Any]]:
             groupby = params.get("groupby") if isinstance(params, Mapping) else None
             markers.append({"key": str(key), "groupby": None if groupby is None else str(groupby)})
     return markers
+
+
+def _readable_stored_markers(uns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``describe`` entry ``stored_markers``: readable rank_genes_groups results."""
+    entries = []
+    for key, value in uns.items():
+        info = stored_markers_info(value)
+        if info is not None:
+            entries.append(
+                {
+                    "key": str(key),
+                    "groupby": info.groupby,
+                    "method": info.method,
+                    "matrix": info.matrix,
+                }
+            )
+    return entries
+
+
+def _log1p_base(uns: Mapping[str, Any]) -> float | None:
+    """``uns['log1p']['base']`` (set by ``sc.pp.log1p(base=...)``), None for natural log."""
+    log1p = uns.get("log1p")
+    base = log1p.get("base") if isinstance(log1p, Mapping) else None
+    if isinstance(base, np.ndarray):
+        base = base.ravel()[0] if base.size else None
+    try:
+        base = None if base is None else float(base)
+    except (TypeError, ValueError):
+        return None
+    return base if base is not None and np.isfinite(base) and base > 0 else None
 
 
 def _strings(values: Any) -> list[str]:

@@ -1,9 +1,11 @@
 """The interface every data adapter implements, and the registry that picks one for an object.
 
 An adapter wraps one in-kernel object (an AnnData today) and answers the comm protocol's
-questions about it: what it holds (``describe``), a genes × cells subset as Arrow (``fetch``) and
-a cheap token that changes when the object changes (``fingerprint``). The comm service never
-touches the object directly, so supporting a new data type means adding an adapter.
+questions about it: what it holds (``describe``), a genes × cells subset as Arrow (``fetch``),
+per-group sufficient statistics over all genes (``group_stats``), stored marker-gene results
+(``stored_markers``) and a cheap token that changes when the object changes (``fingerprint``).
+The comm service never touches the object directly, so supporting a new data type means adding
+an adapter.
 """
 
 from __future__ import annotations
@@ -33,6 +35,27 @@ def embedding_column(embedding: str, dim: int) -> str:
 
 
 CELL_ID_COLUMN = "cell_id"
+
+# Column names of the Arrow table that ``group_stats`` returns (docs/protocol.md,
+# "group_stats"); ``i`` is the group's position in the result's ``groups``.
+
+
+def group_stat_column(stat: str, group: int) -> str:
+    return f"{stat}:{group}"
+
+
+GROUP_STATS = ("sum", "sumsq", "nnz")
+TOTAL_SUM_COLUMN = "total_sum"
+TOTAL_SUMSQ_COLUMN = "total_sumsq"
+
+#: ``group_stats`` limits: at most this many non-empty groups, and at most this many
+#: groups × genes values per statistic (3 statistics × 8 bytes each: ~96 MB of Arrow).
+MAX_STAT_GROUPS = 1000
+MAX_GROUP_STATS_VALUES = 4_000_000
+
+#: ``stored_markers``: the uns key read by default and the largest ``n``.
+DEFAULT_MARKERS_KEY = "rank_genes_groups"
+MAX_STORED_MARKERS = 200
 
 
 class Adapter(ABC):
@@ -82,6 +105,19 @@ class Adapter(ABC):
         ``genes`` and ``obs`` arrive without duplicates. Genes the matrix lacks are reported
         in the result, never an error.
         """
+
+    @abstractmethod
+    def group_stats(self, matrix: str, groupby: Sequence[str]) -> tuple[pa.Table, dict[str, Any]]:
+        """Per-(crossed) group n, Σx, Σx², #(x > 0) over every gene of a matrix: the Arrow
+        table and the ``group_stats`` result. ``groupby`` holds one or two distinct obs
+        column names."""
+
+    @abstractmethod
+    def stored_markers(
+        self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
+    ) -> tuple[pa.Table | None, dict[str, Any]]:
+        """The top ``n`` genes per group of stored marker results for ``groupby``, and the
+        ``stored_markers`` result; no table when none are available."""
 
     def summary(self) -> dict[str, Any]:
         """One entry of the ``list`` result, without ``name``."""

@@ -115,6 +115,8 @@ def _indicator_products(
 
 def _has_negative(data: Any) -> np.ndarray:
     """Per gene: does any value fall below 0?"""
+    if data.shape[0] == 0:
+        return np.zeros(data.shape[1], dtype=bool)
     if sparse.issparse(data):
         return np.asarray(data.min(axis=0).toarray()).ravel() < 0
     return np.asarray(data.min(axis=0)).ravel() < 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .. import __version__, adapters
+from ..adapters.base import DEFAULT_MARKERS_KEY, MAX_STORED_MARKERS
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -54,6 +55,8 @@ class Service:
             "list": self._list,
             "describe": self._describe,
             "fetch": self._fetch,
+            "group_stats": self._group_stats,
+            "stored_markers": self._stored_markers,
             "cancel": self._cancel,
         }
 
@@ -141,6 +144,25 @@ class Service:
         table, result = adapter.fetch(
             matrix, _unique(genes), _unique(obs), embedding=embedding, cell_ids=cell_ids
         )
+        return result, table
+
+    def _group_stats(self, args: dict[str, Any]) -> OpResult:
+        name = _str_arg(args, "object")
+        matrix = _str_arg(args, "matrix")
+        groupby = _str_list_arg(args, "groupby")
+        if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
+            raise _bad_argument("groupby", "a list of one or two distinct obs column names")
+        _, adapter = self._lookup(name)
+        table, result = adapter.group_stats(matrix, groupby)
+        return result, table
+
+    def _stored_markers(self, args: dict[str, Any]) -> OpResult:
+        name = _str_arg(args, "object")
+        groupby = _str_arg(args, "groupby")
+        n = _int_arg(args, "n", default=10, minimum=1, maximum=MAX_STORED_MARKERS)
+        key = _optional_str_arg(args, "key") or DEFAULT_MARKERS_KEY
+        _, adapter = self._lookup(name)
+        table, result = adapter.stored_markers(groupby, n, key)
         return result, table
 
     def _cancel(self, args: dict[str, Any]) -> OpResult:
@@ -242,6 +264,17 @@ def _bool_arg(args: dict[str, Any], name: str) -> bool:
     value = args.get(name, False)
     if not isinstance(value, bool):
         raise _bad_argument(name, "true or false")
+    return value
+
+
+def _int_arg(args: dict[str, Any], name: str, *, default: int, minimum: int, maximum: int) -> int:
+    value = args.get(name)
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise _bad_argument(name, f"an integer from {minimum} to {maximum}")
     return value
 
 

@@ -1,300 +1,29 @@
 """End-to-end tests of the kernel side of the comm bridge, against a real ipykernel.
 
-One kernel is started for the module. It runs the extension's setup snippet and loads the test
-data; the tests then talk to it exactly as the frontend does: a ``comm_open`` on the shell
-channel, ``comm_msg`` requests, replies (with binary buffers) read from iopub. The same data is
-built in the test process, and every value that comes back is compared with it.
+One kernel is started for the test session (``conftest.py``, ``kernel_harness.py``). It runs
+the extension's setup snippet and loads the test data; the tests then talk to it exactly as the
+frontend does: a ``comm_open`` on the shell channel, ``comm_msg`` requests, replies (with binary
+buffers) read from iopub. The same data is built in the test process, and every value that
+comes back is compared with it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from jupyter_client.manager import start_new_kernel
+from kernel_harness import KANG_PBMC_H5AD, REPO_ROOT, SYNTHETIC_OBJECTS, Reply
 from scipy import sparse
 
 from exprscope.kernel import PYTHON_SETUP_SNIPPET
-from exprscope.kernel.protocol import MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
+from exprscope.kernel.protocol import MAX_GENES_PER_FETCH
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SETUP_TS = REPO_ROOT / "src" / "bridge" / "setup.ts"
-KANG_PBMC_H5AD = REPO_ROOT / "exprscope" / "data" / "kang_pbmc.h5ad"
-TIMEOUT = 60
-
-# Test data, built identically in the kernel and in the test process (fixed seeds). Object
-# names start with ``es_`` so they cannot collide with anything else in the kernel.
-SYNTHETIC_DATA_CODE = """
-import warnings
-
-import anndata as ad
-import numpy as np
-import pandas as pd
-from scipy import sparse
-
-def _es_build(x_kind):
-    rng = np.random.default_rng(0)
-    n_obs, n_vars = 300, 30
-    counts = rng.poisson(0.8, size=(n_obs, n_vars)).astype(np.float32)
-    lognorm = np.log1p(counts).astype(np.float64)
-    cluster = pd.Categorical(
-        rng.choice(["a", "b", "c"], n_obs), categories=["c", "a", "b", "unused"]
-    )
-    cluster[:5] = np.nan
-    obs = pd.DataFrame(
-        {
-            "cluster": cluster,
-            "sample": rng.choice(["s1", "s2"], n_obs).astype(object),
-            "batch": rng.integers(0, 3, n_obs),
-            "is_doublet": rng.random(n_obs) < 0.1,
-            "score": rng.normal(size=n_obs),
-            "n_counts": counts.sum(axis=1),
-            "note": [f"cell note {i}" for i in range(n_obs)],
-        },
-        index=[f"cell{i}" for i in range(n_obs)],
-    )
-    x = {"dense": lognorm, "csr": sparse.csr_matrix(lognorm), "csc": sparse.csc_array(lognorm)}
-    integrated = rng.normal(size=(n_obs, n_vars)).astype(np.float32)
-    integrated[:, 20:] = np.nan
-    adata = ad.AnnData(
-        X=x[x_kind],
-        obs=obs,
-        var=pd.DataFrame(index=[f"G{i}" for i in range(n_vars)]),
-        layers={"counts": sparse.csr_matrix(counts), "integrated": integrated},
-        obsm={
-            "X_umap": rng.normal(size=(n_obs, 2)).astype(np.float32),
-            "X_pca": rng.normal(size=(n_obs, 5)),
-            "X_line": rng.normal(size=(n_obs, 1)),
-        },
-        uns={"rank_genes_groups": {"names": [], "params": {"groupby": "cluster"}}},
-    )
-    if x_kind != "csc":
-        raw_genes = [f"G{i}" for i in range(n_vars)] + [f"RAW{i}" for i in range(5)]
-        raw_values = sparse.csr_matrix(rng.poisson(2.0, size=(n_obs, n_vars + 5)).astype(float))
-        adata.raw = ad.AnnData(raw_values, obs=obs, var=pd.DataFrame(index=raw_genes))
-    return adata
-
-es_dense = _es_build("dense")
-es_csr = _es_build("csr")
-es_csc = _es_build("csc")
-es_view = es_csr[es_csr.obs["sample"] == "s1"][::-1, [5, 2, 20, 7, 0]]
-es_dense_view = es_dense[np.arange(0, 300, 3)]
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    es_duplicated = es_dense.copy()
-    es_duplicated.var_names = [f"G{i % 10}" for i in range(30)]
-es_large = ad.AnnData(
-    X=np.random.default_rng(1).standard_normal((300_000, 20), dtype=np.float32),
-    obs=pd.DataFrame(
-        {"group": pd.Categorical(np.arange(300_000) % 7)},
-        index=[f"c{i}" for i in range(300_000)],
-    ),
-)
-es_frame = pd.DataFrame({"a": [1, 2, 3]})
-_es_hidden = es_dense
-"""
-SYNTHETIC_OBJECTS = ["es_dense", "es_csr", "es_csc", "es_view", "es_dense_view", "es_duplicated"]
-
-PBMC68K_CODE = """
-import scanpy as sc
-es_pbmc68k = sc.datasets.pbmc68k_reduced()
-"""
-
-KANG_CODE = """
-import exprscope.datasets
-es_kang = exprscope.datasets.kang_pbmc()
-"""
-
-# The kernel's own view of things, printed as JSON by test-only code.
-KERNEL_STATE_CODE = """
-import json as _es_json
-print(_es_json.dumps({
-    "names": sorted(get_ipython().user_ns),
-    "targets": sorted(get_ipython().kernel.comm_manager.targets),
-    "comms": len(get_ipython().kernel.comm_manager.comms),
-}))
-del _es_json
-"""
-
-
-# -- talking to the kernel ----------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    """All comm messages the kernel sent while handling one request."""
-
-    messages: list[dict[str, Any]]
-    buffers: list[list[bytes]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.messages[0]["ok"]
-
-    @property
-    def result(self) -> dict[str, Any]:
-        assert self.ok, self.messages[0]
-        return self.messages[0]["result"]
-
-    @property
-    def error(self) -> dict[str, Any]:
-        assert not self.ok, self.messages[0]
-        return self.messages[0]["error"]
-
-    def payload(self) -> bytes:
-        return b"".join(part[0] for part in self.buffers)
-
-    def batches(self) -> list[pa.RecordBatch]:
-        return list(pa.ipc.open_stream(pa.py_buffer(self.payload())))
-
-    def table(self) -> pa.Table:
-        return pa.ipc.open_stream(pa.py_buffer(self.payload())).read_all()
-
-    def assert_single_reply(self, request_id: Any) -> None:
-        """Exactly one reply, well formed per docs/protocol.md."""
-        assert self.messages, "no reply"
-        assert all(message["id"] == request_id for message in self.messages)
-        first = self.messages[0]
-        if not first["ok"]:
-            assert len(self.messages) == 1 and self.buffers == [[]]
-            assert set(first) == {"id", "ok", "error"}
-            assert isinstance(first["error"]["message"], str) and first["error"]["message"]
-            return
-        parts = first["parts"]
-        assert [message["part"] for message in self.messages] == list(range(parts))
-        assert all(message["parts"] == parts and message["ok"] for message in self.messages)
-        assert "result" in first
-        assert not any("result" in message for message in self.messages[1:])
-        if parts > 1 or self.buffers[0]:
-            assert all(len(part) == 1 for part in self.buffers)
-            assert all(0 < len(part[0]) <= MAX_CHUNK_BYTES for part in self.buffers)
-
-
-class KernelSession:
-    """A kernel plus a client that speaks the comm protocol like the frontend does."""
-
-    def __init__(self, manager, client):
-        self.manager = manager
-        self.client = client
-        self.comm_id: str | None = None  # the comm requests go to unless told otherwise
-        self.setup_outputs: list[dict[str, Any]] = []  # of the first setup run, in a new kernel
-        self._request_count = 0
-
-    def _send(self, msg_type: str, content: dict[str, Any]) -> str:
-        message = self.client.session.msg(msg_type, content)
-        self.client.shell_channel.send(message)
-        return message["header"]["msg_id"]
-
-    def _iopub_until_idle(self, msg_id: str) -> list[dict[str, Any]]:
-        """The iopub messages caused by shell message ``msg_id``, up to its ``idle`` status."""
-        caused = []
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if message["parent_header"].get("msg_id") != msg_id:
-                continue
-            if message["msg_type"] == "status":
-                if message["content"]["execution_state"] == "idle":
-                    return caused
-                continue
-            caused.append(message)
-
-    def execute(self, code: str, *, silent: bool = False) -> list[dict[str, Any]]:
-        """Run code; return its iopub output messages. Fails on an exception in the kernel."""
-        msg_id = self.client.execute(code, silent=silent, store_history=False)
-        outputs = self._iopub_until_idle(msg_id)
-        reply = self.client.get_shell_msg(timeout=TIMEOUT)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.client.get_shell_msg(timeout=TIMEOUT)
-        errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
-        assert reply["content"]["status"] == "ok", errors or reply["content"]
-        return outputs
-
-    def evaluate_json(self, code: str) -> Any:
-        """Run code that prints one JSON document; return it."""
-        outputs = self.execute(code)
-        text = "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
-        return json.loads(text)
-
-    def state(self) -> dict[str, Any]:
-        return self.evaluate_json(KERNEL_STATE_CODE)
-
-    def open_comm(self) -> str:
-        comm_id = uuid.uuid4().hex
-        msg_id = self._send(
-            "comm_open", {"comm_id": comm_id, "target_name": "exprscope", "data": {}}
-        )
-        caused = self._iopub_until_idle(msg_id)
-        assert not any(m["msg_type"] == "comm_close" for m in caused), "target not registered"
-        return comm_id
-
-    def close_comm(self, comm_id: str) -> None:
-        self._iopub_until_idle(self._send("comm_close", {"comm_id": comm_id, "data": {}}))
-
-    def send_raw(self, data: Any, comm_id: str | None = None) -> Reply:
-        """Send ``data`` as a comm message; collect every comm message sent in reply."""
-        comm_id = comm_id or self.comm_id
-        msg_id = self._send("comm_msg", {"comm_id": comm_id, "data": data})
-        reply = Reply(messages=[])
-        for message in self._iopub_until_idle(msg_id):
-            assert message["msg_type"] == "comm_msg", message
-            assert message["content"]["comm_id"] == comm_id
-            reply.messages.append(message["content"]["data"])
-            reply.buffers.append([bytes(buffer) for buffer in message.get("buffers", [])])
-        return reply
-
-    def call(self, op: str, comm_id: str | None = None, **args: Any) -> Reply:
-        """One request; checks that it got exactly one well-formed reply."""
-        self._request_count += 1
-        request_id = f"r{self._request_count}"
-        reply = self.send_raw({"id": request_id, "op": op, "args": args}, comm_id)
-        reply.assert_single_reply(request_id)
-        return reply
-
-
-@pytest.fixture(scope="module")
-def comm_kernel():
-    """A kernel that ran the setup snippet and holds the test data."""
-    env = dict(os.environ)
-    # Make the source tree importable whether or not exprscope is installed.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    manager, client = start_new_kernel(
-        kernel_name="python3", startup_timeout=TIMEOUT, cwd=str(REPO_ROOT), env=env
-    )
-    try:
-        session = KernelSession(manager, client)
-        # The snippet must run before a comm can be opened, like in the frontend.
-        session.setup_outputs = session.execute(PYTHON_SETUP_SNIPPET, silent=True)
-        session.comm_id = session.open_comm()
-        session.execute(SYNTHETIC_DATA_CODE)
-        session.execute(PBMC68K_CODE)
-        if KANG_PBMC_H5AD.is_file():
-            session.execute(KANG_CODE)
-        yield session
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-
-
-@pytest.fixture(scope="module")
-def local_data():
-    """The same objects as in the kernel, built in the test process."""
-    namespace: dict[str, Any] = {}
-    exec(SYNTHETIC_DATA_CODE, namespace)
-    exec(PBMC68K_CODE, namespace)
-    if KANG_PBMC_H5AD.is_file():
-        exec(KANG_CODE, namespace)
-    return namespace
 
 
 # -- expected values, computed the plain way --------------------------------------------------
@@ -543,10 +272,11 @@ SYNTHETIC_OBS = ["cluster", "sample", "batch", "is_doublet", "score", "n_counts"
 @pytest.mark.parametrize("matrix", ["X", "raw", "layers/counts", "layers/integrated"])
 def test_fetch_synthetic(comm_kernel, local_data, name, matrix):
     adata = local_data[name]
-    if matrix == "raw" and adata.raw is None:
-        pytest.skip("no raw")
     args = dict(obs=SYNTHETIC_OBS, embedding="X_umap", cell_ids=True)
     reply = comm_kernel.call("fetch", object=name, matrix=matrix, genes=SYNTHETIC_GENES, **args)
+    if matrix == "raw" and adata.raw is None:
+        assert reply.error["code"] == "unknown_matrix"
+        return
     check_fetch(reply, adata, matrix, SYNTHETIC_GENES, **args)
 
 

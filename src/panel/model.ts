@@ -154,8 +154,30 @@ export class ExprscopePanelModel {
     return this._geneIndex;
   }
 
-  /** Ask the kernel again which objects it holds (and whether the selected one changed). */
-  async refresh(): Promise<void> {
+  /**
+   * Ask the kernel again which objects it holds (and whether the selected one changed).
+   * Refreshes run one at a time: a refresh asked for while one runs runs once after it,
+   * so two overlapping `list` replies never race each other's `describe`.
+   */
+  refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return this._refreshing;
+    }
+    this._refreshing = (async () => {
+      try {
+        do {
+          this._refreshAgain = false;
+          await this._refreshOnce();
+        } while (this._refreshAgain);
+      } finally {
+        this._refreshing = null;
+      }
+    })();
+    return this._refreshing;
+  }
+
+  private async _refreshOnce(): Promise<void> {
     const bridge = this._bridge;
     const state = this._state;
     if (!bridge || !state) {
@@ -186,9 +208,14 @@ export class ExprscopePanelModel {
         }
         return;
       }
+      if (state.description === null) {
+        // Its first describe has not come back yet (or failed): nothing stale to report.
+        await this._describe(selected, true);
+        return;
+      }
       if (
         state.objectGone ||
-        state.description?.fingerprint !== current.fingerprint
+        state.description.fingerprint !== current.fingerprint
       ) {
         const wasGone = state.objectGone;
         state.objectGone = false;
@@ -524,6 +551,8 @@ export class ExprscopePanelModel {
   private _bridge: KernelBridge | null = null;
   private _lastStatus: BridgeStatus = 'no-kernel';
   private _busy = 0;
+  private _refreshing: Promise<void> | null = null;
+  private _refreshAgain = false;
   private _loadAbort: AbortController | null = null;
   private _geneIndex: GeneIndex | null = null;
   private _geneIndexKey = '';

@@ -36,9 +36,10 @@ test.describe('exprscope sidebar', () => {
   });
 
   test('finds the demo data, searches genes and lists unknown ones', async ({
-    page
+    page,
+    tmpPath
   }) => {
-    await runDemo(page);
+    await runDemo(page, tmpPath);
     const sidebar = await openSidebar(page);
 
     await expect(sidebar.locator('.jp-exprscope-status')).toHaveAttribute(
@@ -104,9 +105,10 @@ test.describe('exprscope sidebar', () => {
   });
 
   test('survives a busy kernel, a changed object and a restart', async ({
-    page
+    page,
+    tmpPath
   }) => {
-    await runDemo(page);
+    await runDemo(page, tmpPath);
     const sidebar = await openSidebar(page);
     const status = sidebar.locator('.jp-exprscope-status');
     await expect(status).toHaveAttribute('data-status', 'ready');
@@ -121,7 +123,11 @@ test.describe('exprscope sidebar', () => {
 
     // Busy: a long cell runs while the user adds a gene; the request waits and then succeeds.
     await page.notebook.addCell('code', 'import time; time.sleep(6)');
-    void page.notebook.runCell(4);
+    await page.notebook.selectCells(4);
+    // Start the cell without waiting for it (Galata's runCell waits until it finishes).
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('notebook:run-cell');
+    });
     await expect(status).toHaveAttribute('data-status', 'busy');
     await sidebar.locator('#jp-exprscope-gene-input').fill('IFI6');
     await sidebar.locator('#jp-exprscope-gene-input').press('Enter');
@@ -150,16 +156,12 @@ test.describe('exprscope sidebar', () => {
     );
 
     // Restart: the object is gone from the new kernel, the selection is kept, nothing crashes.
-    await page.evaluate(async () => {
+    // Not awaited inside the page: the command waits for the confirmation dialog.
+    await page.evaluate(() => {
       const app = (window as any).jupyterapp;
-      await app.commands.execute('notebook:restart-kernel', {
-        activate: false
-      });
+      void app.commands.execute('notebook:restart-kernel', { activate: false });
     });
-    const dialog = page.locator('.jp-Dialog');
-    if (await dialog.isVisible()) {
-      await page.getByRole('button', { name: 'Restart' }).click();
-    }
+    await page.locator('.jp-Dialog').getByRole('button', { name: 'Confirm Kernel Restart' }).click();
     await expect(status).toHaveAttribute('data-status', 'ready', {
       timeout: 60000
     });
