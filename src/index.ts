@@ -8,7 +8,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, IThemeManager } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -19,6 +19,8 @@ import { ExpressionCache } from './data/cache';
 import { ExpressionRepository } from './data/repository';
 import { ExprscopePanelModel } from './panel/model';
 import { ExprscopeSidebar } from './panel/sidebar';
+import { HeatmapController } from './plots/heatmap/controller';
+import { HeatmapWidget } from './plots/heatmap/widget';
 
 const PLUGIN_ID = 'exprscope:plugin';
 
@@ -26,6 +28,7 @@ export namespace CommandIDs {
   export const openPanel = 'exprscope:open-panel';
   export const refresh = 'exprscope:refresh';
   export const searchGenes = 'exprscope:search-genes';
+  export const openHeatmap = 'exprscope:open-heatmap';
 }
 
 /** Settings with their defaults; kept in sync with schema/plugin.json. */
@@ -54,7 +57,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ILabShell,
     INotebookTracker,
-    IConsoleTracker
+    IConsoleTracker,
+    IThemeManager
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -63,7 +67,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     labShell: ILabShell | null,
     notebooks: INotebookTracker | null,
-    consoles: IConsoleTracker | null
+    consoles: IConsoleTracker | null,
+    themes: IThemeManager | null
   ) => {
     let settings: ISettings = { ...DEFAULT_SETTINGS };
 
@@ -88,9 +93,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
       repositoryFor,
       settings: () => settings
     });
+    // One heatmap in the main area, driven by the sidebar's selection.
+    let heatmap: HeatmapWidget | null = null;
+    const openHeatmap = () => {
+      if (!heatmap || heatmap.isDisposed) {
+        const controller = new HeatmapController(model);
+        heatmap = new HeatmapWidget({
+          controller,
+          themeChanged: themes?.themeChanged
+        });
+        app.shell.add(heatmap, 'main', { mode: 'split-right' });
+        void controller.refresh();
+      }
+      app.shell.activateById(heatmap.id);
+    };
     const sidebar = new ExprscopeSidebar({
       model,
-      suggestionLimit: () => settings.geneSuggestionLimit
+      suggestionLimit: () => settings.geneSuggestionLimit,
+      openHeatmap: () => void app.commands.execute(CommandIDs.openHeatmap)
     });
     app.shell.add(sidebar, 'left', { rank: 650, type: 'exprscope' });
     restorer?.add(sidebar, 'exprscope-sidebar');
@@ -146,6 +166,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(sidebar.id);
         sidebar.focusGeneSearch();
       }
+    });
+    app.commands.addCommand(CommandIDs.openHeatmap, {
+      label: 'Open exprscope Heatmap',
+      caption:
+        'Heatmap of the chosen genes (or top markers) across datasets and clusters',
+      isEnabled: () => model.description !== null,
+      execute: openHeatmap
     });
     for (const command of Object.values(CommandIDs)) {
       palette?.addItem({ command, category: 'exprscope' });

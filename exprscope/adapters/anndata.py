@@ -167,7 +167,6 @@ class AnnDataAdapter(Adapter):
                 "dataset": _guess(obs, DATASET_COLUMN_NAMES, min_categories=2),
                 "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
             },
-            "markers": _stored_markers(adata.uns),
             "stored_markers": _readable_stored_markers(adata.uns),
         }
 
@@ -621,17 +620,6 @@ def _guess(obs: list[dict[str, Any]], names: Sequence[str], min_categories: int)
         if sum(category["n_cells"] > 0 for category in column["categories"]) >= min_categories:
             return column["name"]
     return None
-
-
-def _stored_markers(uns: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """uns entries that look like ``scanpy.tl.rank_genes_groups`` results."""
-    markers = []
-    for key, value in uns.items():
-        if isinstance(value, Mapping) and "names" in value and "params" in value:
-            params = value["params"]
-            groupby = params.get("groupby") if isinstance(params, Mapping) else None
-            markers.append({"key": str(key), "groupby": None if groupby is None else str(groupby)})
-    return markers
 
 
 def _readable_stored_markers(uns: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -218,7 +218,9 @@ def test_describe_synthetic(comm_kernel, local_data):
     assert obs["note"]["n_unique"] == 300
 
     assert result["guesses"] == {"dataset": "sample", "cluster": "cluster"}
-    assert result["markers"] == [{"key": "rank_genes_groups", "groupby": "cluster"}]
+    assert [(m["key"], m["groupby"]) for m in result["stored_markers"]] == [
+        ("rank_genes_groups", "cluster")
+    ]
     assert result["embeddings"] == [{"name": "X_umap", "n_dims": 2}, {"name": "X_pca", "n_dims": 5}]
     matrices = {matrix["id"]: matrix for matrix in result["matrices"]}
     assert list(matrices) == ["X", "raw", "layers/counts", "layers/integrated"]
@@ -252,7 +254,9 @@ def test_describe_pbmc68k(comm_kernel, local_data):
     result = comm_kernel.call("describe", object="es_pbmc68k").result
     adata = local_data["es_pbmc68k"]
     assert result["guesses"] == {"dataset": None, "cluster": "louvain"}
-    assert result["markers"] == [{"key": "rank_genes_groups", "groupby": "bulk_labels"}]
+    assert [(m["key"], m["groupby"]) for m in result["stored_markers"]] == [
+        ("rank_genes_groups", "bulk_labels")
+    ]
     obs = {column["name"]: column for column in result["obs"]}
     assert obs["n_genes"]["kind"] == "numeric"  # integer, but > 200 distinct values
     assert [c["name"] for c in obs["bulk_labels"]["categories"]] == list(

@@ -134,9 +134,13 @@ export interface IEmbeddingInfo {
 }
 
 /** A stored marker-gene result (e.g. `adata.uns['rank_genes_groups']`). */
-export interface IMarkerInfo {
+export interface IStoredMarkerInfo {
+  /** Where it is stored (the `uns` key for AnnData). */
   key: string;
   groupby: string;
+  method: string;
+  /** The matrix it was computed on (`X`, `raw`, `layers/<name>`). */
+  matrix: string;
 }
 
 /** Result of `describe`. */
@@ -146,7 +150,7 @@ export interface IDescribeResult extends IObjectInfo {
   matrices: IMatrixInfo[];
   embeddings: IEmbeddingInfo[];
   guesses: { dataset: string | null; cluster: string | null };
-  markers: IMarkerInfo[];
+  stored_markers: IStoredMarkerInfo[];
 }
 
 /** Arguments of `fetch`. */

@@ -37,7 +37,7 @@ export interface IGroupStats {
   fracExpressing: Float64Array;
   /** log1p(mean(expm1(x))), only when requested. */
   linearMean?: Float64Array;
-  /** Whether any (grouped) value is negative. */
+  /** Whether any value is negative, in a group or not (the matrix's property). */
   hasNegative: boolean;
 }
 
@@ -46,9 +46,77 @@ export interface IGroupStatsOptions {
   linearMean?: boolean;
 }
 
+/**
+ * The non-zero entries of an expression column. Zeros add nothing to any group sum, so
+ * a sparse column aggregates in O(non-zeros): regrouping cached columns (another
+ * grouping, another cluster subset) then costs a fraction of a pass over every cell.
+ */
+export interface ISparseColumn {
+  /** Cells in the column, zeros included. */
+  length: number;
+  /** Cell index of each stored value, increasing. */
+  indices: Int32Array;
+  values: Float32Array | Float64Array;
+}
+
+/** One gene's values over all cells, dense or sparse. */
+export type ExpressionColumn = Float32Array | Float64Array | ISparseColumn;
+
+export function isSparseColumn(
+  column: ExpressionColumn
+): column is ISparseColumn {
+  return !ArrayBuffer.isView(column);
+}
+
+/** The non-zero entries (NaN included) of a dense column. */
+export function sparseColumn(
+  values: Float32Array | Float64Array
+): ISparseColumn {
+  const n = values.length;
+  if (values instanceof Float64Array) {
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if (values[i] !== 0) {
+        count++;
+      }
+    }
+    const indices = new Int32Array(count);
+    const kept = new Float64Array(count);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (values[i] !== 0) {
+        indices[k] = i;
+        kept[k++] = values[i];
+      }
+    }
+    return { length: n, indices, values: kept };
+  }
+  // Branch-free on the float32 bits ((|bits| + 0x7fffffff) >>> 31 is 1 unless ±0):
+  // random zero/non-zero patterns defeat branch prediction, ~3× slower with `if`.
+  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    count += ((bits[i] & 0x7fffffff) + 0x7fffffff) >>> 31;
+  }
+  // One spare slot: every cell is written, and the cursor only advances past non-zeros
+  const indices = new Int32Array(count + 1);
+  const kept = new Float32Array(count + 1);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    indices[k] = i;
+    kept[k] = values[i];
+    k += ((bits[i] & 0x7fffffff) + 0x7fffffff) >>> 31;
+  }
+  return {
+    length: n,
+    indices: indices.subarray(0, count),
+    values: kept.subarray(0, count)
+  };
+}
+
 /** Per-group statistics of one gene in a single pass over the cells. */
 export function groupStats(
-  values: Float32Array | Float64Array,
+  values: ExpressionColumn,
   codes: Int32Array,
   nGroups: number,
   options: IGroupStatsOptions = {}
@@ -58,36 +126,91 @@ export function groupStats(
       `groupStats: ${values.length} values but ${codes.length} group codes`
     );
   }
-  const n = new Float64Array(nGroups);
+  const n = checkedCounts(codes, nGroups, 'groupStats');
+  const sums = accumulate(values, codes, nGroups, !!options.linearMean);
+  return summarise(n, sums);
+}
+
+/** Σx, Σx², #(x > 0) (and Σexpm1(x)) per group of one gene. */
+interface IGeneSums {
+  sum: Float64Array;
+  sumSq: Float64Array;
+  nnz: Float64Array;
+  sumExpm1: Float64Array | null;
+  hasNegative: boolean;
+}
+
+/**
+ * The per-gene pass behind `groupStats` and `aggregate`. Zeros add nothing to any sum,
+ * so they are skipped before the group lookup (expression matrices are mostly zeros);
+ * cell counts come from the codes once, not per gene. Negative values are looked for in
+ * every cell, grouped or not, as the kernel's `_has_negative`: whether the fraction
+ * expressing means anything is a property of the matrix, not of the cells kept.
+ * Codes must have been range-checked (`checkedCounts`).
+ */
+function accumulate(
+  column: ExpressionColumn,
+  codes: Int32Array,
+  nGroups: number,
+  linearMean: boolean
+): IGeneSums {
   const sum = new Float64Array(nGroups);
   const sumSq = new Float64Array(nGroups);
   const nnz = new Float64Array(nGroups);
-  const sumExpm1 = options.linearMean ? new Float64Array(nGroups) : null;
+  const sumExpm1 = linearMean ? new Float64Array(nGroups) : null;
+  const sparse = isSparseColumn(column);
+  const values = sparse ? column.values : column;
+  const indices = sparse ? column.indices : null;
   const singlePrecision = values instanceof Float32Array;
   let hasNegative = false;
-  for (let i = 0; i < values.length; i++) {
-    const group = codes[i];
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (v === 0) {
+      continue;
+    }
+    if (v < 0) {
+      hasNegative = true;
+    }
+    const group = indices === null ? codes[k] : codes[indices[k]];
     if (group < 0) {
       continue;
     }
-    if (group >= nGroups) {
-      throw new RangeError(
-        `groupStats: group code ${group} ≥ nGroups ${nGroups}`
-      );
-    }
-    const v = values[i];
-    n[group] += 1;
     sum[group] += v;
     sumSq[group] += singlePrecision ? Math.fround(v * v) : v * v;
     if (v > 0) {
       nnz[group] += 1;
-    } else if (v < 0) {
-      hasNegative = true;
     }
-    if (sumExpm1) {
+    if (sumExpm1 !== null) {
       sumExpm1[group] += Math.expm1(v);
     }
   }
+  return { sum, sumSq, nnz, sumExpm1, hasNegative };
+}
+
+/** Cells per group, refusing codes ≥ nGroups (−1 = no group). */
+function checkedCounts(
+  codes: Int32Array,
+  nGroups: number,
+  caller: string
+): Float64Array {
+  const n = new Float64Array(nGroups);
+  for (let i = 0; i < codes.length; i++) {
+    const group = codes[i];
+    if (group >= nGroups) {
+      throw new RangeError(
+        `${caller}: group code ${group} ≥ nGroups ${nGroups}`
+      );
+    }
+    if (group >= 0) {
+      n[group] += 1;
+    }
+  }
+  return n;
+}
+
+function summarise(n: Float64Array, sums: IGeneSums): IGroupStats {
+  const { sum, sumSq, nnz, sumExpm1, hasNegative } = sums;
+  const nGroups = n.length;
   const mean = new Float64Array(nGroups);
   const variance = new Float64Array(nGroups);
   const fracExpressing = new Float64Array(nGroups);
@@ -125,8 +248,7 @@ export function sampleVariance(n: number, sum: number, sumSq: number): number {
 
 /** Expression columns of several genes, by name (Map) or by position (array). */
 export type GeneColumns =
-  | ReadonlyArray<Float32Array | Float64Array>
-  | ReadonlyMap<string, Float32Array | Float64Array>;
+  ReadonlyArray<ExpressionColumn> | ReadonlyMap<string, ExpressionColumn>;
 
 export interface IAggregateOptions {
   /** Report Seurat's linear-space mean log1p(mean(expm1(x))) as `mean`. */
@@ -152,14 +274,19 @@ export interface IAggregate {
   hasNegative: Uint8Array;
 }
 
-/** Aggregate several genes over the same grouping (one pass per gene). */
+/**
+ * Aggregate several genes over the same grouping: the codes are checked and counted
+ * once, then one pass per gene over its values (skipping zeros) or, for a sparse column,
+ * over its non-zeros only. A single pass over the cells for all genes at once measured
+ * slower (50 genes × 1M cells: 280 ms vs 200 ms per gene, 45 ms sparse at 20% non-zero).
+ */
 export function aggregate(
   genes: GeneColumns,
   codes: Int32Array,
   nGroups: number,
   options: IAggregateOptions = {}
 ): IAggregate {
-  const entries: [string, Float32Array | Float64Array][] = isGeneMap(genes)
+  const entries: [string, ExpressionColumn][] = isGeneMap(genes)
     ? Array.from(genes.entries())
     : genes.map((column, index) => [String(index), column]);
   const nGenes = entries.length;
@@ -168,10 +295,17 @@ export function aggregate(
   const variance = new Float64Array(nGenes * nGroups);
   const fracExpressing = new Float64Array(nGenes * nGroups);
   const hasNegative = new Uint8Array(nGenes);
-  entries.forEach(([, column], row) => {
-    const stats = groupStats(column, codes, nGroups, {
-      linearMean: options.linearMean
-    });
+  const nCells = checkedCounts(codes, nGroups, 'aggregate');
+  entries.forEach(([name, column], row) => {
+    if (column.length !== codes.length) {
+      throw new RangeError(
+        `aggregate: gene ${name} has ${column.length} values but there are ${codes.length} group codes`
+      );
+    }
+    const stats = summarise(
+      nCells,
+      accumulate(column, codes, nGroups, !!options.linearMean)
+    );
     hasNegative[row] = stats.hasNegative ? 1 : 0;
     const means = stats.linearMean ?? stats.mean;
     const offset = row * nGroups;
@@ -183,7 +317,6 @@ export function aggregate(
         keep && !stats.hasNegative ? stats.fracExpressing[g] : NaN;
     }
   });
-  const nCells = countGroups(codes, nGroups);
   const masked = new Uint8Array(nGroups);
   for (let g = 0; g < nGroups; g++) {
     masked[g] = nCells[g] < minCells ? 1 : 0;
@@ -219,7 +352,7 @@ export function countGroups(codes: Int32Array, nGroups: number): Float64Array {
 
 function isGeneMap(
   genes: GeneColumns
-): genes is ReadonlyMap<string, Float32Array | Float64Array> {
+): genes is ReadonlyMap<string, ExpressionColumn> {
   return !Array.isArray(genes);
 }
 

@@ -39,6 +39,11 @@ export interface IMarkerOptions {
   nTop?: number;
   /** Base of the log1p transform; null/undefined for natural log. */
   logBase?: number | null;
+  /**
+   * Rank by score without p-values (pval, pvalAdj NaN): the ranking is the same, and
+   * the incomplete beta function behind each p-value is most of the cost.
+   */
+  scoresOnly?: boolean;
 }
 
 export interface IMarker {
@@ -59,6 +64,18 @@ export interface IWelchResult {
   p: number;
 }
 
+/** Welch's t statistic (mean1 − mean2) / √(var1/n1 + var2/n2). */
+export function welchScore(
+  mean1: number,
+  var1: number,
+  n1: number,
+  mean2: number,
+  var2: number,
+  n2: number
+): number {
+  return (mean1 - mean2) / Math.sqrt(var1 / n1 + var2 / n2);
+}
+
 /** Welch's two-sample t-test from summary statistics (scipy's ttest_ind_from_stats). */
 export function welchTTest(
   mean1: number,
@@ -74,7 +91,7 @@ export function welchTTest(
   if (Number.isNaN(df)) {
     df = 1;
   }
-  const t = (mean1 - mean2) / Math.sqrt(vn1 + vn2);
+  const t = welchScore(mean1, var1, n1, mean2, var2, n2);
   return { t, df, p: studentTTwoSidedP(t, df) };
 }
 
@@ -148,24 +165,27 @@ export function rankMarkers(
       const restSumSq = total.sumSq[j] - sumSq[k];
       const meanRest = restSum / nRest;
       const varRest = sampleVariance(nRest, restSum, restSumSq);
-      const { t, p } = welchTTest(
-        meanGroup,
-        varGroup,
-        nGroup,
-        meanRest,
-        varRest,
-        nRest
-      );
+      const { t, p } = options.scoresOnly
+        ? {
+            t: welchScore(
+              meanGroup,
+              varGroup,
+              nGroup,
+              meanRest,
+              varRest,
+              nRest
+            ),
+            p: NaN
+          }
+        : welchTTest(meanGroup, varGroup, nGroup, meanRest, varRest, nRest);
       scores[j] = Number.isNaN(t) ? 0 : t;
-      pvals[j] = Number.isNaN(p) ? 1 : p;
+      pvals[j] = Number.isNaN(p) && !options.scoresOnly ? 1 : p;
       logFoldChanges[j] = Math.log2(
         (expm1(meanGroup) + 1e-9) / (expm1(meanRest) + 1e-9)
       );
     }
-    const adjusted = benjaminiHochberg(pvals);
-    const top = Array.from({ length: nGenes }, (_, j) => j)
-      .sort((a, b) => scores[b] - scores[a] || a - b)
-      .slice(0, nTop);
+    const adjusted = options.scoresOnly ? pvals : benjaminiHochberg(pvals);
+    const top = topIndices(scores, nTop);
     result.push(
       top.map((gene, index) => ({
         group: g,
@@ -179,6 +199,31 @@ export function rankMarkers(
     );
   }
   return result;
+}
+
+/**
+ * Indices of the `k` highest scores, highest first, ties to the lower index: the first
+ * k of a full sort, by insertion into a k-long list (k ≪ n genes, one pass).
+ */
+function topIndices(scores: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  // a ranks before b
+  const before = (a: number, b: number): boolean =>
+    scores[a] > scores[b] || (scores[a] === scores[b] && a < b);
+  for (let j = 0; j < scores.length; j++) {
+    if (top.length === k && !before(j, top[k - 1])) {
+      continue;
+    }
+    let position = top.length === k ? k - 1 : top.length;
+    while (position > 0 && before(j, top[position - 1])) {
+      position--;
+    }
+    top.splice(position, 0, j);
+    if (top.length > k) {
+      top.pop();
+    }
+  }
+  return top;
 }
 
 function sumOverGroups(moments: IGroupMoments): {

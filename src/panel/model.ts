@@ -9,6 +9,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BridgeManager } from '../bridge/bridgeManager';
+import type { IRequestOptions, IResponse } from '../bridge/commClient';
 import { BridgeStatus, KernelBridge } from '../bridge/kernelBridge';
 import {
   ExprscopeError,
@@ -500,6 +501,54 @@ export class ExprscopePanelModel {
         missingReason: data.missingReason
       };
     });
+  }
+
+  /**
+   * Expression of `genes` (plus the dataset and cluster columns) in the selected object and
+   * matrix, from the shared cache or the kernel. For the plots; failures are thrown.
+   */
+  async expression(
+    genes: string[],
+    options: IRequestOptions = {}
+  ): Promise<IExpressionData> {
+    const bridge = this._bridge;
+    const description = this.description;
+    const { object, matrix, datasetColumn, clusterColumn } = this.selection;
+    if (!bridge || !description || !object) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Pick an object in the exprscope sidebar first.'
+      );
+    }
+    const obs = [datasetColumn, clusterColumn].filter(
+      (c): c is string => c !== null
+    );
+    return this._repositoryFor(bridge).getExpression(
+      {
+        object,
+        fingerprint: description.fingerprint,
+        matrix,
+        genes,
+        obs: [...new Set(obs)]
+      },
+      options
+    );
+  }
+
+  /** Send a request about the selected object to the kernel (ops other than fetch). */
+  async request<R>(
+    op: string,
+    args: object,
+    options: IRequestOptions = {}
+  ): Promise<IResponse<R>> {
+    const bridge = this._bridge;
+    if (!bridge) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Open a notebook or console with a running kernel first.'
+      );
+    }
+    return bridge.request<R>(op, args, options);
   }
 
   /** Run a kernel task, counting it as busy and turning failures into messages. */

@@ -23,6 +23,8 @@ export interface ISidebarOptions {
   model: ExprscopePanelModel;
   /** Read at render time so settings changes apply at once. */
   suggestionLimit: () => number;
+  /** Show the heatmap of the current selection in the main area. */
+  openHeatmap: () => void;
 }
 
 export class ExprscopeSidebar extends ReactWidget {
@@ -30,6 +32,7 @@ export class ExprscopeSidebar extends ReactWidget {
     super();
     this._model = options.model;
     this._suggestionLimit = options.suggestionLimit;
+    this._openHeatmap = options.openHeatmap;
     this.id = 'exprscope-sidebar';
     this.addClass('jp-exprscope-sidebar');
     this.title.icon = exprscopeIcon;
@@ -60,6 +63,7 @@ export class ExprscopeSidebar extends ReactWidget {
           <SidebarContent
             model={this._model}
             suggestionLimit={this._suggestionLimit()}
+            openHeatmap={this._openHeatmap}
           />
         )}
       </UseSignal>
@@ -68,11 +72,13 @@ export class ExprscopeSidebar extends ReactWidget {
 
   private readonly _model: ExprscopePanelModel;
   private readonly _suggestionLimit: () => number;
+  private readonly _openHeatmap: () => void;
 }
 
 function SidebarContent(props: {
   model: ExprscopePanelModel;
   suggestionLimit: number;
+  openHeatmap: () => void;
 }): JSX.Element {
   const { model } = props;
   const description = model.description;
@@ -206,6 +212,16 @@ function SidebarContent(props: {
             onRemove={g => model.removeGene(g)}
             onClear={() => model.clearGenes()}
           />
+          <div className="jp-exprscope-actions">
+            <button
+              id="jp-exprscope-open-heatmap"
+              className="jp-mod-styled jp-mod-accept"
+              onClick={props.openHeatmap}
+              title="Heatmap of these genes, or of the top markers per cluster"
+            >
+              Heatmap
+            </button>
+          </div>
           {model.loaded && (
             <LoadedSummary
               nCells={model.loaded.nCells}

@@ -2,28 +2,11 @@
  * The foundation end to end: a real JupyterLab, a real ipykernel and the bundled Kang data.
  * Open the demo notebook, run it, use the sidebar, and check what it says against the data.
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import * as path from 'path';
+import { expect, test } from '@jupyterlab/galata';
 
-const DEMO = 'demo.ipynb';
+import { openSidebar, runDemo } from './helpers';
 
 test.use({ autoGoto: true });
-
-async function openSidebar(page: IJupyterLabPageFixture) {
-  await page.sidebar.openTab('exprscope-sidebar');
-  const sidebar = page.locator('#exprscope-sidebar');
-  await expect(sidebar).toBeVisible();
-  return sidebar;
-}
-
-/** Upload the demo notebook into the test's folder, open it and run every cell. */
-async function runDemo(page: IJupyterLabPageFixture, tmpPath: string) {
-  const notebook = `${tmpPath}/${DEMO}`;
-  await page.contents.uploadFile(path.resolve(__dirname, '../../examples/demo.ipynb'), notebook);
-  await page.notebook.openByPath(notebook);
-  await page.notebook.activate(DEMO);
-  await page.notebook.run();
-}
 
 test.describe('exprscope sidebar', () => {
   test('shows a clear state without a kernel', async ({ page }) => {

@@ -4,7 +4,9 @@ import {
   combineLabels,
   countGroups,
   groupStats,
-  sampleVariance
+  isSparseColumn,
+  sampleVariance,
+  sparseColumn
 } from '../aggregate';
 
 describe('groupStats', () => {
@@ -48,6 +50,16 @@ describe('groupStats', () => {
     expect(stats.variance[0]).toBeNaN();
     expect(stats.hasNegative).toBe(true);
     expect(stats.nnz[0]).toBe(0);
+  });
+
+  it('flags negative values of cells outside every group too (a matrix property)', () => {
+    const stats = groupStats(
+      Float32Array.from([1, -0.5]),
+      Int32Array.from([0, -1]),
+      1
+    );
+    expect(stats.hasNegative).toBe(true);
+    expect(stats.sum[0]).toBe(1);
   });
 
   it('rounds squares of float32 values to float32, as scanpy', () => {
@@ -123,6 +135,45 @@ describe('aggregate', () => {
     expect(Array.from(result.nCells)).toEqual([2, 3]);
     expect(result.mean.data.length).toBe(0);
     expect(Array.from(countGroups(codes, 2))).toEqual([2, 3]);
+  });
+});
+
+describe('sparseColumn', () => {
+  it('keeps the non-zero entries (NaN and −0 handled) of float32 and float64 columns', () => {
+    const dense = Float32Array.from([0, 1.5, -0, -2, 0, NaN, 3]);
+    const sparse = sparseColumn(dense);
+    expect(sparse.length).toBe(7);
+    expect(Array.from(sparse.indices)).toEqual([1, 3, 5, 6]);
+    expect(Array.from(sparse.values)).toEqual([1.5, -2, NaN, 3]);
+    expect(sparse.values).toBeInstanceOf(Float32Array);
+    const double = sparseColumn(Float64Array.from(dense));
+    expect(Array.from(double.indices)).toEqual([1, 3, 5, 6]);
+    expect(double.values).toBeInstanceOf(Float64Array);
+    expect(sparseColumn(new Float32Array(3)).indices.length).toBe(0);
+    expect(isSparseColumn(sparse)).toBe(true);
+    expect(isSparseColumn(dense)).toBe(false);
+  });
+
+  it('aggregates exactly as the dense column', () => {
+    const codes = Int32Array.from([0, 1, -1, 1, 0, 2, 2, 1]);
+    const dense = Float32Array.from([0, 1.25, 7, 0, 3.5, 0, 0.1, 2]);
+    const negative = Float32Array.from([0, -1, 0, 2, 0, 1, 0, 0]);
+    const fromDense = aggregate([dense, negative], codes, 3, {
+      linearMean: true
+    });
+    const fromSparse = aggregate(
+      [sparseColumn(dense), sparseColumn(negative)],
+      codes,
+      3,
+      { linearMean: true }
+    );
+    expect(fromSparse).toEqual(fromDense);
+    expect(groupStats(sparseColumn(dense), codes, 3)).toEqual(
+      groupStats(dense, codes, 3)
+    );
+    expect(() =>
+      aggregate([sparseColumn(dense)], codes.subarray(1), 3)
+    ).toThrow(RangeError);
   });
 });
 

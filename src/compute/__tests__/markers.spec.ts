@@ -142,6 +142,50 @@ describe('rankMarkers', () => {
     expect(base2.score).toBe(natural.score);
   });
 
+  it('orders every gene as a full sort by score, then gene index', () => {
+    // 40 genes in 3 groups, with many exactly equal scores (repeated columns)
+    const nGenes = 40;
+    const n = Float64Array.from([5, 6, 7]);
+    const sum = new Float64Array(3 * nGenes);
+    const sumSq = new Float64Array(3 * nGenes);
+    for (let g = 0; g < 3; g++) {
+      for (let j = 0; j < nGenes; j++) {
+        const m = ((j * 7 + g * 3) % 5) / 2;
+        sum[g * nGenes + j] = m * n[g];
+        sumSq[g * nGenes + j] = (0.5 + (j % 3) + m * m) * n[g];
+      }
+    }
+    const moments = { nGroups: 3, nGenes, n, sum, sumSq };
+    const all = rankMarkers(moments, { nTop: nGenes });
+    const top7 = rankMarkers(moments, { nTop: 7 });
+    all.forEach((markers, g) => {
+      const sorted = markers
+        .map(m => m.gene)
+        .sort((a, b) => {
+          const sa = markers.find(m => m.gene === a)!.score;
+          const sb = markers.find(m => m.gene === b)!.score;
+          return sb - sa || a - b;
+        });
+      expect(markers.map(m => m.gene)).toEqual(sorted);
+      expect(new Set(markers.map(m => m.score)).size).toBeLessThan(nGenes);
+      expect(top7[g]).toEqual(markers.slice(0, 7));
+    });
+  });
+
+  it('ranks alike without p-values when asked for scores only', () => {
+    const full = rankMarkers(moments([9, 9, 9]), { nTop: 3 });
+    const scores = rankMarkers(moments([9, 9, 9]), {
+      nTop: 3,
+      scoresOnly: true
+    });
+    expect(scores.map(g => g.map(m => [m.gene, m.rank, m.score]))).toEqual(
+      full.map(g => g.map(m => [m.gene, m.rank, m.score]))
+    );
+    expect(scores[0][0].pval).toBeNaN();
+    expect(scores[0][0].pvalAdj).toBeNaN();
+    expect(scores[0][0].logFoldChange).toBe(full[0][0].logFoldChange);
+  });
+
   it('round-trips means and variances into moments', () => {
     const original = moments();
     const mean = new Float64Array(9);

@@ -1,0 +1,420 @@
+/**
+ * What the heatmap shows and where its data comes from, separate from its React view.
+ *
+ * The sidebar's selection (object, matrix, dataset and cluster columns, genes) is the
+ * source; the controller adds the heatmap's own choices (gene source, grouping, value,
+ * scaling, clusters kept, ordering). Kernel round trips happen only when the data needed
+ * changes (other genes, matrix or object); every other change rebuilds the model from the
+ * data already here.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+import { tableFromIPC } from 'apache-arrow';
+
+import { describeError, ExprscopeError } from '../../bridge/protocol';
+import type { ICategoricalColumn } from '../../data/arrow';
+import {
+  decodeGroupStats,
+  IGroupStatsResult,
+  IGroupSufficientStats
+} from '../../data/groupStats';
+import type { IExpressionData } from '../../data/repository';
+import type { ExprscopePanelModel } from '../../panel/model';
+import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
+import {
+  buildHeatmapModel,
+  DEFAULT_HEATMAP_OPTIONS,
+  ICodedColumn,
+  IHeatmapModel,
+  IHeatmapOptions,
+  parseClusterList
+} from './model';
+
+export type GeneSource = 'selected' | 'markers';
+
+export interface IHeatmapSettings {
+  geneSource: GeneSource;
+  /** Markers per cluster in 'markers' mode. */
+  nMarkers: number;
+  /** Clusters to keep as typed ("0,3,7"); blank = all. */
+  clusterText: string;
+  options: IHeatmapOptions;
+}
+
+export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
+  geneSource: 'selected',
+  nMarkers: 10,
+  clusterText: '',
+  options: { ...DEFAULT_HEATMAP_OPTIONS }
+};
+
+/** Where the marker genes came from, said on the plot. */
+export interface IMarkerSource {
+  kind: 'stored' | 'computed';
+  text: string;
+}
+
+export interface IHeatmapState {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  /** What is happening or what went wrong. */
+  message: string;
+  model: IHeatmapModel | null;
+  markers: IMarkerRow[];
+  markerSource: IMarkerSource | null;
+  /** Typed cluster names that are not clusters of the object. */
+  unknownClusters: string[];
+  /** Object and matrix the model was built from (for titles). */
+  object: string | null;
+  matrixLabel: string | null;
+}
+
+/** Plain categories for a missing grouping column: every cell in one group. */
+function singleGroup(nCells: number, label: string): ICodedColumn {
+  return { codes: new Int32Array(nCells), categories: [label] };
+}
+
+export class HeatmapController {
+  constructor(panel: ExprscopePanelModel) {
+    this._panel = panel;
+    panel.changed.connect(this._onPanelChanged, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get settings(): IHeatmapSettings {
+    return this._settings;
+  }
+
+  get state(): IHeatmapState {
+    return this._state;
+  }
+
+  get panel(): ExprscopePanelModel {
+    return this._panel;
+  }
+
+  /** Change what is shown; only a change of the data needed goes to the kernel. */
+  update(
+    patch: Partial<Omit<IHeatmapSettings, 'options'>> & {
+      options?: Partial<IHeatmapOptions>;
+    }
+  ): void {
+    const before = this._settings;
+    this._settings = {
+      ...before,
+      ...patch,
+      options: { ...before.options, ...(patch.options ?? {}) }
+    };
+    const needsData =
+      before.geneSource !== this._settings.geneSource ||
+      before.nMarkers !== this._settings.nMarkers;
+    if (needsData) {
+      void this.refresh();
+    } else {
+      this._rebuild();
+    }
+  }
+
+  /** Gather the data for the current selection (cache first) and rebuild the model. */
+  async refresh(): Promise<void> {
+    this._abort?.abort();
+    const abort = new AbortController();
+    this._abort = abort;
+    const panel = this._panel;
+    const selection = panel.selection;
+    const description = panel.description;
+    if (!description || !selection.object) {
+      this._data = null;
+      this._set({
+        status: 'idle',
+        message: 'Pick an object in the exprscope sidebar.',
+        model: null
+      });
+      return;
+    }
+    const { geneSource, nMarkers } = this._settings;
+    if (geneSource === 'selected' && selection.genes.length === 0) {
+      this._data = null;
+      this._set({
+        status: 'idle',
+        message:
+          'Choose genes in the sidebar, or show the top markers per cluster.',
+        model: null
+      });
+      return;
+    }
+    if (geneSource === 'markers' && !selection.clusterColumn) {
+      this._data = null;
+      this._set({
+        status: 'error',
+        message:
+          'Top markers need a cluster column: choose one in the sidebar.',
+        model: null
+      });
+      return;
+    }
+    try {
+      let markers: IMarkerRow[] = [];
+      let markerSource: IMarkerSource | null = null;
+      let genes = selection.genes;
+      if (geneSource === 'markers') {
+        this._set({
+          status: 'loading',
+          message: `Finding the top ${nMarkers} markers per cluster…`
+        });
+        ({ markers, source: markerSource } = await this._markers(abort.signal));
+        genes = [...new Set(markers.map(m => m.gene))];
+      }
+      this._set({
+        status: 'loading',
+        message: `Loading ${genes.length} gene${genes.length === 1 ? '' : 's'}…`
+      });
+      const expression = await panel.expression(genes, {
+        signal: abort.signal,
+        onProgress: (done, total) =>
+          this._set({
+            status: 'loading',
+            message: `Loading ${genes.length} genes… ${Math.round((100 * done) / Math.max(total, 1))}%`
+          })
+      });
+      if (abort.signal.aborted) {
+        return;
+      }
+      this._data = { genes, expression, markers, markerSource };
+      this._rebuild();
+    } catch (err) {
+      if (
+        abort.signal.aborted ||
+        (err instanceof ExprscopeError && err.code === 'cancelled')
+      ) {
+        return;
+      }
+      this._set({ status: 'error', message: describeError(err) });
+    }
+  }
+
+  dispose(): void {
+    this._abort?.abort();
+    this._panel.changed.disconnect(this._onPanelChanged, this);
+    Signal.clearData(this);
+  }
+
+  /** Markers of every cluster (the cluster subset is applied when building the model). */
+  private async _markers(
+    signal: AbortSignal
+  ): Promise<{ markers: IMarkerRow[]; source: IMarkerSource }> {
+    const panel = this._panel;
+    const description = panel.description!;
+    const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
+    const n = this._settings.nMarkers;
+    const key = [
+      object,
+      description.fingerprint,
+      matrix,
+      clusterColumn,
+      datasetColumn,
+      n
+    ].join('\u0000');
+    if (this._markerMemo?.key === key) {
+      return this._markerMemo.value;
+    }
+    const stored = (description.stored_markers ?? []).find(
+      entry => entry.groupby === clusterColumn
+    );
+    let value: { markers: IMarkerRow[]; source: IMarkerSource };
+    if (stored) {
+      const { result, payload } = await panel.request<{
+        available: boolean;
+        reason?: string;
+        method?: string;
+        matrix?: string;
+      }>(
+        'stored_markers',
+        { object, groupby: clusterColumn, n, key: stored.key },
+        { signal }
+      );
+      if (!result.available || !payload) {
+        throw new ExprscopeError(
+          'internal',
+          `Stored markers could not be read: ${result.reason ?? 'no data'}.`
+        );
+      }
+      value = {
+        markers: storedMarkerRows(tableFromIPC(payload)),
+        source: {
+          kind: 'stored',
+          text: `Markers: stored in uns['${stored.key}'] (${result.method ?? stored.method}, on ${result.matrix ?? stored.matrix})`
+        }
+      };
+    } else {
+      const groupby = [clusterColumn!, datasetColumn].filter(
+        (c): c is string => c !== null && c !== undefined
+      );
+      const { result, payload } = await panel.request<IGroupStatsResult>(
+        'group_stats',
+        { object, matrix, groupby: [...new Set(groupby)] },
+        { signal }
+      );
+      if (!payload) {
+        throw new ExprscopeError('internal', 'The kernel sent no statistics.');
+      }
+      const stats: IGroupSufficientStats = decodeGroupStats(
+        result,
+        tableFromIPC(payload)
+      );
+      const excluded = result.excluded_genes.length;
+      value = {
+        markers: topMarkers(stats, { n, clusters: null }),
+        source: {
+          kind: 'computed',
+          text:
+            `Markers: Welch t-test, each cluster vs the rest, on ${this._matrixLabel()}` +
+            (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
+        }
+      };
+    }
+    this._markerMemo = { key, value };
+    return value;
+  }
+
+  /** Build the model from the data already here (no kernel). */
+  private _rebuild(): void {
+    const data = this._data;
+    if (!data) {
+      if (this._state.status !== 'loading') {
+        void this.refresh();
+      }
+      return;
+    }
+    try {
+      const { expression, markers, markerSource } = data;
+      const { datasetColumn, clusterColumn } = this._panel.selection;
+      const nCells = expression.nCells;
+      const dataset = codedColumn(
+        expression,
+        datasetColumn,
+        nCells,
+        'all cells'
+      );
+      const cluster = codedColumn(
+        expression,
+        clusterColumn,
+        nCells,
+        'all cells'
+      );
+      const parsed = parseClusterList(
+        this._settings.clusterText,
+        cluster.categories
+      );
+      const kept = parsed.clusters;
+      let genes = data.genes;
+      let shown = markers;
+      if (this._settings.geneSource === 'markers' && kept !== null) {
+        shown = markers.filter(m => kept.includes(m.cluster));
+        genes = [...new Set(shown.map(m => m.gene))];
+      }
+      const model = buildHeatmapModel(
+        {
+          genes,
+          values: expression.genes,
+          missingReason: expression.missingReason,
+          dataset,
+          cluster,
+          matrix: this._matrixLabel()
+        },
+        { ...this._settings.options, clusters: kept }
+      );
+      if (parsed.unknown.length > 0) {
+        model.notes.unshift({
+          kind: 'unknown_clusters',
+          message: `Unknown cluster${parsed.unknown.length === 1 ? '' : 's'}: ${parsed.unknown.join(', ')} (known: ${cluster.categories.join(', ')}).`,
+          items: parsed.unknown
+        });
+      }
+      this._set({
+        status: 'ready',
+        message: '',
+        model,
+        markers: shown,
+        markerSource,
+        unknownClusters: parsed.unknown,
+        object: this._panel.selection.object,
+        matrixLabel: this._matrixLabel()
+      });
+    } catch (err) {
+      this._set({ status: 'error', message: describeError(err) });
+    }
+  }
+
+  private _matrixLabel(): string {
+    const { matrix } = this._panel.selection;
+    return this._panel.matrices.find(m => m.id === matrix)?.label ?? matrix;
+  }
+
+  /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
+  private _onPanelChanged(): void {
+    const panel = this._panel;
+    const s = panel.selection;
+    const key = [
+      s.object,
+      panel.description?.fingerprint ?? '',
+      s.matrix,
+      s.datasetColumn,
+      s.clusterColumn,
+      s.genes.join('\u0001')
+    ].join('\u0000');
+    if (key !== this._selectionKey) {
+      this._selectionKey = key;
+      void this.refresh();
+    }
+  }
+
+  private _set(patch: Partial<IHeatmapState>): void {
+    this._state = { ...this._state, ...patch };
+    this._changed.emit();
+  }
+
+  private readonly _panel: ExprscopePanelModel;
+  private readonly _changed = new Signal<this, void>(this);
+  private _settings: IHeatmapSettings = {
+    ...DEFAULT_HEATMAP_SETTINGS,
+    options: { ...DEFAULT_HEATMAP_SETTINGS.options }
+  };
+  private _state: IHeatmapState = {
+    status: 'idle',
+    message: '',
+    model: null,
+    markers: [],
+    markerSource: null,
+    unknownClusters: [],
+    object: null,
+    matrixLabel: null
+  };
+  private _data: {
+    genes: string[];
+    expression: IExpressionData;
+    markers: IMarkerRow[];
+    markerSource: IMarkerSource | null;
+  } | null = null;
+  private _markerMemo: {
+    key: string;
+    value: { markers: IMarkerRow[]; source: IMarkerSource };
+  } | null = null;
+  private _selectionKey = '';
+  private _abort: AbortController | null = null;
+}
+
+function codedColumn(
+  expression: IExpressionData,
+  name: string | null,
+  nCells: number,
+  fallback: string
+): ICodedColumn {
+  const column = name ? expression.obs.get(name) : undefined;
+  if (column && !(column instanceof Float64Array)) {
+    const categorical = column as ICategoricalColumn;
+    return { codes: categorical.codes, categories: categorical.categories };
+  }
+  return singleGroup(nCells, fallback);
+}

@@ -1,0 +1,300 @@
+/**
+ * The Plotly figure of a heatmap / dot plot model. Pure: model + theme in, figure out, so
+ * what is drawn can be tested without a browser.
+ *
+ * Rows and columns sit at integer positions (row 0 at the top) so that dendrograms, drawn
+ * as line traces on their own axes, line up with the cells they join.
+ */
+import type { IFigure, PlotData, PlotLayout } from '../plotly';
+import { divergingScale, IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
+import type { IDendrogramGeometry, IHeatmapModel } from './model';
+
+export interface IHeatmapFigureOptions {
+  theme: IPlotTheme;
+  /** Title line above the plot (object, matrix, what is coloured). */
+  title?: string;
+  /** Extra text after a gene's row label (e.g. the cluster a marker came from). */
+  rowTags?: ReadonlyMap<string, string>;
+  /** Height of one row in pixels. */
+  rowHeight?: number;
+}
+
+/** The numbers behind one cell, in the order of `customdata` (read by hover and tests). */
+export const CELL_FIELDS = [
+  'gene',
+  'column',
+  'n_cells',
+  'mean',
+  'frac_expressing',
+  'value'
+] as const;
+
+const DOT_MAX_DIAMETER = 18;
+
+export function heatmapFigure(
+  model: IHeatmapModel,
+  options: IHeatmapFigureOptions
+): IFigure {
+  const { theme } = options;
+  const rowHeight = options.rowHeight ?? 20;
+  const nRows = model.genes.length;
+  const nCols = model.columns.length;
+  const rows = model.genes.map((_, i) => i);
+  const cols = model.columns.map((_, j) => j);
+  const hasRowTree = model.rowDendrogram !== null;
+  const hasColumnTree = model.columnDendrogram !== null;
+
+  const customdata = model.genes.map((gene, i) =>
+    model.columns.map((column, j) => [
+      gene,
+      column.label,
+      column.nCells,
+      model.mean[i][j],
+      model.fraction[i][j],
+      model.color[i][j]
+    ])
+  );
+  const hovertemplate =
+    '<b>%{customdata[0]}</b> · %{customdata[1]}<br>' +
+    'mean %{customdata[3]:.3f}<br>' +
+    'fraction expressing %{customdata[4]:.1%}<br>' +
+    'n cells %{customdata[2]}<br>' +
+    `${model.colorScale.label}: %{customdata[5]:.3f}<extra></extra>`;
+
+  const colorscale =
+    model.colorScale.kind === 'diverging'
+      ? divergingScale(theme)
+      : SEQUENTIAL_SCALE;
+  const colorbar = {
+    title: { text: model.colorScale.label, side: 'right' as const },
+    thickness: 12,
+    len: hasColumnTree ? 0.75 : 0.9,
+    y: 0,
+    yanchor: 'bottom' as const,
+    outlinewidth: 0,
+    tickfont: { color: theme.font }
+  };
+
+  const data: PlotData[] = [];
+  // Masked / missing cells first, in the "missing" colour, underneath the values.
+  const missingZ = model.color.map((row, i) =>
+    row.map((value, j) =>
+      value === null && (model.size === null || model.size[i][j] === null)
+        ? 1
+        : null
+    )
+  );
+  if (missingZ.some(row => row.some(v => v !== null))) {
+    data.push({
+      type: 'heatmap',
+      name: 'masked',
+      x: cols,
+      y: rows,
+      z: missingZ as any,
+      colorscale: [
+        [0, theme.missing],
+        [1, theme.missing]
+      ],
+      showscale: false,
+      hoverinfo: 'skip',
+      xgap: 1,
+      ygap: 1
+    } as PlotData);
+  }
+
+  if (model.size === null) {
+    data.push({
+      type: 'heatmap',
+      name: 'expression',
+      x: cols,
+      y: rows,
+      z: model.color as any,
+      zmin: model.colorScale.min,
+      zmax: model.colorScale.max,
+      colorscale,
+      colorbar,
+      customdata: customdata as any,
+      hovertemplate,
+      hoverongaps: false,
+      xgap: 1,
+      ygap: 1
+    } as PlotData);
+  } else {
+    const x: number[] = [];
+    const y: number[] = [];
+    const color: number[] = [];
+    const size: number[] = [];
+    const points: unknown[] = [];
+    model.genes.forEach((_, i) =>
+      model.columns.forEach((__, j) => {
+        const fraction = model.size?.[i][j] ?? null;
+        const value = model.color[i][j];
+        if (fraction === null || value === null) {
+          return;
+        }
+        x.push(j);
+        y.push(i);
+        color.push(value);
+        size.push(dotDiameter(fraction));
+        points.push(customdata[i][j]);
+      })
+    );
+    data.push({
+      type: 'scatter',
+      mode: 'markers',
+      name: 'expression',
+      x,
+      y,
+      customdata: points as any,
+      hovertemplate,
+      showlegend: false,
+      marker: {
+        color,
+        size,
+        cmin: model.colorScale.min,
+        cmax: model.colorScale.max,
+        colorscale,
+        colorbar,
+        line: { width: 0.5, color: theme.grid }
+      }
+    } as PlotData);
+    // Size key: invisible points, one legend entry per reference fraction.
+    for (const fraction of [0.25, 0.5, 0.75, 1]) {
+      data.push({
+        type: 'scatter',
+        mode: 'markers',
+        x: [null],
+        y: [null],
+        name: `${fraction * 100}% expressing`,
+        legendgroup: 'size',
+        hoverinfo: 'skip',
+        marker: { size: dotDiameter(fraction), color: theme.mutedFont }
+      } as PlotData);
+    }
+  }
+
+  if (model.columnDendrogram) {
+    data.push(
+      dendrogramTrace(model.columnDendrogram, 'columns', theme, 'x', 'y2')
+    );
+  }
+  if (model.rowDendrogram) {
+    data.push(dendrogramTrace(model.rowDendrogram, 'rows', theme, 'x2', 'y'));
+  }
+
+  const heatmapTop = hasColumnTree ? 0.8 : 1;
+  const heatmapRight = hasRowTree ? 0.86 : 1;
+  const axisFont = { color: theme.font, size: theme.fontSize };
+  const columnLabels = model.columns.map(column => {
+    const label = escapeLabel(column.label);
+    const n = `n=${column.nCells.toLocaleString('en-US')}`;
+    return column.masked
+      ? `<span style="color:${theme.mutedFont}">${label}<br>${n} (masked)</span>`
+      : `${label}<br>${n}`;
+  });
+  const rowLabels = model.genes.map(gene => {
+    const tag = options.rowTags?.get(gene);
+    return tag
+      ? `${escapeLabel(gene)} <span style="color:${theme.mutedFont}">${escapeLabel(tag)}</span>`
+      : escapeLabel(gene);
+  });
+  const layout: PlotLayout = {
+    title: options.title
+      ? { text: escapeLabel(options.title), font: { size: 13 }, x: 0 }
+      : undefined,
+    paper_bgcolor: theme.background,
+    plot_bgcolor: theme.background,
+    font: { family: theme.fontFamily, color: theme.font, size: theme.fontSize },
+    height: Math.max(260, 150 + nRows * rowHeight + (hasColumnTree ? 80 : 0)),
+    margin: { l: 10, r: 10, t: options.title ? 40 : 10, b: 10 },
+    showlegend: model.size !== null,
+    legend: { orientation: 'h', x: 0, y: -0.02, yanchor: 'top' },
+    hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
+    xaxis: {
+      domain: [0, heatmapRight],
+      tickvals: cols,
+      ticktext: columnLabels,
+      tickangle: nCols > 6 ? -45 : 0,
+      range: [-0.5, nCols - 0.5],
+      showgrid: false,
+      zeroline: false,
+      automargin: true,
+      side: 'bottom',
+      tickfont: axisFont,
+      fixedrange: true
+    },
+    yaxis: {
+      domain: [0, heatmapTop],
+      tickvals: rows,
+      ticktext: rowLabels,
+      range: [nRows - 0.5, -0.5],
+      showgrid: false,
+      zeroline: false,
+      automargin: true,
+      tickfont: axisFont,
+      fixedrange: true
+    }
+  };
+  if (hasColumnTree) {
+    layout.yaxis2 = {
+      domain: [heatmapTop + 0.02, 1],
+      visible: false,
+      range: [0, (model.columnDendrogram?.maxHeight ?? 1) * 1.05 || 1],
+      fixedrange: true
+    };
+  }
+  if (hasRowTree) {
+    layout.xaxis2 = {
+      domain: [heatmapRight + 0.02, 1],
+      visible: false,
+      range: [0, (model.rowDendrogram?.maxHeight ?? 1) * 1.05 || 1],
+      fixedrange: true
+    };
+  }
+  return { data, layout };
+}
+
+/** Dot diameter in pixels: area proportional to the fraction expressing. */
+export function dotDiameter(fraction: number): number {
+  return 2 + (DOT_MAX_DIAMETER - 2) * Math.sqrt(Math.max(0, fraction));
+}
+
+/**
+ * A dendrogram as one line trace (links separated by nulls). Column trees hang from the
+ * top (leaves at height 0, root above); row trees grow to the right of the heatmap.
+ */
+function dendrogramTrace(
+  tree: IDendrogramGeometry,
+  orientation: 'rows' | 'columns',
+  theme: IPlotTheme,
+  xaxis: string,
+  yaxis: string
+): PlotData {
+  const positions: (number | null)[] = [];
+  const heights: (number | null)[] = [];
+  for (const link of tree.links) {
+    positions.push(...link.x, null);
+    heights.push(...link.y, null);
+  }
+  const rows = orientation === 'rows';
+  return {
+    type: 'scatter',
+    mode: 'lines',
+    name: `${orientation} dendrogram`,
+    x: rows ? heights : positions,
+    y: rows ? positions : heights,
+    xaxis,
+    yaxis,
+    hoverinfo: 'skip',
+    showlegend: false,
+    line: { color: theme.mutedFont, width: 1 }
+  } as PlotData;
+}
+
+/** Plotly renders a subset of HTML in labels: user-controlled text must not be markup. */
+export function escapeLabel(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}

@@ -1,0 +1,460 @@
+/**
+ * The heatmap / dot plot in the main area: its controls, the plot and what the plot means
+ * (matrix, marker source, notes on missing genes and masked columns).
+ */
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { ISignal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { exprscopeIcon } from '../../icons';
+import { Field } from '../../panel/components';
+import { PlotlyFigure } from '../PlotlyFigure';
+import { readPlotTheme } from '../theme';
+import {
+  GeneSource,
+  HeatmapController,
+  IHeatmapSettings,
+  IHeatmapState
+} from './controller';
+import { heatmapFigure } from './figure';
+import type { IMarkerRow } from './markers';
+import type { HeatmapGroupBy, HeatmapValue } from './model';
+
+export interface IHeatmapWidgetOptions {
+  controller: HeatmapController;
+  /** Emits when the JupyterLab theme changes, to redraw in its colours. */
+  themeChanged?: ISignal<any, any>;
+}
+
+export class HeatmapWidget extends ReactWidget {
+  constructor(options: IHeatmapWidgetOptions) {
+    super();
+    this._controller = options.controller;
+    this._themeChanged = options.themeChanged;
+    this.id = 'exprscope-heatmap';
+    this.addClass('jp-exprscope-heatmap');
+    this.title.label = 'Expression heatmap';
+    this.title.icon = exprscopeIcon;
+    this.title.closable = true;
+    this._themeChanged?.connect(this._onThemeChanged, this);
+  }
+
+  get controller(): HeatmapController {
+    return this._controller;
+  }
+
+  dispose(): void {
+    this._themeChanged?.disconnect(this._onThemeChanged, this);
+    this._controller.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <UseSignal signal={this._controller.changed}>
+        {() => (
+          <HeatmapView
+            controller={this._controller}
+            themeVersion={this._themeVersion}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+
+  private _onThemeChanged(): void {
+    this._themeVersion++;
+    this.update();
+  }
+
+  private readonly _controller: HeatmapController;
+  private readonly _themeChanged?: ISignal<any, any>;
+  private _themeVersion = 0;
+}
+
+const GROUP_BY_LABELS: Record<HeatmapGroupBy, string> = {
+  cluster: 'Clusters',
+  dataset: 'Datasets',
+  dataset_cluster: 'Dataset × cluster'
+};
+
+const VALUE_LABELS: Record<HeatmapValue, string> = {
+  mean: 'Mean (stored values)',
+  linear_mean: 'Mean in linear space (Seurat)',
+  fraction: 'Fraction expressing',
+  dot: 'Dot plot (mean and fraction)'
+};
+
+function HeatmapView(props: {
+  controller: HeatmapController;
+  themeVersion: number;
+}): JSX.Element {
+  const { controller, themeVersion } = props;
+  const { settings, state } = controller;
+  const panel = controller.panel;
+  const model = state.model;
+  const rowTags = React.useMemo(
+    () => markerTags(state.markers),
+    [state.markers]
+  );
+  const figure = React.useMemo(
+    () =>
+      model
+        ? heatmapFigure(model, {
+            theme: readPlotTheme(),
+            title: plotTitle(state),
+            rowTags: settings.geneSource === 'markers' ? rowTags : undefined
+          })
+        : null,
+    // The theme is read at render time; its version says when to read it again.
+    [model, rowTags, themeVersion]
+  );
+  const clusterColumn = panel.groupingColumns.find(
+    c => c.name === panel.selection.clusterColumn
+  );
+  return (
+    <div className="jp-exprscope-plot-panel">
+      <HeatmapControls controller={controller} />
+      <div
+        className="jp-exprscope-plot-status"
+        data-status={state.status}
+        role="status"
+      >
+        {state.status === 'loading' && (
+          <span
+            className="jp-exprscope-spinner"
+            role="progressbar"
+            aria-label={state.message}
+          />
+        )}
+        {state.message && (
+          <span
+            className={
+              state.status === 'error' ? 'jp-exprscope-error-text' : undefined
+            }
+          >
+            {state.message}
+          </span>
+        )}
+      </div>
+      {model && (
+        <>
+          {state.markerSource && settings.geneSource === 'markers' && (
+            <p className="jp-exprscope-marker-source">
+              {state.markerSource.text}. Row tags: the cluster(s) a gene is a
+              top-{settings.nMarkers} marker of; ★ = a top marker of that
+              cluster in several datasets.
+            </p>
+          )}
+          {model.notes.length > 0 && (
+            <ul className="jp-exprscope-notes" aria-label="Notes on this plot">
+              {model.notes.map(note => (
+                <li key={note.kind} data-kind={note.kind}>
+                  {note.message}
+                </li>
+              ))}
+            </ul>
+          )}
+          {figure && model.genes.length > 0 && model.columns.length > 0 && (
+            <PlotlyFigure
+              figure={figure}
+              className="jp-exprscope-heatmap-figure"
+              label={`Heatmap of ${model.genes.length} genes over ${model.columns.length} columns`}
+            />
+          )}
+        </>
+      )}
+      {clusterColumn?.categories && (
+        <datalist id="jp-exprscope-cluster-names">
+          {clusterColumn.categories.map(c => (
+            <option key={c.name} value={c.name} />
+          ))}
+        </datalist>
+      )}
+    </div>
+  );
+}
+
+function HeatmapControls(props: {
+  controller: HeatmapController;
+}): JSX.Element {
+  const { controller } = props;
+  const { settings } = controller;
+  const { options } = settings;
+  const panel = controller.panel;
+  const selection = panel.selection;
+  const [clusterText, setClusterText] = React.useState(settings.clusterText);
+  const clusters =
+    panel.groupingColumns
+      .find(c => c.name === selection.clusterColumn)
+      ?.categories?.map(c => c.name) ?? [];
+  const update = (patch: Partial<IHeatmapSettings>) => controller.update(patch);
+  const kept = new Set(
+    settings.clusterText
+      .split(/[\s,]+/)
+      .map(s => s.trim())
+      .filter(s => s !== '')
+  );
+  const toggleCluster = (name: string) => {
+    const next = clusters.filter(c =>
+      c === name ? !kept.has(c) : kept.has(c)
+    );
+    const text = next.length === clusters.length ? '' : next.join(', ');
+    setClusterText(text);
+    update({ clusterText: text });
+  };
+  return (
+    <form
+      className="jp-exprscope-controls"
+      aria-label="Heatmap options"
+      onSubmit={e => e.preventDefault()}
+    >
+      <fieldset>
+        <legend>Genes</legend>
+        <label>
+          <input
+            type="radio"
+            name="jp-exprscope-gene-source"
+            checked={settings.geneSource === 'selected'}
+            onChange={() => update({ geneSource: 'selected' as GeneSource })}
+          />{' '}
+          Chosen in the sidebar ({selection.genes.length})
+        </label>
+        <label>
+          <input
+            type="radio"
+            name="jp-exprscope-gene-source"
+            checked={settings.geneSource === 'markers'}
+            onChange={() => update({ geneSource: 'markers' as GeneSource })}
+          />{' '}
+          Top
+          <input
+            id="jp-exprscope-n-markers"
+            className="jp-exprscope-number"
+            type="number"
+            min={1}
+            max={100}
+            aria-label="Markers per cluster"
+            value={settings.nMarkers}
+            onChange={e => {
+              const n = Math.round(Number(e.target.value));
+              if (n >= 1 && n <= 100) {
+                update({ nMarkers: n });
+              }
+            }}
+          />{' '}
+          markers per cluster
+        </label>
+      </fieldset>
+      <Field label="Matrix" htmlFor="jp-exprscope-heatmap-matrix">
+        <select
+          id="jp-exprscope-heatmap-matrix"
+          className="jp-mod-styled"
+          value={selection.matrix}
+          onChange={e => panel.setMatrix(e.target.value)}
+        >
+          {panel.matrices.map(m => (
+            <option key={m.id} value={m.id}>
+              {m.label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Columns" htmlFor="jp-exprscope-group-by">
+        <select
+          id="jp-exprscope-group-by"
+          className="jp-mod-styled"
+          value={options.groupBy}
+          onChange={e =>
+            update({
+              options: { ...options, groupBy: e.target.value as HeatmapGroupBy }
+            })
+          }
+        >
+          {Object.entries(GROUP_BY_LABELS).map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Value" htmlFor="jp-exprscope-value">
+        <select
+          id="jp-exprscope-value"
+          className="jp-mod-styled"
+          value={options.value}
+          onChange={e =>
+            update({
+              options: { ...options, value: e.target.value as HeatmapValue }
+            })
+          }
+        >
+          {Object.entries(VALUE_LABELS).map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Scale rows" htmlFor="jp-exprscope-scaling">
+        <select
+          id="jp-exprscope-scaling"
+          className="jp-mod-styled"
+          value={options.scaling}
+          onChange={e =>
+            update({
+              options: {
+                ...options,
+                scaling: e.target.value as IHeatmapSettings['options']['scaling']
+              }
+            })
+          }
+        >
+          <option value="none">None</option>
+          <option value="zscore">z-score per gene</option>
+          <option value="minmax">Min–max per gene (0–1)</option>
+        </select>
+      </Field>
+      {options.scaling === 'zscore' && (
+        <Field label="Clip at ±" htmlFor="jp-exprscope-clip">
+          <input
+            id="jp-exprscope-clip"
+            className="jp-exprscope-number"
+            type="number"
+            min={0}
+            step={0.5}
+            value={options.zscoreClip}
+            onChange={e => {
+              const clip = Number(e.target.value);
+              if (Number.isFinite(clip) && clip >= 0) {
+                update({ options: { ...options, zscoreClip: clip } });
+              }
+            }}
+          />
+        </Field>
+      )}
+      <Field label="Min cells per column" htmlFor="jp-exprscope-min-cells">
+        <input
+          id="jp-exprscope-min-cells"
+          className="jp-exprscope-number"
+          type="number"
+          min={0}
+          value={options.minCells}
+          onChange={e => {
+            const n = Math.round(Number(e.target.value));
+            if (n >= 0) {
+              update({ options: { ...options, minCells: n } });
+            }
+          }}
+        />
+      </Field>
+      <Field label="Clusters" htmlFor="jp-exprscope-clusters">
+        <input
+          id="jp-exprscope-clusters"
+          className="jp-mod-styled"
+          type="text"
+          placeholder="all (or e.g. 0,3,7)"
+          list="jp-exprscope-cluster-names"
+          value={clusterText}
+          onChange={e => setClusterText(e.target.value)}
+          onBlur={() => update({ clusterText })}
+          onKeyDown={e => {
+            if (e.key === 'Enter') {
+              update({ clusterText });
+            }
+          }}
+        />
+      </Field>
+      {clusters.length > 0 && (
+        <details className="jp-exprscope-cluster-list">
+          <summary>Tick clusters</summary>
+          {clusters.map(name => (
+            <label key={name}>
+              <input
+                type="checkbox"
+                checked={kept.size === 0 || kept.has(name)}
+                onChange={() => toggleCluster(name)}
+              />{' '}
+              {name}
+            </label>
+          ))}
+        </details>
+      )}
+      <fieldset>
+        <legend>Order</legend>
+        <label>
+          <input
+            id="jp-exprscope-cluster-genes"
+            type="checkbox"
+            checked={options.clusterGenes}
+            onChange={e =>
+              update({ options: { ...options, clusterGenes: e.target.checked } })
+            }
+          />{' '}
+          Cluster genes
+        </label>
+        <label>
+          <input
+            id="jp-exprscope-cluster-columns"
+            type="checkbox"
+            checked={options.clusterColumns}
+            onChange={e =>
+              update({
+                options: { ...options, clusterColumns: e.target.checked }
+              })
+            }
+          />{' '}
+          Cluster columns
+        </label>
+        <select
+          id="jp-exprscope-metric"
+          className="jp-mod-styled"
+          aria-label="Clustering distance"
+          value={options.metric}
+          disabled={!options.clusterGenes && !options.clusterColumns}
+          onChange={e =>
+            update({
+              options: {
+                ...options,
+                metric: e.target.value as 'euclidean' | 'correlation'
+              }
+            })
+          }
+        >
+          <option value="euclidean">Euclidean, average linkage</option>
+          <option value="correlation">Correlation, average linkage</option>
+        </select>
+      </fieldset>
+    </form>
+  );
+}
+
+/** Row tags of marker genes: the clusters they mark, ★ when shared by datasets. */
+export function markerTags(markers: IMarkerRow[]): Map<string, string> {
+  const clusters = new Map<string, string[]>();
+  const shared = new Set<string>();
+  for (const m of markers) {
+    const list = clusters.get(m.gene) ?? [];
+    if (!list.includes(m.cluster)) {
+      list.push(m.cluster);
+    }
+    clusters.set(m.gene, list);
+    if (m.sharedDatasets.length > 1) {
+      shared.add(m.gene);
+    }
+  }
+  const tags = new Map<string, string>();
+  clusters.forEach((list, gene) =>
+    tags.set(gene, `(${list.join(', ')})${shared.has(gene) ? ' ★' : ''}`)
+  );
+  return tags;
+}
+
+function plotTitle(state: IHeatmapState): string {
+  const model = state.model;
+  if (!model) {
+    return '';
+  }
+  const what = VALUE_LABELS[model.options.value];
+  return `${state.object ?? ''} · ${state.matrixLabel ?? ''} · ${what}`;
+}

@@ -1,0 +1,190 @@
+/**
+ * Heatmaps end to end on the Kang demo: build one from chosen genes and from the top
+ * markers, regroup and rescale it, and hold the plotted numbers to the Python API's.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+
+import { kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
+
+test.use({ autoGoto: true });
+
+/** One plotted cell: [gene, column, n_cells, mean, frac_expressing, value]. */
+type PlottedCell = [string, string, number, number | null, number | null, number | null];
+
+interface IReference {
+  gene: string;
+  group: string;
+  n_cells: number;
+  mean: number;
+  frac_expressing: number;
+}
+
+const HEATMAP = '#exprscope-heatmap';
+
+/** The numbers behind the drawn heatmap, read from the Plotly figure in the page. */
+async function plottedCells(page: IJupyterLabPageFixture): Promise<PlottedCell[]> {
+  await expect(page.locator(`${HEATMAP} .jp-exprscope-plot`)).toHaveAttribute(
+    'data-rendered',
+    'true'
+  );
+  return page.evaluate(selector => {
+    const plot = document.querySelector(`${selector} .jp-exprscope-plot`) as any;
+    const trace = plot.data.find((t: any) => t.name === 'expression');
+    const cells = trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
+    return cells as PlottedCell[];
+  }, HEATMAP);
+}
+
+async function rowLabels(page: IJupyterLabPageFixture): Promise<string[]> {
+  return page.evaluate(selector => {
+    const plot = document.querySelector(`${selector} .jp-exprscope-plot`) as any;
+    return (plot.layout.yaxis.ticktext as string[]).map(t => t.replace(/<[^>]+>/g, ''));
+  }, HEATMAP);
+}
+
+function expectSameNumbers(plotted: PlottedCell[], reference: IReference[]) {
+  const byKey = new Map(reference.map(r => [`${r.gene}|${r.group}`, r]));
+  expect(plotted.length).toBe(reference.length);
+  for (const [gene, column, n, mean, frac] of plotted) {
+    const ref = byKey.get(`${gene}|${column}`);
+    expect(ref, `${gene} in ${column}`).toBeDefined();
+    expect(n).toBe(ref!.n_cells);
+    expect(mean).toBeCloseTo(ref!.mean, 5);
+    expect(frac).toBeCloseTo(ref!.frac_expressing, 5);
+  }
+}
+
+const GENES = ['ISG15', 'IFI6', 'CD3E', 'MS4A1', 'LYZ', 'CD14', 'NKG7', 'GNLY'];
+
+test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescaled', async ({
+  page,
+  tmpPath
+}) => {
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, `${GENES.join(', ')}, NOT_A_GENE`);
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${GENES.length} genes`
+  );
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await expect(heatmap).toBeVisible();
+
+  // Clusters, unscaled means: every plotted number equals the Python API's.
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
+  const byCluster = await kernelJson<IReference[]>(
+    page,
+    [
+      'import json',
+      `_r = exprscope.aggregate(adata, ${JSON.stringify(GENES)}, "cluster")`,
+      '_r["group"] = _r["cluster"].astype(str)',
+      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
+    ].join('\n')
+  );
+  expectSameNumbers(await plottedCells(page), byCluster);
+  await expect(await rowLabels(page)).toEqual(GENES);
+
+  // Dataset × cluster columns ("stim · 3"): the same numbers for two grouping columns.
+  await heatmap.locator('#jp-exprscope-group-by').selectOption('dataset_cluster');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
+  const byBoth = await kernelJson<IReference[]>(
+    page,
+    [
+      'import json',
+      `_r = exprscope.aggregate(adata, ${JSON.stringify(GENES)}, ["dataset", "cluster"])`,
+      '_r["group"] = _r["dataset"].astype(str) + " · " + _r["cluster"].astype(str)',
+      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
+    ].join('\n')
+  );
+  expectSameNumbers(await plottedCells(page), byBoth);
+
+  // z-scores per gene are clipped at ±2.5; a cluster subset keeps only its columns.
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('zscore');
+  await heatmap.locator('#jp-exprscope-clusters').fill('0, 3 7');
+  await heatmap.locator('#jp-exprscope-clusters').press('Enter');
+  const subset = await plottedCells(page);
+  expect(new Set(subset.map(c => c[1]))).toEqual(
+    new Set(['ctrl · 0', 'ctrl · 3', 'ctrl · 7', 'stim · 0', 'stim · 3', 'stim · 7'])
+  );
+  for (const cell of subset) {
+    expect(Math.abs(cell[5] ?? 0)).toBeLessThanOrEqual(2.5 + 1e-9);
+  }
+
+  // An unknown cluster and the missing gene are explained, not dropped silently.
+  await heatmap.locator('#jp-exprscope-clusters').fill('0, 99');
+  await heatmap.locator('#jp-exprscope-clusters').press('Enter');
+  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText('Unknown cluster');
+  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText('99');
+  await heatmap.locator('#jp-exprscope-clusters').fill('');
+  await heatmap.locator('#jp-exprscope-clusters').press('Enter');
+
+  // Clustered genes with a dendrogram, back to clusters as columns, for the screenshot.
+  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('10');
+  await heatmap.locator('#jp-exprscope-cluster-genes').check();
+  await expect(heatmap.locator('.jp-exprscope-plot')).toHaveAttribute('data-rendered', 'true');
+  const labels = await rowLabels(page);
+  expect(new Set(labels)).toEqual(new Set(GENES));
+  await page.waitForTimeout(300);
+  expect(await heatmap.locator('.jp-exprscope-figure').screenshot()).toMatchSnapshot(
+    'heatmap-genes-clustered.png'
+  );
+});
+
+test('top markers per cluster match exprscope.markers, on X and integrated', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1280, height: 1400 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await expect(sidebar.locator('#jp-exprscope-object')).toContainText('adata');
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await heatmap.locator('#jp-exprscope-n-markers').fill('5');
+  await heatmap.locator('input[name="jp-exprscope-gene-source"]').nth(1).check();
+  await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
+    'Welch t-test'
+  );
+  const expected = await kernelJson<string[]>(
+    page,
+    [
+      'import json',
+      '_m = exprscope.markers(adata, "cluster", n=5, use_stored=False)',
+      'print(json.dumps(list(dict.fromkeys(_m["gene"]))))'
+    ].join('\n')
+  );
+  expect(await rowLabels(page).then(l => l.map(s => s.split(' ')[0]))).toEqual(
+    expected
+  );
+  await page.waitForTimeout(300);
+  expect(await heatmap.locator('.jp-exprscope-figure').screenshot()).toMatchSnapshot(
+    'heatmap-top-markers.png'
+  );
+
+  // Dot plot on the same rows: sizes are the fractions expressing.
+  await heatmap.locator('#jp-exprscope-value').selectOption('dot');
+  const dots = await plottedCells(page);
+  expect(dots.length).toBeGreaterThan(0);
+  for (const cell of dots) {
+    expect(cell[4]).toBeGreaterThanOrEqual(0);
+    expect(cell[4]).toBeLessThanOrEqual(1);
+  }
+
+  // The integrated layer lacks most genes: markers come from the genes it holds.
+  await heatmap.locator('#jp-exprscope-heatmap-matrix').selectOption('layers/integrated');
+  await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
+    "layers['integrated']"
+  );
+  const integrated = await kernelJson<string[]>(
+    page,
+    [
+      'import json',
+      '_m = exprscope.markers(adata, "cluster", n=5, layer="integrated", use_stored=False)',
+      'print(json.dumps(list(dict.fromkeys(_m["gene"]))))'
+    ].join('\n')
+  );
+  await expect
+    .poll(async () => (await rowLabels(page)).map(s => s.split(' ')[0]))
+    .toEqual(integrated);
+});
