@@ -66,7 +66,9 @@ format: env
 
 .PHONY: test-py
 test-py: env
-	$(PY) -m pytest -q
+	# Not `python -m pytest`: that puts the repo root on sys.path, where jest's coverage/ folder
+	# would shadow the `coverage` package numba imports.
+	$(VENV)/bin/pytest -q
 
 .PHONY: test-js
 test-js: env

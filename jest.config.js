@@ -23,6 +23,9 @@ module.exports = {
     '!src/**/.ipynb_checkpoints/*'
   ],
   coverageReporters: ['lcov', 'text-summary'],
+  // Not ./coverage: a folder of that name at the root would shadow Python's coverage module
+  // for tools run from here (numba imports it).
+  coverageDirectory: '<rootDir>/build/jest-coverage',
   modulePathIgnorePatterns: ['<rootDir>/.venv', '<rootDir>/ui-tests'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]

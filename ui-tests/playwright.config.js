@@ -4,6 +4,9 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+// Another port (EXPRSCOPE_UI_PORT) lets two checkouts run their UI tests side by side.
+const port = process.env.EXPRSCOPE_UI_PORT || '8888';
+
 module.exports = {
   ...baseConfig,
   timeout: 180 * 1000,
@@ -13,6 +16,7 @@ module.exports = {
   reporter: [['list'], ['html', { open: 'never' }]],
   use: {
     ...baseConfig.use,
+    baseURL: `http://localhost:${port}`,
     video: 'off',
     trace: 'retain-on-failure',
     viewport: { width: 1280, height: 800 },
@@ -30,8 +34,8 @@ module.exports = {
     }
   },
   webServer: {
-    command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+    command: `jlpm start --ServerApp.port=${port}`,
+    url: `http://localhost:${port}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: !process.env.CI
   }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -260,11 +261,12 @@ class KernelSession:
 @contextmanager
 def kernel_session() -> Iterator[KernelSession]:
     """A kernel that ran the setup snippet and holds the test data."""
-    env = dict(os.environ)
-    # Make the source tree importable whether or not exprscope is installed.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    # The kernel imports the installed exprscope (`make env` installs it in editable mode),
+    # from an empty folder: the repository root holds folders (e.g. jest's coverage/) that
+    # would shadow installed modules if they were importable.
+    workdir = tempfile.mkdtemp(prefix="exprscope-kernel-")
     manager, client = start_new_kernel(
-        kernel_name="python3", startup_timeout=TIMEOUT, cwd=str(REPO_ROOT), env=env
+        kernel_name="python3", startup_timeout=TIMEOUT, cwd=workdir, env=dict(os.environ)
     )
     try:
         session = KernelSession(manager, client)

@@ -9,7 +9,14 @@ import { kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
 test.use({ autoGoto: true });
 
 /** One plotted cell: [gene, column, n_cells, mean, frac_expressing, value]. */
-type PlottedCell = [string, string, number, number | null, number | null, number | null];
+type PlottedCell = [
+  string,
+  string,
+  number,
+  number | null,
+  number | null,
+  number | null
+];
 
 interface IReference {
   gene: string;
@@ -22,23 +29,32 @@ interface IReference {
 const HEATMAP = '#exprscope-heatmap';
 
 /** The numbers behind the drawn heatmap, read from the Plotly figure in the page. */
-async function plottedCells(page: IJupyterLabPageFixture): Promise<PlottedCell[]> {
+async function plottedCells(
+  page: IJupyterLabPageFixture
+): Promise<PlottedCell[]> {
   await expect(page.locator(`${HEATMAP} .jp-exprscope-plot`)).toHaveAttribute(
     'data-rendered',
     'true'
   );
   return page.evaluate(selector => {
-    const plot = document.querySelector(`${selector} .jp-exprscope-plot`) as any;
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
     const trace = plot.data.find((t: any) => t.name === 'expression');
-    const cells = trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
+    const cells =
+      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
     return cells as PlottedCell[];
   }, HEATMAP);
 }
 
 async function rowLabels(page: IJupyterLabPageFixture): Promise<string[]> {
   return page.evaluate(selector => {
-    const plot = document.querySelector(`${selector} .jp-exprscope-plot`) as any;
-    return (plot.layout.yaxis.ticktext as string[]).map(t => t.replace(/<[^>]+>/g, ''));
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
+    return (plot.layout.yaxis.ticktext as string[]).map(t =>
+      t.replace(/<[^>]+>/g, '')
+    );
   }, HEATMAP);
 }
 
@@ -85,7 +101,9 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
   await expect(await rowLabels(page)).toEqual(GENES);
 
   // Dataset × cluster columns ("stim · 3"): the same numbers for two grouping columns.
-  await heatmap.locator('#jp-exprscope-group-by').selectOption('dataset_cluster');
+  await heatmap
+    .locator('#jp-exprscope-group-by')
+    .selectOption('dataset_cluster');
   await heatmap.locator('#jp-exprscope-min-cells').fill('0');
   const byBoth = await kernelJson<IReference[]>(
     page,
@@ -104,7 +122,14 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
   await heatmap.locator('#jp-exprscope-clusters').press('Enter');
   const subset = await plottedCells(page);
   expect(new Set(subset.map(c => c[1]))).toEqual(
-    new Set(['ctrl · 0', 'ctrl · 3', 'ctrl · 7', 'stim · 0', 'stim · 3', 'stim · 7'])
+    new Set([
+      'ctrl · 0',
+      'ctrl · 3',
+      'ctrl · 7',
+      'stim · 0',
+      'stim · 3',
+      'stim · 7'
+    ])
   );
   for (const cell of subset) {
     expect(Math.abs(cell[5] ?? 0)).toBeLessThanOrEqual(2.5 + 1e-9);
@@ -113,7 +138,9 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
   // An unknown cluster and the missing gene are explained, not dropped silently.
   await heatmap.locator('#jp-exprscope-clusters').fill('0, 99');
   await heatmap.locator('#jp-exprscope-clusters').press('Enter');
-  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText('Unknown cluster');
+  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText(
+    'Unknown cluster'
+  );
   await expect(heatmap.locator('.jp-exprscope-notes')).toContainText('99');
   await heatmap.locator('#jp-exprscope-clusters').fill('');
   await heatmap.locator('#jp-exprscope-clusters').press('Enter');
@@ -122,13 +149,16 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
   await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
   await heatmap.locator('#jp-exprscope-min-cells').fill('10');
   await heatmap.locator('#jp-exprscope-cluster-genes').check();
-  await expect(heatmap.locator('.jp-exprscope-plot')).toHaveAttribute('data-rendered', 'true');
+  await expect(heatmap.locator('.jp-exprscope-plot')).toHaveAttribute(
+    'data-rendered',
+    'true'
+  );
   const labels = await rowLabels(page);
   expect(new Set(labels)).toEqual(new Set(GENES));
   await page.waitForTimeout(300);
-  expect(await heatmap.locator('.jp-exprscope-figure').screenshot()).toMatchSnapshot(
-    'heatmap-genes-clustered.png'
-  );
+  expect(
+    await heatmap.locator('.jp-exprscope-figure').screenshot()
+  ).toMatchSnapshot('heatmap-genes-clustered.png');
 });
 
 test('top markers per cluster match exprscope.markers, on X and integrated', async ({
@@ -142,7 +172,10 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
   await sidebar.locator('#jp-exprscope-open-heatmap').click();
   const heatmap = page.locator(HEATMAP);
   await heatmap.locator('#jp-exprscope-n-markers').fill('5');
-  await heatmap.locator('input[name="jp-exprscope-gene-source"]').nth(1).check();
+  await heatmap
+    .locator('input[name="jp-exprscope-gene-source"]')
+    .nth(1)
+    .check();
   await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
     'Welch t-test'
   );
@@ -158,9 +191,9 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
     expected
   );
   await page.waitForTimeout(300);
-  expect(await heatmap.locator('.jp-exprscope-figure').screenshot()).toMatchSnapshot(
-    'heatmap-top-markers.png'
-  );
+  expect(
+    await heatmap.locator('.jp-exprscope-figure').screenshot()
+  ).toMatchSnapshot('heatmap-top-markers.png');
 
   // Dot plot on the same rows: sizes are the fractions expressing.
   await heatmap.locator('#jp-exprscope-value').selectOption('dot');
@@ -172,7 +205,9 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
   }
 
   // The integrated layer lacks most genes: markers come from the genes it holds.
-  await heatmap.locator('#jp-exprscope-heatmap-matrix').selectOption('layers/integrated');
+  await heatmap
+    .locator('#jp-exprscope-heatmap-matrix')
+    .selectOption('layers/integrated');
   await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
     "layers['integrated']"
   );

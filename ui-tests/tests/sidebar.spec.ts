@@ -144,7 +144,10 @@ test.describe('exprscope sidebar', () => {
       const app = (window as any).jupyterapp;
       void app.commands.execute('notebook:restart-kernel', { activate: false });
     });
-    await page.locator('.jp-Dialog').getByRole('button', { name: 'Confirm Kernel Restart' }).click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Confirm Kernel Restart' })
+      .click();
     await expect(status).toHaveAttribute('data-status', 'ready', {
       timeout: 60000
     });

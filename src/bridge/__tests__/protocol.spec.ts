@@ -53,7 +53,9 @@ describe('setupSnippetFor', () => {
     const lines = PYTHON_SETUP_SNIPPET.trimEnd().split('\n');
     expect(lines[0]).toBe('def _exprscope_setup():');
     expect(lines[lines.length - 1]).toBe('    del _exprscope_setup');
-    expect(PYTHON_SETUP_SNIPPET).toContain('from exprscope.kernel import register');
+    expect(PYTHON_SETUP_SNIPPET).toContain(
+      'from exprscope.kernel import register'
+    );
     expect(PYTHON_SETUP_SNIPPET).toContain(
       'comm_manager.register_target("exprscope", open_comm)'
     );

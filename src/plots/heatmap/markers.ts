@@ -182,6 +182,24 @@ export function markerGenes(rows: readonly IMarkerRow[]): IMarkerGene[] {
 }
 
 /**
+ * Row-label tags of marker genes: the clusters each marks, and ★ when it is also a top
+ * marker of that cluster in several datasets (robust, not an effect of pooling).
+ */
+export function markerRowTags(
+  rows: readonly IMarkerRow[]
+): Map<string, string> {
+  const shared = new Set(
+    rows.filter(row => row.sharedDatasets.length > 1).map(row => row.gene)
+  );
+  return new Map(
+    markerGenes(rows).map(({ gene, clusters }) => [
+      gene,
+      `(${clusters.join(', ')})${shared.has(gene) ? ' ★' : ''}`
+    ])
+  );
+}
+
+/**
  * Rows of a `stored_markers` payload (columns group, rank, gene, score, logfoldchange,
  * pval_adj), in the order of first appearance of each group, then rank. Optionally the
  * top `n` per group and only some groups. Missing numeric columns give NaN.

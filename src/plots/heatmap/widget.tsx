@@ -17,8 +17,8 @@ import {
   IHeatmapState
 } from './controller';
 import { heatmapFigure } from './figure';
-import type { IMarkerRow } from './markers';
-import type { HeatmapGroupBy, HeatmapValue } from './model';
+import { markerRowTags } from './markers';
+import { HeatmapGroupBy, HeatmapValue, parseClusterList } from './model';
 
 export interface IHeatmapWidgetOptions {
   controller: HeatmapController;
@@ -94,7 +94,7 @@ function HeatmapView(props: {
   const panel = controller.panel;
   const model = state.model;
   const rowTags = React.useMemo(
-    () => markerTags(state.markers),
+    () => markerRowTags(state.markers),
     [state.markers]
   );
   const figure = React.useMemo(
@@ -190,10 +190,7 @@ function HeatmapControls(props: {
       ?.categories?.map(c => c.name) ?? [];
   const update = (patch: Partial<IHeatmapSettings>) => controller.update(patch);
   const kept = new Set(
-    settings.clusterText
-      .split(/[\s,]+/)
-      .map(s => s.trim())
-      .filter(s => s !== '')
+    parseClusterList(settings.clusterText, clusters).clusters ?? []
   );
   const toggleCluster = (name: string) => {
     const next = clusters.filter(c =>
@@ -305,7 +302,8 @@ function HeatmapControls(props: {
             update({
               options: {
                 ...options,
-                scaling: e.target.value as IHeatmapSettings['options']['scaling']
+                scaling: e.target
+                  .value as IHeatmapSettings['options']['scaling']
               }
             })
           }
@@ -388,7 +386,9 @@ function HeatmapControls(props: {
             type="checkbox"
             checked={options.clusterGenes}
             onChange={e =>
-              update({ options: { ...options, clusterGenes: e.target.checked } })
+              update({
+                options: { ...options, clusterGenes: e.target.checked }
+              })
             }
           />{' '}
           Cluster genes
@@ -427,27 +427,6 @@ function HeatmapControls(props: {
       </fieldset>
     </form>
   );
-}
-
-/** Row tags of marker genes: the clusters they mark, ★ when shared by datasets. */
-export function markerTags(markers: IMarkerRow[]): Map<string, string> {
-  const clusters = new Map<string, string[]>();
-  const shared = new Set<string>();
-  for (const m of markers) {
-    const list = clusters.get(m.gene) ?? [];
-    if (!list.includes(m.cluster)) {
-      list.push(m.cluster);
-    }
-    clusters.set(m.gene, list);
-    if (m.sharedDatasets.length > 1) {
-      shared.add(m.gene);
-    }
-  }
-  const tags = new Map<string, string>();
-  clusters.forEach((list, gene) =>
-    tags.set(gene, `(${list.join(', ')})${shared.has(gene) ? ' ★' : ''}`)
-  );
-  return tags;
 }
 
 function plotTitle(state: IHeatmapState): string {

@@ -1,0 +1,140 @@
+import { LIGHT_PLOT_THEME } from '../../theme';
+import { dotDiameter, escapeLabel, heatmapFigure } from '../figure';
+import { markerRowTags } from '../markers';
+import { buildHeatmapModel, IHeatmapInput } from '../model';
+
+const dataset = Int32Array.from([0, 0, 0, 1, 1, 1]);
+const cluster = Int32Array.from([0, 0, 1, 0, 1, 1]);
+
+function input(): IHeatmapInput {
+  return {
+    genes: ['G<1>', 'B', 'C'],
+    values: new Map([
+      ['G<1>', Float32Array.from([1, 2, 0, 4, 0, 1])],
+      ['B', Float32Array.from([0, 0, 3, 0, 5, 2])],
+      ['C', Float32Array.from([2, 1, 1, 0, 0, 3])]
+    ]),
+    dataset: { codes: dataset, categories: ['ctrl', 'stim'] },
+    cluster: { codes: cluster, categories: ['0', '1'] },
+    matrix: 'X'
+  };
+}
+
+describe('heatmapFigure', () => {
+  it('draws the model values with the numbers behind each cell in customdata', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      scaling: 'zscore',
+      minCells: 1
+    });
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const trace = figure.data.find(t => t.name === 'expression') as any;
+    expect(trace.type).toBe('heatmap');
+    expect(trace.z).toEqual(model.color);
+    expect(trace.zmin).toBe(model.colorScale.min);
+    expect(trace.zmax).toBe(model.colorScale.max);
+    const cell = trace.customdata[0][1];
+    expect(cell).toEqual([
+      model.genes[0],
+      model.columns[1].label,
+      model.columns[1].nCells,
+      model.mean[0][1],
+      model.fraction[0][1],
+      model.color[0][1]
+    ]);
+    // Diverging blue → red scale for z-scores, first row at the top.
+    expect(trace.colorscale[0][1]).toBe('#2166ac');
+    expect(trace.colorscale[4][1]).toBe('#b2182b');
+    expect(figure.layout.yaxis?.range).toEqual([
+      model.genes.length - 0.5,
+      -0.5
+    ]);
+    // Labels are escaped (Plotly renders HTML in them) and columns show n cells.
+    expect(figure.layout.yaxis?.ticktext).toContain('G&lt;1&gt;');
+    expect((figure.layout.xaxis?.ticktext as string[])[0]).toContain('n=');
+  });
+
+  it('masks small columns in the missing colour and marks them in the labels', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      scaling: 'none',
+      minCells: 2
+    });
+    const masked = model.columns.findIndex(c => c.masked);
+    expect(masked).toBeGreaterThanOrEqual(0);
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const missing = figure.data.find(t => t.name === 'masked') as any;
+    expect(missing.z[0][masked]).toBe(1);
+    expect((figure.layout.xaxis?.ticktext as string[])[masked]).toContain(
+      'masked'
+    );
+  });
+
+  it('draws dots sized by the fraction expressing in dot mode', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'cluster',
+      value: 'dot',
+      scaling: 'none',
+      minCells: 1
+    });
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const dots = figure.data.find(t => t.name === 'expression') as any;
+    expect(dots.type).toBe('scatter');
+    const k = dots.x.findIndex(
+      (x: number, i: number) => x === 1 && dots.y[i] === 1
+    );
+    expect(dots.marker.size[k]).toBeCloseTo(
+      dotDiameter(model.fraction[1][1] as number),
+      12
+    );
+    expect(figure.layout.showlegend).toBe(true);
+  });
+
+  it('adds dendrograms on their own axes when genes and columns are clustered', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      minCells: 1,
+      clusterGenes: true,
+      clusterColumns: true
+    });
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const rows = figure.data.find(t => t.name === 'rows dendrogram') as any;
+    const columns = figure.data.find(
+      t => t.name === 'columns dendrogram'
+    ) as any;
+    expect(rows.xaxis).toBe('x2');
+    expect(columns.yaxis).toBe('y2');
+    // Two links join three genes: 2 × (4 points + a null separator).
+    expect(rows.y).toHaveLength(10);
+    expect(figure.layout.xaxis2).toBeDefined();
+    expect(figure.layout.yaxis2).toBeDefined();
+  });
+});
+
+describe('markerRowTags', () => {
+  it('names the clusters of each marker and stars those shared by datasets', () => {
+    const row = (gene: string, cluster: string, shared: string[]) => ({
+      gene,
+      cluster,
+      rank: 1,
+      score: 1,
+      logFoldChange: 1,
+      pvalAdj: 0,
+      sharedDatasets: shared,
+      source: 'computed' as const
+    });
+    const tags = markerRowTags([
+      row('A', '0', ['ctrl', 'stim']),
+      row('B', '0', ['ctrl']),
+      row('A', '3', [])
+    ]);
+    expect(tags.get('A')).toBe('(0, 3) ★');
+    expect(tags.get('B')).toBe('(0)');
+  });
+});
+
+describe('escapeLabel', () => {
+  it('keeps user text from becoming markup', () => {
+    expect(escapeLabel('<b>x</b> & y')).toBe('&lt;b&gt;x&lt;/b&gt; &amp; y');
+  });
+});
