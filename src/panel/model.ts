@@ -509,7 +509,8 @@ export class ExprscopePanelModel {
    */
   async expression(
     genes: string[],
-    options: IRequestOptions = {}
+    options: IRequestOptions = {},
+    extras: { embedding?: string | null; cellIds?: boolean } = {}
   ): Promise<IExpressionData> {
     const bridge = this._bridge;
     const description = this.description;
@@ -529,7 +530,9 @@ export class ExprscopePanelModel {
         fingerprint: description.fingerprint,
         matrix,
         genes,
-        obs: [...new Set(obs)]
+        obs: [...new Set(obs)],
+        embedding: extras.embedding ?? null,
+        cellIds: extras.cellIds ?? false
       },
       options
     );

@@ -13,17 +13,25 @@ export interface IPlotlyFigureProps {
   className?: string;
   /** Accessible description of the plot. */
   label: string;
+  /**
+   * Lasso / box selection: the selected points as [curveNumber, pointIndex] pairs, or null
+   * when the selection is cleared (double click).
+   */
+  onSelect?: (points: [number, number][] | null) => void;
 }
 
 const DEFAULT_CONFIG: PlotConfig = {
   displaylogo: false,
   responsive: true,
-  // Export has its own path (issue-free DPI control); keep the camera button for quick PNGs.
-  modeBarButtonsToRemove: ['select2d', 'lasso2d', 'autoScale2d']
+  modeBarButtonsToRemove: ['autoScale2d']
 };
 
 export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
   const host = React.useRef<HTMLDivElement>(null);
+  // The latest handler, read by the listeners attached once per plot element.
+  const onSelect = React.useRef(props.onSelect);
+  onSelect.current = props.onSelect;
+  const listening = React.useRef(false);
   const [error, setError] = React.useState<string | null>(null);
   const [drawing, setDrawing] = React.useState(true);
 
@@ -49,6 +57,21 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
             setError(null);
             setDrawing(false);
             node.dataset.rendered = 'true';
+            if (!listening.current) {
+              listening.current = true;
+              const plot = node as any;
+              plot.on('plotly_selected', (event: any) =>
+                onSelect.current?.(
+                  event?.points
+                    ? event.points.map((p: any) => [
+                        p.curveNumber,
+                        p.pointIndex ?? p.pointNumber
+                      ])
+                    : null
+                )
+              );
+              plot.on('plotly_deselect', () => onSelect.current?.(null));
+            }
           }
         },
         err => {

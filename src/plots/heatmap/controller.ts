@@ -163,7 +163,7 @@ export class HeatmapController {
           status: 'loading',
           message: `Finding the top ${nMarkers} markers per cluster…`
         });
-        ({ markers, source: markerSource } = await this._markers(abort.signal));
+        ({ markers, source: markerSource } = await this._markers());
         genes = [...new Set(markers.map(m => m.gene))];
       }
       this._set({
@@ -201,9 +201,10 @@ export class HeatmapController {
   }
 
   /** Markers of every cluster (the cluster subset is applied when building the model). */
-  private async _markers(
-    signal: AbortSignal
-  ): Promise<{ markers: IMarkerRow[]; source: IMarkerSource }> {
+  private async _markers(): Promise<{
+    markers: IMarkerRow[];
+    source: IMarkerSource;
+  }> {
     const panel = this._panel;
     const description = panel.description!;
     const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
@@ -216,9 +217,28 @@ export class HeatmapController {
       datasetColumn,
       n
     ].join('\u0000');
-    if (this._markerMemo?.key === key) {
-      return this._markerMemo.value;
+    // Shared by overlapping refreshes, so one marker search is one kernel request; not
+    // cancelled with the refresh that started it, since a newer refresh may be waiting on it.
+    if (this._markerMemo?.key !== key) {
+      const value = this._findMarkers();
+      this._markerMemo = { key, value };
+      value.catch(() => {
+        if (this._markerMemo?.value === value) {
+          this._markerMemo = null;
+        }
+      });
     }
+    return this._markerMemo.value;
+  }
+
+  private async _findMarkers(): Promise<{
+    markers: IMarkerRow[];
+    source: IMarkerSource;
+  }> {
+    const panel = this._panel;
+    const description = panel.description!;
+    const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
+    const n = this._settings.nMarkers;
     const stored = (description.stored_markers ?? []).find(
       entry => entry.groupby === clusterColumn
     );
@@ -229,11 +249,12 @@ export class HeatmapController {
         reason?: string;
         method?: string;
         matrix?: string;
-      }>(
-        'stored_markers',
-        { object, groupby: clusterColumn, n, key: stored.key },
-        { signal }
-      );
+      }>('stored_markers', {
+        object,
+        groupby: clusterColumn,
+        n,
+        key: stored.key
+      });
       if (!result.available || !payload) {
         throw new ExprscopeError(
           'internal',
@@ -253,8 +274,7 @@ export class HeatmapController {
       );
       const { result, payload } = await panel.request<IGroupStatsResult>(
         'group_stats',
-        { object, matrix, groupby: [...new Set(groupby)] },
-        { signal }
+        { object, matrix, groupby: [...new Set(groupby)] }
       );
       if (!payload) {
         throw new ExprscopeError('internal', 'The kernel sent no statistics.');
@@ -274,7 +294,6 @@ export class HeatmapController {
         }
       };
     }
-    this._markerMemo = { key, value };
     return value;
   }
 
@@ -399,7 +418,7 @@ export class HeatmapController {
   } | null = null;
   private _markerMemo: {
     key: string;
-    value: { markers: IMarkerRow[]; source: IMarkerSource };
+    value: Promise<{ markers: IMarkerRow[]; source: IMarkerSource }>;
   } | null = null;
   private _selectionKey = '';
   private _abort: AbortController | null = null;
