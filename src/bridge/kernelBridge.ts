@@ -1,4 +1,5 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
+import { CommsOverSubshells } from '@jupyterlab/services';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { IChangedArgs } from '@jupyterlab/coreutils';
 import type { IDisposable } from '@lumino/disposable';
@@ -273,14 +274,7 @@ export class KernelBridge implements IDisposable {
         this._setStatus('unsupported-language', this._error.message);
         return;
       }
-      // Queued behind running cells, like every comm message.
-      const reply = await kernel.requestExecute({
-        code,
-        silent: true,
-        store_history: false,
-        allow_stdin: false,
-        stop_on_error: false
-      }).done;
+      const reply = await this._runSetup(kernel, code, isCurrent);
       if (!isCurrent()) {
         return;
       }
@@ -295,6 +289,10 @@ export class KernelBridge implements IDisposable {
         );
       }
       const comm = kernel.createComm(COMM_TARGET);
+      // Serve exprscope on the main shell, between cells, not on a JupyterLab 4.6 comm
+      // subshell: the handlers read the user's objects, which a running cell may be
+      // changing, and comm subshells do not survive a kernel restart in JupyterLab 4.6.
+      comm.commsOverSubshells = CommsOverSubshells.Disabled;
       const client = new CommClient(comm, {
         timeoutMs: this._requestTimeoutMs()
       });
@@ -333,6 +331,64 @@ export class KernelBridge implements IDisposable {
         error.code === 'not_installed' ? 'not-installed' : 'error',
         describeError(error)
       );
+    }
+  }
+
+  /**
+   * Run the (idempotent) setup snippet and wait for its shell reply. Right after a restart
+   * JupyterLab may lose a request sent while it reconnects to the new process, so an
+   * unanswered request is sent again while the kernel is idle; a kernel busy with a cell
+   * is waited for. Bounded by the request timeout, so the panel never stays "connecting".
+   */
+  private async _runSetup(
+    kernel: Kernel.IKernelConnection,
+    code: string,
+    isCurrent: () => boolean
+  ): Promise<KernelMessage.IExecuteReplyMsg> {
+    const timeoutMs = this._requestTimeoutMs();
+    const deadline =
+      timeoutMs > 0 && Number.isFinite(timeoutMs)
+        ? Date.now() + timeoutMs
+        : Infinity;
+    for (;;) {
+      // Only the shell reply: `future.done` also waits for an iopub 'idle' that a
+      // just-restarted kernel may publish before JupyterLab listens again.
+      const future = kernel.requestExecute({
+        code,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      });
+      const reply = new Promise<KernelMessage.IExecuteReplyMsg>(resolve => {
+        future.onReply = resolve;
+      });
+      try {
+        for (;;) {
+          const answered = await withTimeout(
+            reply,
+            Math.min(SETUP_RETRY_MS, deadline - Date.now()),
+            ''
+          ).catch(() => null);
+          if (answered) {
+            return answered;
+          }
+          if (!isCurrent()) {
+            throw new ExprscopeError('cancelled', 'Superseded.');
+          }
+          if (Date.now() >= deadline) {
+            throw new ExprscopeError(
+              'timeout',
+              'The kernel did not run the exprscope setup in time. Is a long cell running? Press Refresh to try again.'
+            );
+          }
+          if (kernel.status === 'idle') {
+            break; // idle without an answer: the request was lost, send it again
+          }
+        }
+      } finally {
+        future.dispose();
+      }
     }
   }
 
@@ -583,6 +639,9 @@ const NO_KERNEL_MESSAGE =
   'No kernel is running for this notebook or console. Start a kernel to continue.';
 
 /** Statuses in which a setup has started or finished for the kernel. */
+/** How long to wait for the setup reply before sending it again to an idle kernel. */
+const SETUP_RETRY_MS = 3000;
+
 const CONNECTED = new Set<BridgeStatus>(['connecting', 'ready', 'busy']);
 
 function emptyTable(nCells: number): IDecodedFetch {
@@ -593,4 +652,23 @@ function emptyTable(nCells: number): IDecodedFetch {
     embedding: null,
     cellIds: null
   };
+}
+
+/** `promise`, or a `timeout` ExprscopeError after `ms` (no limit for 0 or Infinity). */
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string
+): Promise<T> {
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    return promise;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ExprscopeError('timeout', message)),
+      ms
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

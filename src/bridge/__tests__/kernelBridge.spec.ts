@@ -54,12 +54,26 @@ class FakeKernel {
   info: Promise<{ language_info: { name: string } }>;
   executed: JSONObject[] = [];
   executeReply: JSONObject = { status: 'ok' };
+  /** Executions whose reply never arrives (lost around a restart). */
+  loseExecutions = 0;
   comms: KernelComm[] = [];
   handlers = new Map<string, Handler>([['hello', HELLO]]);
 
   requestExecute(content: JSONObject) {
     this.executed.push(content);
-    return { done: Promise.resolve({ content: this.executeReply }) };
+    const reply = { content: this.executeReply };
+    const future = {
+      onReply: (_msg: unknown) => undefined,
+      done: Promise.resolve(reply),
+      dispose: () => undefined
+    };
+    // The shell reply arrives after the caller attached its handler.
+    if (this.loseExecutions > 0) {
+      this.loseExecutions -= 1;
+    } else {
+      void Promise.resolve().then(() => future.onReply(reply));
+    }
+    return future;
   }
 
   createComm(targetName: string): KernelComm {
@@ -379,6 +393,15 @@ describe('KernelBridge', () => {
     expect(kernel.executed).toHaveLength(2);
     expect(statuses).toEqual(['ready', 'restarting', 'connecting', 'ready']);
   });
+
+  it('sends the setup again when an idle kernel never answered it', async () => {
+    kernel.loseExecutions = 1;
+    createBridge(10000);
+    await new Promise(resolve => setTimeout(resolve, 3500));
+    await flush();
+    expect(kernel.executed).toHaveLength(2);
+    expect(bridge.status).toBe('ready');
+  }, 10000);
 
   it('connects after a restart announced only by kernelChanged', async () => {
     createBridge();
