@@ -19,6 +19,8 @@ import { ExpressionCache } from './data/cache';
 import { ExpressionRepository } from './data/repository';
 import { ExprscopePanelModel } from './panel/model';
 import { ExprscopeSidebar } from './panel/sidebar';
+import { DualController } from './plots/dual/controller';
+import { DualExpressionWidget } from './plots/dual/widget';
 import { HeatmapController } from './plots/heatmap/controller';
 import { HeatmapWidget } from './plots/heatmap/widget';
 
@@ -29,6 +31,7 @@ export namespace CommandIDs {
   export const refresh = 'exprscope:refresh';
   export const searchGenes = 'exprscope:search-genes';
   export const openHeatmap = 'exprscope:open-heatmap';
+  export const openDualExpression = 'exprscope:open-dual-expression';
 }
 
 /** Settings with their defaults; kept in sync with schema/plugin.json. */
@@ -93,7 +96,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       repositoryFor,
       settings: () => settings
     });
-    // One heatmap in the main area, driven by the sidebar's selection.
+    // One heatmap and one dual-expression view in the main area, driven by the sidebar.
     let heatmap: HeatmapWidget | null = null;
     const openHeatmap = () => {
       if (!heatmap || heatmap.isDisposed) {
@@ -107,10 +110,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       app.shell.activateById(heatmap.id);
     };
+    let dual: DualExpressionWidget | null = null;
+    const openDual = () => {
+      if (!dual || dual.isDisposed) {
+        const controller = new DualController(model);
+        dual = new DualExpressionWidget({
+          controller,
+          themeChanged: themes?.themeChanged
+        });
+        app.shell.add(dual, 'main', { mode: 'split-right' });
+        void controller.refresh();
+      }
+      app.shell.activateById(dual.id);
+    };
     const sidebar = new ExprscopeSidebar({
       model,
       suggestionLimit: () => settings.geneSuggestionLimit,
-      openHeatmap: () => void app.commands.execute(CommandIDs.openHeatmap)
+      openHeatmap: () => void app.commands.execute(CommandIDs.openHeatmap),
+      openDualExpression: () =>
+        void app.commands.execute(CommandIDs.openDualExpression)
     });
     app.shell.add(sidebar, 'left', { rank: 650, type: 'exprscope' });
     restorer?.add(sidebar, 'exprscope-sidebar');
@@ -173,6 +191,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         'Heatmap of the chosen genes (or top markers) across datasets and clusters',
       isEnabled: () => model.description !== null,
       execute: openHeatmap
+    });
+    app.commands.addCommand(CommandIDs.openDualExpression, {
+      label: 'Open exprscope Dual Expression',
+      caption:
+        'Gene vs gene per cell, with the correlation per dataset and cluster',
+      isEnabled: () => model.description !== null,
+      execute: openDual
     });
     for (const command of Object.values(CommandIDs)) {
       palette?.addItem({ command, category: 'exprscope' });

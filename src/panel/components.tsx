@@ -149,6 +149,10 @@ export function GeneSearch(props: {
   limit: number;
   selected: string[];
   onAdd: (genes: string[] | string) => void;
+  /** Element id of the input (default: the sidebar's gene search). */
+  id?: string;
+  /** Accessible name, when no visible label names the input. */
+  label?: string;
 }): JSX.Element {
   const [query, setQuery] = React.useState('');
   const [active, setActive] = React.useState(-1);
@@ -156,7 +160,8 @@ export function GeneSearch(props: {
     () => (props.index ? props.index.search(query, props.limit) : []),
     [props.index, query, props.limit]
   );
-  const listId = 'jp-exprscope-gene-suggestions';
+  const inputId = props.id ?? 'jp-exprscope-gene-input';
+  const listId = `${inputId}-suggestions`;
   const add = (value: string[] | string) => {
     props.onAdd(value);
     setQuery('');
@@ -185,7 +190,8 @@ export function GeneSearch(props: {
   return (
     <div className="jp-exprscope-gene-search">
       <input
-        id="jp-exprscope-gene-input"
+        id={inputId}
+        aria-label={props.label}
         className="jp-mod-styled"
         type="search"
         role="combobox"

@@ -25,6 +25,8 @@ export interface ISidebarOptions {
   suggestionLimit: () => number;
   /** Show the heatmap of the current selection in the main area. */
   openHeatmap: () => void;
+  /** Show gene vs gene of the current selection in the main area. */
+  openDualExpression: () => void;
 }
 
 export class ExprscopeSidebar extends ReactWidget {
@@ -33,6 +35,7 @@ export class ExprscopeSidebar extends ReactWidget {
     this._model = options.model;
     this._suggestionLimit = options.suggestionLimit;
     this._openHeatmap = options.openHeatmap;
+    this._openDual = options.openDualExpression;
     this.id = 'exprscope-sidebar';
     this.addClass('jp-exprscope-sidebar');
     this.title.icon = exprscopeIcon;
@@ -64,6 +67,7 @@ export class ExprscopeSidebar extends ReactWidget {
             model={this._model}
             suggestionLimit={this._suggestionLimit()}
             openHeatmap={this._openHeatmap}
+            openDualExpression={this._openDual}
           />
         )}
       </UseSignal>
@@ -73,12 +77,14 @@ export class ExprscopeSidebar extends ReactWidget {
   private readonly _model: ExprscopePanelModel;
   private readonly _suggestionLimit: () => number;
   private readonly _openHeatmap: () => void;
+  private readonly _openDual: () => void;
 }
 
 function SidebarContent(props: {
   model: ExprscopePanelModel;
   suggestionLimit: number;
   openHeatmap: () => void;
+  openDualExpression: () => void;
 }): JSX.Element {
   const { model } = props;
   const description = model.description;
@@ -220,6 +226,14 @@ function SidebarContent(props: {
               title="Heatmap of these genes, or of the top markers per cluster"
             >
               Heatmap
+            </button>
+            <button
+              id="jp-exprscope-open-dual"
+              className="jp-mod-styled jp-mod-accept"
+              onClick={props.openDualExpression}
+              title="Gene vs gene per cell, with the correlation per dataset and cluster"
+            >
+              Dual expression
             </button>
           </div>
           {model.loaded && (

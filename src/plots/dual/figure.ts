@@ -503,7 +503,9 @@ function baseLayout(theme: IPlotTheme, title: string): PlotLayout {
     paper_bgcolor: theme.background,
     plot_bgcolor: theme.background,
     font: { family: theme.fontFamily, color: theme.font, size: theme.fontSize },
-    hoverlabel: { bgcolor: theme.background, font: { color: theme.font } }
+    hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
+    // Picking cells is the point of these views: dragging lassoes, the toolbar zooms.
+    dragmode: 'lasso'
   };
 }
 

@@ -1,0 +1,311 @@
+/**
+ * What the dual-expression view shows and where its data comes from, separate from its
+ * React view. The sidebar's selection gives the object, matrix and dataset / cluster
+ * columns; the controller adds the two genes, the embedding, the cluster subset, the
+ * plot options and the cells selected by lasso. Only another gene, embedding, matrix or
+ * object goes to the kernel (through the shared cache); swapping the genes, recolouring,
+ * refaceting or another cluster subset rebuild from the data already here.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { describeError, ExprscopeError } from '../../bridge/protocol';
+import type { ICategoricalColumn } from '../../data/arrow';
+import type { IExpressionData } from '../../data/repository';
+import type { ExprscopePanelModel } from '../../panel/model';
+import { ICodedColumn, parseClusterList } from '../heatmap/model';
+import {
+  buildDualModel,
+  DEFAULT_DUAL_OPTIONS,
+  IDualModel,
+  IDualOptions
+} from './model';
+
+export interface IDualSettings {
+  geneX: string | null;
+  geneY: string | null;
+  /** obsm entry for the blend view; null = none. */
+  embedding: string | null;
+  /** Clusters to keep as typed ("0,3,7"); blank = all. */
+  clusterText: string;
+  options: IDualOptions;
+}
+
+export interface IDualState {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  message: string;
+  model: IDualModel | null;
+  /** Cells picked by lasso / box in either view (1 = selected); null = no selection. */
+  selected: Uint8Array | null;
+  unknownClusters: string[];
+  object: string | null;
+  matrixLabel: string | null;
+}
+
+export class DualController {
+  constructor(panel: ExprscopePanelModel) {
+    this._panel = panel;
+    panel.changed.connect(this._onPanelChanged, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get panel(): ExprscopePanelModel {
+    return this._panel;
+  }
+
+  get settings(): IDualSettings {
+    return this._settings;
+  }
+
+  get state(): IDualState {
+    return this._state;
+  }
+
+  update(
+    patch: Partial<Omit<IDualSettings, 'options'>> & {
+      options?: Partial<IDualOptions>;
+    }
+  ): void {
+    this._settings = {
+      ...this._settings,
+      ...patch,
+      options: { ...this._settings.options, ...(patch.options ?? {}) }
+    };
+    if (this._hasData()) {
+      this._rebuild();
+    } else {
+      void this.refresh();
+    }
+  }
+
+  /** Exchange the axes; the data is here already. */
+  swap(): void {
+    const { geneX, geneY } = this._settings;
+    this.update({ geneX: geneY, geneY: geneX });
+  }
+
+  /** Highlight these cells in both views (null clears the selection). */
+  select(selected: Uint8Array | null): void {
+    this._set({ selected });
+  }
+
+  /** Fetch (cache first) what the current settings need, then rebuild. */
+  async refresh(): Promise<void> {
+    this._abort?.abort();
+    const abort = new AbortController();
+    this._abort = abort;
+    const panel = this._panel;
+    if (!panel.description || !panel.selection.object) {
+      this._data = null;
+      this._set({
+        status: 'idle',
+        message: 'Pick an object in the exprscope sidebar.',
+        model: null
+      });
+      return;
+    }
+    this._fillDefaults();
+    const { geneX, geneY, embedding } = this._settings;
+    if (!geneX || !geneY) {
+      this._data = null;
+      this._set({
+        status: 'idle',
+        message: 'Choose gene X and gene Y (or two genes in the sidebar).',
+        model: null
+      });
+      return;
+    }
+    this._set({ status: 'loading', message: `Loading ${geneX} and ${geneY}…` });
+    try {
+      const expression = await panel.expression(
+        [geneX, geneY],
+        { signal: abort.signal },
+        { embedding, cellIds: true }
+      );
+      if (abort.signal.aborted) {
+        return;
+      }
+      this._data = { expression, embedding };
+      this._rebuild();
+    } catch (err) {
+      if (
+        abort.signal.aborted ||
+        (err instanceof ExprscopeError && err.code === 'cancelled')
+      ) {
+        return;
+      }
+      this._set({ status: 'error', message: describeError(err) });
+    }
+  }
+
+  dispose(): void {
+    this._abort?.abort();
+    this._panel.changed.disconnect(this._onPanelChanged, this);
+    Signal.clearData(this);
+  }
+
+  /** Gene X / Y default to the sidebar's first two genes; the embedding to a UMAP. */
+  private _fillDefaults(): void {
+    const genes = this._panel.selection.genes;
+    const embeddings = this._panel.description?.embeddings ?? [];
+    const s = this._settings;
+    const embedding =
+      s.embedding !== null && embeddings.some(e => e.name === s.embedding)
+        ? s.embedding
+        : (embeddings.find(e => /umap/i.test(e.name))?.name ??
+          embeddings.find(e => e.n_dims >= 2)?.name ??
+          null);
+    this._settings = {
+      ...s,
+      geneX: s.geneX ?? genes[0] ?? null,
+      geneY: s.geneY ?? genes.find(g => g !== (s.geneX ?? genes[0])) ?? null,
+      embedding
+    };
+  }
+
+  private _hasData(): boolean {
+    const data = this._data;
+    const { geneX, geneY, embedding } = this._settings;
+    if (!data || !geneX || !geneY || data.embedding !== embedding) {
+      return false;
+    }
+    const known = (gene: string) =>
+      data.expression.genes.has(gene) || data.expression.missing.includes(gene);
+    return known(geneX) && known(geneY);
+  }
+
+  private _rebuild(): void {
+    const data = this._data;
+    if (!data) {
+      return;
+    }
+    try {
+      const { expression } = data;
+      const { geneX, geneY, clusterText, options } = this._settings;
+      const { datasetColumn, clusterColumn } = this._panel.selection;
+      const nCells = expression.nCells;
+      const dataset = codedColumn(expression, datasetColumn, nCells);
+      const cluster = codedColumn(expression, clusterColumn, nCells);
+      const parsed = parseClusterList(clusterText, cluster.categories);
+      const matrixLabel = this._matrixLabel();
+      const model = buildDualModel(
+        {
+          x: expression.genes.get(geneX!) ?? null,
+          y: expression.genes.get(geneY!) ?? null,
+          geneX: geneX!,
+          geneY: geneY!,
+          dataset,
+          cluster,
+          embedding: expression.embedding,
+          cellIds: expression.cellIds,
+          matrix: matrixLabel,
+          missingReason: expression.missingReason
+        },
+        { ...options, clusters: parsed.clusters }
+      );
+      if (parsed.unknown.length > 0) {
+        model.notes.unshift({
+          kind: 'unknown_clusters',
+          message: `Unknown cluster${parsed.unknown.length === 1 ? '' : 's'}: ${parsed.unknown.join(', ')} (known: ${cluster.categories.join(', ')}).`,
+          items: parsed.unknown
+        });
+      }
+      const selected =
+        this._state.selected?.length === nCells ? this._state.selected : null;
+      this._set({
+        status: 'ready',
+        message: '',
+        model,
+        selected,
+        unknownClusters: parsed.unknown,
+        object: this._panel.selection.object,
+        matrixLabel
+      });
+    } catch (err) {
+      this._set({ status: 'error', message: describeError(err) });
+    }
+  }
+
+  private _matrixLabel(): string {
+    const { matrix } = this._panel.selection;
+    return this._panel.matrices.find(m => m.id === matrix)?.label ?? matrix;
+  }
+
+  private _onPanelChanged(): void {
+    const panel = this._panel;
+    const s = panel.selection;
+    const key = [
+      s.object,
+      panel.description?.fingerprint ?? '',
+      s.matrix,
+      s.datasetColumn,
+      s.clusterColumn
+    ].join('\u0000');
+    const genesKey = s.genes.slice(0, 2).join('\u0000');
+    if (key !== this._selectionKey) {
+      // Another object or matrix: what was picked may not exist there; start over.
+      if (this._selectionKey !== '' && s.object !== this._object) {
+        this._settings = { ...this._settings, geneX: null, geneY: null };
+      }
+      this._selectionKey = key;
+      this._genesKey = genesKey;
+      this._object = s.object;
+      this._data = null;
+      this._set({ selected: null });
+      void this.refresh();
+    } else if (
+      genesKey !== this._genesKey &&
+      (!this._settings.geneX || !this._settings.geneY)
+    ) {
+      this._genesKey = genesKey;
+      void this.refresh();
+    }
+  }
+
+  private _set(patch: Partial<IDualState>): void {
+    this._state = { ...this._state, ...patch };
+    this._changed.emit();
+  }
+
+  private readonly _panel: ExprscopePanelModel;
+  private readonly _changed = new Signal<this, void>(this);
+  private _settings: IDualSettings = {
+    geneX: null,
+    geneY: null,
+    embedding: null,
+    clusterText: '',
+    options: { ...DEFAULT_DUAL_OPTIONS }
+  };
+  private _state: IDualState = {
+    status: 'idle',
+    message: '',
+    model: null,
+    selected: null,
+    unknownClusters: [],
+    object: null,
+    matrixLabel: null
+  };
+  private _data: {
+    expression: IExpressionData;
+    embedding: string | null;
+  } | null = null;
+  private _selectionKey = '';
+  private _genesKey = '';
+  private _object: string | null = null;
+  private _abort: AbortController | null = null;
+}
+
+function codedColumn(
+  expression: IExpressionData,
+  name: string | null,
+  nCells: number
+): ICodedColumn {
+  const column = name ? expression.obs.get(name) : undefined;
+  if (column && !(column instanceof Float64Array)) {
+    const categorical = column as ICategoricalColumn;
+    return { codes: categorical.codes, categories: categorical.categories };
+  }
+  return { codes: new Int32Array(nCells), categories: ['all cells'] };
+}

@@ -1,0 +1,417 @@
+/**
+ * The dual-expression view in the main area: gene X vs gene Y per cell with per-group
+ * correlations, the two-gene blend on an embedding, and lasso selections shared by both.
+ */
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { ISignal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { exprscopeIcon } from '../../icons';
+import { Field, GeneSearch } from '../../panel/components';
+import { PlotlyFigure } from '../PlotlyFigure';
+import { readPlotTheme } from '../theme';
+import { DualController } from './controller';
+import {
+  blendEmbeddingFigure,
+  dualScatterFigure,
+  selectionToCells,
+  statsTableRows
+} from './figure';
+import type { DualColorBy, DualDensity, DualFacetBy } from './model';
+
+export interface IDualWidgetOptions {
+  controller: DualController;
+  themeChanged?: ISignal<any, any>;
+}
+
+export class DualExpressionWidget extends ReactWidget {
+  constructor(options: IDualWidgetOptions) {
+    super();
+    this._controller = options.controller;
+    this._themeChanged = options.themeChanged;
+    this.id = 'exprscope-dual';
+    this.addClass('jp-exprscope-dual');
+    this.title.label = 'Dual expression';
+    this.title.icon = exprscopeIcon;
+    this.title.closable = true;
+    this._themeChanged?.connect(this._onThemeChanged, this);
+  }
+
+  get controller(): DualController {
+    return this._controller;
+  }
+
+  dispose(): void {
+    this._themeChanged?.disconnect(this._onThemeChanged, this);
+    this._controller.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <UseSignal signal={this._controller.changed}>
+        {() => (
+          <DualView
+            controller={this._controller}
+            themeVersion={this._themeVersion}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+
+  private _onThemeChanged(): void {
+    this._themeVersion++;
+    this.update();
+  }
+
+  private readonly _controller: DualController;
+  private readonly _themeChanged?: ISignal<any, any>;
+  private _themeVersion = 0;
+}
+
+function DualView(props: {
+  controller: DualController;
+  themeVersion: number;
+}): JSX.Element {
+  const { controller, themeVersion } = props;
+  const { state } = controller;
+  const model = state.model;
+  const scatter = React.useMemo(
+    () =>
+      model
+        ? dualScatterFigure(model, {
+            theme: readPlotTheme(),
+            selected: state.selected,
+            title: `${state.object ?? ''} · ${state.matrixLabel ?? ''}`
+          })
+        : null,
+    [model, state.selected, themeVersion]
+  );
+  const blend = React.useMemo(
+    () =>
+      model?.blend
+        ? blendEmbeddingFigure(model, {
+            theme: readPlotTheme(),
+            selected: state.selected
+          })
+        : null,
+    [model, state.selected, themeVersion]
+  );
+  const rows = React.useMemo(
+    () => (model ? statsTableRows(model) : []),
+    [model]
+  );
+  const nCells = model?.nCells ?? 0;
+  const onSelect =
+    (pointCells: NonNullable<typeof scatter>['pointCells']) =>
+    (points: [number, number][] | null) =>
+      controller.select(
+        points && points.length > 0
+          ? selectionToCells(pointCells, points, nCells)
+          : null
+      );
+  return (
+    <div className="jp-exprscope-plot-panel">
+      <DualControls controller={controller} />
+      <div
+        className="jp-exprscope-plot-status"
+        data-status={state.status}
+        role="status"
+      >
+        {state.status === 'loading' && (
+          <span
+            className="jp-exprscope-spinner"
+            role="progressbar"
+            aria-label={state.message}
+          />
+        )}
+        {state.message && (
+          <span
+            className={
+              state.status === 'error' ? 'jp-exprscope-error-text' : undefined
+            }
+          >
+            {state.message}
+          </span>
+        )}
+        {state.selected && (
+          <span className="jp-exprscope-selection">
+            {countSelected(state.selected).toLocaleString('en-US')} cells
+            selected{' '}
+            <button
+              className="jp-mod-styled"
+              onClick={() => controller.select(null)}
+            >
+              Clear selection
+            </button>
+          </span>
+        )}
+      </div>
+      {model && model.notes.length > 0 && (
+        <ul className="jp-exprscope-notes" aria-label="Notes on this plot">
+          {model.notes.map(note => (
+            <li key={note.kind} data-kind={note.kind}>
+              {note.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      {model && (
+        <div className="jp-exprscope-dual-plots">
+          {scatter && (
+            <PlotlyFigure
+              figure={scatter.figure}
+              className="jp-exprscope-dual-scatter"
+              label={`${model.geneX} against ${model.geneY}, one point per cell`}
+              onSelect={onSelect(scatter.pointCells)}
+            />
+          )}
+          {blend && (
+            <PlotlyFigure
+              figure={blend.figure}
+              className="jp-exprscope-dual-blend"
+              label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
+              onSelect={onSelect(blend.pointCells)}
+            />
+          )}
+        </div>
+      )}
+      {rows.length > 0 && (
+        <table
+          className="jp-exprscope-stats"
+          aria-label="Correlation per group"
+        >
+          <thead>
+            <tr>
+              <th scope="col">Group</th>
+              <th scope="col">n cells</th>
+              <th scope="col">Pearson r [95% CI]</th>
+              <th scope="col">Spearman ρ [95% CI]</th>
+              <th scope="col">Double positive</th>
+              <th scope="col">Note</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(row => (
+              <tr
+                key={`${row.section}-${row.group}`}
+                data-section={row.section}
+                data-group={row.group}
+                data-pearson={row.stats.pearsonR}
+                data-spearman={row.stats.spearmanRho}
+                data-n={row.stats.nCells}
+              >
+                <th scope="row">
+                  {row.section}: {row.group}
+                </th>
+                <td>{row.nCells}</td>
+                <td>{row.pearson}</td>
+                <td>{row.spearman}</td>
+                <td>{row.doublePositive}</td>
+                <td>{row.note}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function DualControls(props: { controller: DualController }): JSX.Element {
+  const { controller } = props;
+  const { settings } = controller;
+  const { options } = settings;
+  const panel = controller.panel;
+  const [clusterText, setClusterText] = React.useState(settings.clusterText);
+  const pickGene = (axis: 'geneX' | 'geneY') => (input: string[] | string) => {
+    const names = typeof input === 'string' ? [input.trim()] : input;
+    const resolved = panel.geneIndex?.resolve(names).found ?? [];
+    if (resolved.length > 0) {
+      controller.update({ [axis]: resolved[0] });
+    }
+  };
+  return (
+    <form
+      className="jp-exprscope-controls"
+      aria-label="Dual expression options"
+      onSubmit={e => e.preventDefault()}
+    >
+      <Field
+        label={`Gene X: ${settings.geneX ?? '—'}`}
+        htmlFor="jp-exprscope-gene-x"
+      >
+        <GeneSearch
+          id="jp-exprscope-gene-x"
+          label="Gene X"
+          index={panel.geneIndex}
+          limit={20}
+          selected={[settings.geneX ?? '']}
+          onAdd={pickGene('geneX')}
+        />
+      </Field>
+      <button
+        id="jp-exprscope-swap"
+        className="jp-mod-styled"
+        type="button"
+        title="Swap gene X and gene Y"
+        onClick={() => controller.swap()}
+      >
+        ⇄ Swap
+      </button>
+      <Field
+        label={`Gene Y: ${settings.geneY ?? '—'}`}
+        htmlFor="jp-exprscope-gene-y"
+      >
+        <GeneSearch
+          id="jp-exprscope-gene-y"
+          label="Gene Y"
+          index={panel.geneIndex}
+          limit={20}
+          selected={[settings.geneY ?? '']}
+          onAdd={pickGene('geneY')}
+        />
+      </Field>
+      <Field label="Matrix" htmlFor="jp-exprscope-dual-matrix">
+        <select
+          id="jp-exprscope-dual-matrix"
+          className="jp-mod-styled"
+          value={panel.selection.matrix}
+          onChange={e => panel.setMatrix(e.target.value)}
+        >
+          {panel.matrices.map(m => (
+            <option key={m.id} value={m.id}>
+              {m.label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Colour by" htmlFor="jp-exprscope-color-by">
+        <select
+          id="jp-exprscope-color-by"
+          className="jp-mod-styled"
+          value={options.colorBy}
+          onChange={e =>
+            controller.update({
+              options: { colorBy: e.target.value as DualColorBy }
+            })
+          }
+        >
+          <option value="dataset">Dataset</option>
+          <option value="cluster">Cluster</option>
+        </select>
+      </Field>
+      <Field label="Facets" htmlFor="jp-exprscope-facet-by">
+        <select
+          id="jp-exprscope-facet-by"
+          className="jp-mod-styled"
+          value={options.facetBy}
+          onChange={e =>
+            controller.update({
+              options: { facetBy: e.target.value as DualFacetBy }
+            })
+          }
+        >
+          <option value="none">None</option>
+          <option value="dataset">One per dataset</option>
+          <option value="cluster">One per cluster</option>
+          <option value="dataset_cluster">Cluster × dataset</option>
+        </select>
+      </Field>
+      <Field label="Clusters" htmlFor="jp-exprscope-dual-clusters">
+        <input
+          id="jp-exprscope-dual-clusters"
+          className="jp-mod-styled"
+          type="text"
+          placeholder="all (or e.g. 0,3,7)"
+          value={clusterText}
+          onChange={e => setClusterText(e.target.value)}
+          onBlur={() => controller.update({ clusterText })}
+          onKeyDown={e => {
+            if (e.key === 'Enter') {
+              controller.update({ clusterText });
+            }
+          }}
+        />
+      </Field>
+      <Field label="Density" htmlFor="jp-exprscope-density">
+        <select
+          id="jp-exprscope-density"
+          className="jp-mod-styled"
+          value={options.density}
+          onChange={e =>
+            controller.update({
+              options: { density: e.target.value as DualDensity }
+            })
+          }
+        >
+          <option value="auto">Automatic</option>
+          <option value="off">Points</option>
+          <option value="on">Binned density</option>
+        </select>
+      </Field>
+      <Field label="Embedding" htmlFor="jp-exprscope-embedding">
+        <select
+          id="jp-exprscope-embedding"
+          className="jp-mod-styled"
+          value={settings.embedding ?? ''}
+          onChange={e =>
+            controller.update({ embedding: e.target.value || null })
+          }
+        >
+          <option value="">None</option>
+          {(panel.description?.embeddings ?? []).map(e => (
+            <option key={e.name} value={e.name}>
+              {e.name}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <fieldset>
+        <legend>Show</legend>
+        <label>
+          <input
+            id="jp-exprscope-detected-only"
+            type="checkbox"
+            checked={options.detectedOnly}
+            onChange={e =>
+              controller.update({ options: { detectedOnly: e.target.checked } })
+            }
+          />{' '}
+          Only cells expressing both
+        </label>
+        <label>
+          <input
+            id="jp-exprscope-jitter"
+            type="checkbox"
+            checked={options.jitter}
+            onChange={e =>
+              controller.update({ options: { jitter: e.target.checked } })
+            }
+          />{' '}
+          Jitter zeros
+        </label>
+        <label>
+          <input
+            id="jp-exprscope-marginals"
+            type="checkbox"
+            checked={options.marginals}
+            onChange={e =>
+              controller.update({ options: { marginals: e.target.checked } })
+            }
+          />{' '}
+          Marginal distributions
+        </label>
+      </fieldset>
+    </form>
+  );
+}
+
+function countSelected(selected: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < selected.length; i++) {
+    n += selected[i];
+  }
+  return n;
+}

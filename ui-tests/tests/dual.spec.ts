@@ -1,0 +1,127 @@
+/**
+ * Dual expression end to end on the Kang demo: ISG15 vs IFI6 coloured by dataset, faceted
+ * per dataset, the per-dataset correlations read from the page and held to scipy in the
+ * kernel, the blend view, and a lasso selection shared with the embedding.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+
+import { kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
+
+test.use({ autoGoto: true });
+
+const DUAL = '#exprscope-dual';
+
+interface IScipy {
+  dataset: string;
+  n: number;
+  pearson: number;
+  pearson_low: number;
+  pearson_high: number;
+  spearman: number;
+}
+
+async function rendered(page: IJupyterLabPageFixture, which: string) {
+  await expect(
+    page.locator(`${DUAL} ${which} .jp-exprscope-plot`)
+  ).toHaveAttribute('data-rendered', 'true');
+}
+
+test('ISG15 vs IFI6 per dataset matches scipy; blend and lasso selection', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1400, height: 1200 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, 'ISG15, IFI6');
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    'Loaded 2 genes'
+  );
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator(DUAL);
+  await expect(dual).toBeVisible();
+  await dual.locator('#jp-exprscope-facet-by').selectOption('dataset');
+  await rendered(page, '.jp-exprscope-dual-scatter');
+  await rendered(page, '.jp-exprscope-dual-blend');
+
+  const rows = dual.locator('tr[data-section="dataset"]');
+  await expect(rows).toHaveCount(2);
+  const page_r = await rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      dataset: tr.getAttribute('data-group'),
+      n: Number(tr.getAttribute('data-n')),
+      pearson: Number(tr.getAttribute('data-pearson')),
+      spearman: Number(tr.getAttribute('data-spearman')),
+      text: tr.textContent
+    }))
+  );
+  const scipy = await kernelJson<IScipy[]>(
+    page,
+    [
+      // One statement per line: the notebook editor re-indents typed blocks.
+      'import json, numpy as np',
+      'from scipy import stats',
+      '_ds = list(adata.obs["dataset"].cat.categories)',
+      '_col = lambda d, g: np.asarray(adata[adata.obs["dataset"] == d][:, g].X.todense()).ravel()',
+      '_xy = [(_col(d, "ISG15"), _col(d, "IFI6")) for d in _ds]',
+      '_p = [stats.pearsonr(x, y) for x, y in _xy]',
+      'print(json.dumps([dict(dataset=d, n=len(x), pearson=float(p.statistic), pearson_low=float(p.confidence_interval(0.95).low), pearson_high=float(p.confidence_interval(0.95).high), spearman=float(stats.spearmanr(x, y).statistic)) for d, (x, y), p in zip(_ds, _xy, _p)]))'
+    ].join('\n')
+  );
+  expect(page_r.map(r => r.dataset)).toEqual(scipy.map(s => s.dataset));
+  page_r.forEach((row, i) => {
+    expect(row.n).toBe(scipy[i].n);
+    expect(Math.abs(row.pearson - scipy[i].pearson)).toBeLessThan(1e-6);
+    expect(Math.abs(row.spearman - scipy[i].spearman)).toBeLessThan(1e-6);
+    // The interval shown is scipy's (two decimals on the page).
+    expect(row.text).toContain(scipy[i].pearson_low.toFixed(2));
+    expect(row.text).toContain(scipy[i].pearson_high.toFixed(2));
+  });
+  await page.waitForTimeout(300);
+  expect(
+    await dual.locator('.jp-exprscope-dual-plots').screenshot()
+  ).toMatchSnapshot('dual-isg15-ifi6-by-dataset.png');
+
+  // Lasso in the scatter: the same cells are highlighted on the embedding.
+  await page.evaluate(() => {
+    (window as any).jupyterapp.shell.activateById('exprscope-dual');
+  });
+  await rendered(page, '.jp-exprscope-dual-scatter');
+  const drag = dual.locator('.jp-exprscope-dual-scatter .nsewdrag').first();
+  const box = (await drag.boundingBox())!;
+  const at = (fx: number, fy: number) =>
+    [box.x + fx * box.width, box.y + fy * box.height] as const;
+  await page.mouse.move(...at(0.02, 0.02));
+  await page.mouse.down();
+  for (const [fx, fy] of [
+    [0.98, 0.02],
+    [0.98, 0.98],
+    [0.02, 0.98],
+    [0.02, 0.03]
+  ]) {
+    await page.mouse.move(...at(fx, fy), { steps: 8 });
+  }
+  await page.mouse.up();
+  await expect(dual.locator('.jp-exprscope-selection')).toContainText(
+    'cells selected'
+  );
+  const highlighted = await page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-dual-blend .jp-exprscope-plot`
+    ) as any;
+    return plot.data
+      .filter(
+        (t: any) =>
+          Array.isArray(t.selectedpoints) ||
+          ArrayBuffer.isView(t.selectedpoints)
+      )
+      .reduce((n: number, t: any) => n + t.selectedpoints.length, 0);
+  }, DUAL);
+  const selected = Number(
+    (await dual.locator('.jp-exprscope-selection').textContent())!
+      .replace(/,/g, '')
+      .match(/\d+/)![0]
+  );
+  expect(selected).toBeGreaterThan(0);
+  expect(highlighted).toBe(selected);
+});
