@@ -130,6 +130,12 @@ export class ExprscopePanelModel {
     return this._state?.objectGone ?? false;
   }
 
+  /** How the selected matrix is shown to users (e.g. `layers['integrated']`). */
+  get matrixLabel(): string {
+    const id = this.selection.matrix;
+    return this.matrices.find(m => m.id === id)?.label ?? id;
+  }
+
   /** Categorical obs columns: the candidates for "dataset" and "cluster". */
   get groupingColumns(): IObsColumn[] {
     return (this.description?.obs ?? []).filter(c => c.kind === 'categorical');

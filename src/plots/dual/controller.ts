@@ -9,10 +9,10 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { describeError, ExprscopeError } from '../../bridge/protocol';
-import type { ICategoricalColumn } from '../../data/arrow';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopePanelModel } from '../../panel/model';
-import { ICodedColumn, parseClusterList } from '../heatmap/model';
+import { codedColumn, unknownClustersMessage } from '../grouping';
+import { parseClusterList } from '../heatmap/model';
 import {
   buildDualModel,
   DEFAULT_DUAL_OPTIONS,
@@ -186,10 +186,10 @@ export class DualController {
       const { geneX, geneY, clusterText, options } = this._settings;
       const { datasetColumn, clusterColumn } = this._panel.selection;
       const nCells = expression.nCells;
-      const dataset = codedColumn(expression, datasetColumn, nCells);
-      const cluster = codedColumn(expression, clusterColumn, nCells);
+      const dataset = codedColumn(expression, datasetColumn);
+      const cluster = codedColumn(expression, clusterColumn);
       const parsed = parseClusterList(clusterText, cluster.categories);
-      const matrixLabel = this._matrixLabel();
+      const matrixLabel = this._panel.matrixLabel;
       const model = buildDualModel(
         {
           x: expression.genes.get(geneX!) ?? null,
@@ -208,7 +208,7 @@ export class DualController {
       if (parsed.unknown.length > 0) {
         model.notes.unshift({
           kind: 'unknown_clusters',
-          message: `Unknown cluster${parsed.unknown.length === 1 ? '' : 's'}: ${parsed.unknown.join(', ')} (known: ${cluster.categories.join(', ')}).`,
+          message: unknownClustersMessage(parsed.unknown, cluster.categories),
           items: parsed.unknown
         });
       }
@@ -226,11 +226,6 @@ export class DualController {
     } catch (err) {
       this._set({ status: 'error', message: describeError(err) });
     }
-  }
-
-  private _matrixLabel(): string {
-    const { matrix } = this._panel.selection;
-    return this._panel.matrices.find(m => m.id === matrix)?.label ?? matrix;
   }
 
   private _onPanelChanged(): void {
@@ -295,17 +290,4 @@ export class DualController {
   private _genesKey = '';
   private _object: string | null = null;
   private _abort: AbortController | null = null;
-}
-
-function codedColumn(
-  expression: IExpressionData,
-  name: string | null,
-  nCells: number
-): ICodedColumn {
-  const column = name ? expression.obs.get(name) : undefined;
-  if (column && !(column instanceof Float64Array)) {
-    const categorical = column as ICategoricalColumn;
-    return { codes: categorical.codes, categories: categorical.categories };
-  }
-  return { codes: new Int32Array(nCells), categories: ['all cells'] };
 }

@@ -2,13 +2,16 @@
  * The dual-expression view in the main area: gene X vs gene Y per cell with per-group
  * correlations, the two-gene blend on an embedding, and lasso selections shared by both.
  */
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import type { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { exprscopeIcon } from '../../icons';
 import { Field, GeneSearch } from '../../panel/components';
 import { PlotlyFigure } from '../PlotlyFigure';
+import {
+  IPlotWidgetOptions,
+  PlotNotes,
+  PlotStatus,
+  PlotWidget
+} from '../PlotWidget';
 import { readPlotTheme } from '../theme';
 import { DualController } from './controller';
 import {
@@ -19,55 +22,21 @@ import {
 } from './figure';
 import type { DualColorBy, DualDensity, DualFacetBy } from './model';
 
-export interface IDualWidgetOptions {
-  controller: DualController;
-  themeChanged?: ISignal<any, any>;
-}
-
-export class DualExpressionWidget extends ReactWidget {
-  constructor(options: IDualWidgetOptions) {
-    super();
-    this._controller = options.controller;
-    this._themeChanged = options.themeChanged;
-    this.id = 'exprscope-dual';
-    this.addClass('jp-exprscope-dual');
-    this.title.label = 'Dual expression';
-    this.title.icon = exprscopeIcon;
-    this.title.closable = true;
-    this._themeChanged?.connect(this._onThemeChanged, this);
+/** Gene vs gene per cell and the blend on an embedding, driven by the sidebar. */
+export class DualExpressionWidget extends PlotWidget<DualController> {
+  constructor(options: IPlotWidgetOptions<DualController>) {
+    super(options, {
+      id: 'exprscope-dual',
+      label: 'Dual expression',
+      className: 'jp-exprscope-dual'
+    });
   }
 
-  get controller(): DualController {
-    return this._controller;
-  }
-
-  dispose(): void {
-    this._themeChanged?.disconnect(this._onThemeChanged, this);
-    this._controller.dispose();
-    super.dispose();
-  }
-
-  protected render(): JSX.Element {
+  protected renderView(themeVersion: number): JSX.Element {
     return (
-      <UseSignal signal={this._controller.changed}>
-        {() => (
-          <DualView
-            controller={this._controller}
-            themeVersion={this._themeVersion}
-          />
-        )}
-      </UseSignal>
+      <DualView controller={this.controller} themeVersion={themeVersion} />
     );
   }
-
-  private _onThemeChanged(): void {
-    this._themeVersion++;
-    this.update();
-  }
-
-  private readonly _controller: DualController;
-  private readonly _themeChanged?: ISignal<any, any>;
-  private _themeVersion = 0;
 }
 
 function DualView(props: {
@@ -114,27 +83,7 @@ function DualView(props: {
   return (
     <div className="jp-exprscope-plot-panel">
       <DualControls controller={controller} />
-      <div
-        className="jp-exprscope-plot-status"
-        data-status={state.status}
-        role="status"
-      >
-        {state.status === 'loading' && (
-          <span
-            className="jp-exprscope-spinner"
-            role="progressbar"
-            aria-label={state.message}
-          />
-        )}
-        {state.message && (
-          <span
-            className={
-              state.status === 'error' ? 'jp-exprscope-error-text' : undefined
-            }
-          >
-            {state.message}
-          </span>
-        )}
+      <PlotStatus status={state.status} message={state.message}>
         {state.selected && (
           <span className="jp-exprscope-selection">
             {countSelected(state.selected).toLocaleString('en-US')} cells
@@ -147,16 +96,8 @@ function DualView(props: {
             </button>
           </span>
         )}
-      </div>
-      {model && model.notes.length > 0 && (
-        <ul className="jp-exprscope-notes" aria-label="Notes on this plot">
-          {model.notes.map(note => (
-            <li key={note.kind} data-kind={note.kind}>
-              {note.message}
-            </li>
-          ))}
-        </ul>
-      )}
+      </PlotStatus>
+      {model && <PlotNotes notes={model.notes} />}
       {model && (
         <div className="jp-exprscope-dual-plots">
           {scatter && (

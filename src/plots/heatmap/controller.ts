@@ -11,7 +11,6 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { tableFromIPC } from 'apache-arrow';
 
 import { describeError, ExprscopeError } from '../../bridge/protocol';
-import type { ICategoricalColumn } from '../../data/arrow';
 import {
   decodeGroupStats,
   IGroupStatsResult,
@@ -19,11 +18,11 @@ import {
 } from '../../data/groupStats';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopePanelModel } from '../../panel/model';
+import { codedColumn, unknownClustersMessage } from '../grouping';
 import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
 import {
   buildHeatmapModel,
   DEFAULT_HEATMAP_OPTIONS,
-  ICodedColumn,
   IHeatmapModel,
   IHeatmapOptions,
   parseClusterList
@@ -65,11 +64,6 @@ export interface IHeatmapState {
   /** Object and matrix the model was built from (for titles). */
   object: string | null;
   matrixLabel: string | null;
-}
-
-/** Plain categories for a missing grouping column: every cell in one group. */
-function singleGroup(nCells: number, label: string): ICodedColumn {
-  return { codes: new Int32Array(nCells), categories: [label] };
 }
 
 export class HeatmapController {
@@ -289,7 +283,7 @@ export class HeatmapController {
         source: {
           kind: 'computed',
           text:
-            `Markers: Welch t-test, each cluster vs the rest, on ${this._matrixLabel()}` +
+            `Markers: Welch t-test, each cluster vs the rest, on ${this._panel.matrixLabel}` +
             (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
         }
       };
@@ -309,19 +303,8 @@ export class HeatmapController {
     try {
       const { expression, markers, markerSource } = data;
       const { datasetColumn, clusterColumn } = this._panel.selection;
-      const nCells = expression.nCells;
-      const dataset = codedColumn(
-        expression,
-        datasetColumn,
-        nCells,
-        'all cells'
-      );
-      const cluster = codedColumn(
-        expression,
-        clusterColumn,
-        nCells,
-        'all cells'
-      );
+      const dataset = codedColumn(expression, datasetColumn);
+      const cluster = codedColumn(expression, clusterColumn);
       const parsed = parseClusterList(
         this._settings.clusterText,
         cluster.categories
@@ -340,14 +323,14 @@ export class HeatmapController {
           missingReason: expression.missingReason,
           dataset,
           cluster,
-          matrix: this._matrixLabel()
+          matrix: this._panel.matrixLabel
         },
         { ...this._settings.options, clusters: kept }
       );
       if (parsed.unknown.length > 0) {
         model.notes.unshift({
           kind: 'unknown_clusters',
-          message: `Unknown cluster${parsed.unknown.length === 1 ? '' : 's'}: ${parsed.unknown.join(', ')} (known: ${cluster.categories.join(', ')}).`,
+          message: unknownClustersMessage(parsed.unknown, cluster.categories),
           items: parsed.unknown
         });
       }
@@ -359,16 +342,11 @@ export class HeatmapController {
         markerSource,
         unknownClusters: parsed.unknown,
         object: this._panel.selection.object,
-        matrixLabel: this._matrixLabel()
+        matrixLabel: this._panel.matrixLabel
       });
     } catch (err) {
       this._set({ status: 'error', message: describeError(err) });
     }
-  }
-
-  private _matrixLabel(): string {
-    const { matrix } = this._panel.selection;
-    return this._panel.matrices.find(m => m.id === matrix)?.label ?? matrix;
   }
 
   /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
@@ -422,18 +400,4 @@ export class HeatmapController {
   } | null = null;
   private _selectionKey = '';
   private _abort: AbortController | null = null;
-}
-
-function codedColumn(
-  expression: IExpressionData,
-  name: string | null,
-  nCells: number,
-  fallback: string
-): ICodedColumn {
-  const column = name ? expression.obs.get(name) : undefined;
-  if (column && !(column instanceof Float64Array)) {
-    const categorical = column as ICategoricalColumn;
-    return { codes: categorical.codes, categories: categorical.categories };
-  }
-  return singleGroup(nCells, fallback);
 }

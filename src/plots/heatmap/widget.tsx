@@ -2,13 +2,16 @@
  * The heatmap / dot plot in the main area: its controls, the plot and what the plot means
  * (matrix, marker source, notes on missing genes and masked columns).
  */
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import type { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { exprscopeIcon } from '../../icons';
 import { Field } from '../../panel/components';
 import { PlotlyFigure } from '../PlotlyFigure';
+import {
+  IPlotWidgetOptions,
+  PlotNotes,
+  PlotStatus,
+  PlotWidget
+} from '../PlotWidget';
 import { readPlotTheme } from '../theme';
 import {
   GeneSource,
@@ -20,56 +23,21 @@ import { heatmapFigure } from './figure';
 import { markerRowTags } from './markers';
 import { HeatmapGroupBy, HeatmapValue, parseClusterList } from './model';
 
-export interface IHeatmapWidgetOptions {
-  controller: HeatmapController;
-  /** Emits when the JupyterLab theme changes, to redraw in its colours. */
-  themeChanged?: ISignal<any, any>;
-}
-
-export class HeatmapWidget extends ReactWidget {
-  constructor(options: IHeatmapWidgetOptions) {
-    super();
-    this._controller = options.controller;
-    this._themeChanged = options.themeChanged;
-    this.id = 'exprscope-heatmap';
-    this.addClass('jp-exprscope-heatmap');
-    this.title.label = 'Expression heatmap';
-    this.title.icon = exprscopeIcon;
-    this.title.closable = true;
-    this._themeChanged?.connect(this._onThemeChanged, this);
+/** The heatmap / dot plot in the main area, driven by the sidebar's selection. */
+export class HeatmapWidget extends PlotWidget<HeatmapController> {
+  constructor(options: IPlotWidgetOptions<HeatmapController>) {
+    super(options, {
+      id: 'exprscope-heatmap',
+      label: 'Expression heatmap',
+      className: 'jp-exprscope-heatmap'
+    });
   }
 
-  get controller(): HeatmapController {
-    return this._controller;
-  }
-
-  dispose(): void {
-    this._themeChanged?.disconnect(this._onThemeChanged, this);
-    this._controller.dispose();
-    super.dispose();
-  }
-
-  protected render(): JSX.Element {
+  protected renderView(themeVersion: number): JSX.Element {
     return (
-      <UseSignal signal={this._controller.changed}>
-        {() => (
-          <HeatmapView
-            controller={this._controller}
-            themeVersion={this._themeVersion}
-          />
-        )}
-      </UseSignal>
+      <HeatmapView controller={this.controller} themeVersion={themeVersion} />
     );
   }
-
-  private _onThemeChanged(): void {
-    this._themeVersion++;
-    this.update();
-  }
-
-  private readonly _controller: HeatmapController;
-  private readonly _themeChanged?: ISignal<any, any>;
-  private _themeVersion = 0;
 }
 
 const GROUP_BY_LABELS: Record<HeatmapGroupBy, string> = {
@@ -115,28 +83,7 @@ function HeatmapView(props: {
   return (
     <div className="jp-exprscope-plot-panel">
       <HeatmapControls controller={controller} />
-      <div
-        className="jp-exprscope-plot-status"
-        data-status={state.status}
-        role="status"
-      >
-        {state.status === 'loading' && (
-          <span
-            className="jp-exprscope-spinner"
-            role="progressbar"
-            aria-label={state.message}
-          />
-        )}
-        {state.message && (
-          <span
-            className={
-              state.status === 'error' ? 'jp-exprscope-error-text' : undefined
-            }
-          >
-            {state.message}
-          </span>
-        )}
-      </div>
+      <PlotStatus status={state.status} message={state.message} />
       {model && (
         <>
           {state.markerSource && settings.geneSource === 'markers' && (
@@ -146,15 +93,7 @@ function HeatmapView(props: {
               cluster in several datasets.
             </p>
           )}
-          {model.notes.length > 0 && (
-            <ul className="jp-exprscope-notes" aria-label="Notes on this plot">
-              {model.notes.map(note => (
-                <li key={note.kind} data-kind={note.kind}>
-                  {note.message}
-                </li>
-              ))}
-            </ul>
-          )}
+          <PlotNotes notes={model.notes} />
           {figure && model.genes.length > 0 && model.columns.length > 0 && (
             <PlotlyFigure
               figure={figure}

@@ -27,6 +27,7 @@ class FakePanel {
     embeddings: [{ name: 'X_umap', n_dims: 2 }]
   };
   matrices = [{ id: 'X', label: 'X' }];
+  matrixLabel = 'X';
   calls: { genes: string[]; extras: any }[] = [];
 
   async expression(

@@ -33,6 +33,7 @@ class FakePanel {
   };
   description: any = { fingerprint: 'f1', stored_markers: [] };
   matrices = [{ id: 'X', label: 'X' }];
+  matrixLabel = 'X';
   groupingColumns = [
     {
       name: 'cluster',

@@ -138,3 +138,40 @@ describe('escapeLabel', () => {
     expect(escapeLabel('<b>x</b> & y')).toBe('&lt;b&gt;x&lt;/b&gt; &amp; y');
   });
 });
+
+describe('heatmap of many genes', () => {
+  it('draws 500 genes over 2,000 cells with clustering', () => {
+    const nCells = 2000;
+    const genes = Array.from({ length: 500 }, (_, g) => `G${g}`);
+    const values = new Map(
+      genes.map((gene, g) => [
+        gene,
+        Float32Array.from({ length: nCells }, (_, i) =>
+          (i * (g + 3)) % 7 === 0 ? ((i + g) % 5) / 2 : 0
+        )
+      ])
+    );
+    const model = buildHeatmapModel(
+      {
+        genes,
+        values,
+        dataset: {
+          codes: Int32Array.from({ length: nCells }, (_, i) => i % 2),
+          categories: ['ctrl', 'stim']
+        },
+        cluster: {
+          codes: Int32Array.from({ length: nCells }, (_, i) => i % 8),
+          categories: ['0', '1', '2', '3', '4', '5', '6', '7']
+        },
+        matrix: 'X'
+      },
+      { groupBy: 'dataset_cluster', clusterGenes: true, clusterColumns: true }
+    );
+    expect(model.genes).toHaveLength(500);
+    expect(model.columns).toHaveLength(16);
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const trace = figure.data.find(t => t.name === 'expression') as any;
+    expect(trace.z).toHaveLength(500);
+    expect(figure.layout.height).toBeGreaterThan(500 * 20);
+  });
+});

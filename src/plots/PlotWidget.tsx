@@ -1,0 +1,125 @@
+/**
+ * What the main-area plots share: a React widget that re-renders when its controller
+ * changes and redraws in the new colours when the JupyterLab theme changes, and the status
+ * line (progress, errors) above the plot.
+ */
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { ISignal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { exprscopeIcon } from '../icons';
+
+/** What a plot controller offers its widget. */
+export interface IPlotController {
+  readonly changed: ISignal<any, void>;
+  dispose(): void;
+}
+
+export interface IPlotWidgetOptions<C extends IPlotController> {
+  controller: C;
+  /** Emits when the JupyterLab theme changes, to redraw in its colours. */
+  themeChanged?: ISignal<any, any>;
+}
+
+export abstract class PlotWidget<
+  C extends IPlotController
+> extends ReactWidget {
+  constructor(
+    options: IPlotWidgetOptions<C>,
+    identity: { id: string; label: string; className: string }
+  ) {
+    super();
+    this._controller = options.controller;
+    this._themeChanged = options.themeChanged;
+    this.id = identity.id;
+    this.addClass('jp-exprscope-plot-widget');
+    this.addClass(identity.className);
+    this.title.label = identity.label;
+    this.title.icon = exprscopeIcon;
+    this.title.closable = true;
+    this._themeChanged?.connect(this._onThemeChanged, this);
+  }
+
+  get controller(): C {
+    return this._controller;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._themeChanged?.disconnect(this._onThemeChanged, this);
+    this._controller.dispose();
+    super.dispose();
+  }
+
+  /** The view; `themeVersion` changes with the theme (figures read colours anew). */
+  protected abstract renderView(themeVersion: number): JSX.Element;
+
+  protected render(): JSX.Element {
+    return (
+      <UseSignal signal={this._controller.changed}>
+        {() => this.renderView(this._themeVersion)}
+      </UseSignal>
+    );
+  }
+
+  private _onThemeChanged(): void {
+    this._themeVersion++;
+    this.update();
+  }
+
+  private readonly _controller: C;
+  private readonly _themeChanged?: ISignal<any, any>;
+  private _themeVersion = 0;
+}
+
+/** Progress and errors of a plot: a spinner while loading, the message, extra content. */
+export function PlotStatus(props: {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  message: string;
+  children?: React.ReactNode;
+}): JSX.Element {
+  const { status, message } = props;
+  return (
+    <div
+      className="jp-exprscope-plot-status"
+      data-status={status}
+      role="status"
+    >
+      {status === 'loading' && (
+        <span
+          className="jp-exprscope-spinner"
+          role="progressbar"
+          aria-label={message}
+        />
+      )}
+      {message && (
+        <span
+          className={status === 'error' ? 'jp-exprscope-error-text' : undefined}
+        >
+          {message}
+        </span>
+      )}
+      {props.children}
+    </div>
+  );
+}
+
+/** Notes that explain a plot (missing genes, masked columns, ...). */
+export function PlotNotes(props: {
+  notes: readonly { kind: string; message: string }[];
+}): JSX.Element | null {
+  if (props.notes.length === 0) {
+    return null;
+  }
+  return (
+    <ul className="jp-exprscope-notes" aria-label="Notes on this plot">
+      {props.notes.map(note => (
+        <li key={note.kind} data-kind={note.kind}>
+          {note.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
