@@ -21,6 +21,7 @@ import { ExprscopePanelModel } from './panel/model';
 import { ExprscopeSidebar } from './panel/sidebar';
 import { DualController } from './plots/dual/controller';
 import { DualExpressionWidget } from './plots/dual/widget';
+import { createDualWorkerBuilder } from './plots/dual/workerClient';
 import { HeatmapController } from './plots/heatmap/controller';
 import { HeatmapWidget } from './plots/heatmap/widget';
 
@@ -113,7 +114,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let dual: DualExpressionWidget | null = null;
     const openDual = () => {
       if (!dual || dual.isDisposed) {
-        const controller = new DualController(model);
+        const controller = new DualController(model, {
+          buildInWorker: createDualWorkerBuilder()
+        });
         dual = new DualExpressionWidget({
           controller,
           themeChanged: themes?.themeChanged

@@ -125,3 +125,42 @@ test('ISG15 vs IFI6 per dataset matches scipy; blend and lasso selection', async
   expect(selected).toBeGreaterThan(0);
   expect(highlighted).toBe(selected);
 });
+
+test('50,000 cells are correlated in a Web Worker, with the same numbers', async ({
+  page,
+  tmpPath
+}) => {
+  await runDemo(page, tmpPath);
+  const expected = await kernelJson<{ dataset: string; r: number }[]>(
+    page,
+    [
+      'import json, anndata, numpy as np, pandas as pd',
+      '_rng = np.random.default_rng(0); _n = 50000',
+      '_a = _rng.gamma(2, 1, _n) * (_rng.random(_n) > 0.4)',
+      '_b = (0.6 * _a + _rng.gamma(1, 1, _n)) * (_rng.random(_n) > 0.3)',
+      '_obs = pd.DataFrame({"dataset": pd.Categorical(np.where(np.arange(_n) % 2, "a", "b")), "cluster": pd.Categorical((np.arange(_n) % 5).astype(str))}, index=[f"c{i}" for i in range(_n)])',
+      'big = anndata.AnnData(X=np.stack([_a, _b], axis=1).astype("float32"), obs=_obs, var=pd.DataFrame(index=["G1", "G2"]))',
+      'big.obsm["X_umap"] = _rng.normal(size=(_n, 2))',
+      '_X = big.X.astype(np.float64)',
+      'print(json.dumps([dict(dataset=d, r=float(np.corrcoef(_X[(big.obs["dataset"] == d).to_numpy()].T)[0, 1])) for d in big.obs["dataset"].cat.categories]))'
+    ].join('\n')
+  );
+  const sidebar = await openSidebar(page);
+  await sidebar.locator('#jp-exprscope-object').selectOption('big');
+  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue('dataset');
+  await pasteGenes(sidebar, 'G1, G2');
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const rows = page.locator(`${DUAL} tr[data-section="dataset"]`);
+  await expect(rows).toHaveCount(2, { timeout: 60000 });
+  const shown = await rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      dataset: tr.getAttribute('data-group'),
+      r: Number(tr.getAttribute('data-pearson'))
+    }))
+  );
+  expect(shown.map(s => s.dataset)).toEqual(expected.map(e => e.dataset));
+  shown.forEach((s, i) =>
+    expect(Math.abs(s.r - expected[i].r)).toBeLessThan(1e-6)
+  );
+  await rendered(page, '.jp-exprscope-dual-scatter');
+});

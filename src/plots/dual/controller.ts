@@ -16,9 +16,11 @@ import { parseClusterList } from '../heatmap/model';
 import {
   buildDualModel,
   DEFAULT_DUAL_OPTIONS,
+  IDualInput,
   IDualModel,
   IDualOptions
 } from './model';
+import type { DualModelBuilder } from './workerProtocol';
 
 export interface IDualSettings {
   geneX: string | null;
@@ -41,9 +43,24 @@ export interface IDualState {
   matrixLabel: string | null;
 }
 
+export interface IDualControllerOptions {
+  /** Builds models off the UI thread (a Web Worker); without it, builds run inline. */
+  buildInWorker?: DualModelBuilder;
+  /** Cells from which builds go to the worker. */
+  workerThreshold?: number;
+}
+
+/** Below this many cells a build takes a blink; the worker's copies would cost more. */
+export const DUAL_WORKER_THRESHOLD = 20_000;
+
 export class DualController {
-  constructor(panel: ExprscopePanelModel) {
+  constructor(
+    panel: ExprscopePanelModel,
+    options: IDualControllerOptions = {}
+  ) {
     this._panel = panel;
+    this._buildInWorker = options.buildInWorker ?? null;
+    this._workerThreshold = options.workerThreshold ?? DUAL_WORKER_THRESHOLD;
     panel.changed.connect(this._onPanelChanged, this);
   }
 
@@ -181,48 +198,80 @@ export class DualController {
     if (!data) {
       return;
     }
+    const build = ++this._buildId;
     try {
       const { expression } = data;
       const { geneX, geneY, clusterText, options } = this._settings;
       const { datasetColumn, clusterColumn } = this._panel.selection;
-      const nCells = expression.nCells;
-      const dataset = codedColumn(expression, datasetColumn);
       const cluster = codedColumn(expression, clusterColumn);
       const parsed = parseClusterList(clusterText, cluster.categories);
       const matrixLabel = this._panel.matrixLabel;
-      const model = buildDualModel(
-        {
-          x: expression.genes.get(geneX!) ?? null,
-          y: expression.genes.get(geneY!) ?? null,
-          geneX: geneX!,
-          geneY: geneY!,
-          dataset,
-          cluster,
-          embedding: expression.embedding,
-          cellIds: expression.cellIds,
-          matrix: matrixLabel,
-          missingReason: expression.missingReason
-        },
-        { ...options, clusters: parsed.clusters }
-      );
-      if (parsed.unknown.length > 0) {
-        model.notes.unshift({
-          kind: 'unknown_clusters',
-          message: unknownClustersMessage(parsed.unknown, cluster.categories),
-          items: parsed.unknown
-        });
-      }
-      const selected =
-        this._state.selected?.length === nCells ? this._state.selected : null;
-      this._set({
-        status: 'ready',
-        message: '',
-        model,
-        selected,
-        unknownClusters: parsed.unknown,
-        object: this._panel.selection.object,
+      // The same input object while only options change: the worker keeps it, and
+      // the model's memos are keyed by its arrays.
+      const key = [
+        geneX,
+        geneY,
+        datasetColumn,
+        clusterColumn,
         matrixLabel
-      });
+      ].join('\u0000');
+      if (this._input?.data !== data || this._input.key !== key) {
+        this._input = {
+          data,
+          key,
+          input: {
+            x: expression.genes.get(geneX!) ?? null,
+            y: expression.genes.get(geneY!) ?? null,
+            geneX: geneX!,
+            geneY: geneY!,
+            dataset: codedColumn(expression, datasetColumn),
+            cluster,
+            embedding: expression.embedding,
+            cellIds: expression.cellIds,
+            matrix: matrixLabel,
+            missingReason: expression.missingReason
+          }
+        };
+      }
+      const input = this._input.input;
+      const buildOptions = { ...options, clusters: parsed.clusters };
+      const finish = (model: IDualModel) => {
+        if (build !== this._buildId) {
+          return; // a newer build superseded this one
+        }
+        if (parsed.unknown.length > 0) {
+          model.notes.unshift({
+            kind: 'unknown_clusters',
+            message: unknownClustersMessage(parsed.unknown, cluster.categories),
+            items: parsed.unknown
+          });
+        }
+        const nCells = expression.nCells;
+        const selected =
+          this._state.selected?.length === nCells ? this._state.selected : null;
+        this._set({
+          status: 'ready',
+          message: '',
+          model,
+          selected,
+          unknownClusters: parsed.unknown,
+          object: this._panel.selection.object,
+          matrixLabel
+        });
+      };
+      if (this._buildInWorker && expression.nCells >= this._workerThreshold) {
+        this._set({
+          status: 'loading',
+          message: `Correlating ${expression.nCells.toLocaleString('en-US')} cells…`
+        });
+        this._buildInWorker(input, buildOptions).then(finish, err => {
+          if (build === this._buildId) {
+            this._set({ status: 'error', message: describeError(err) });
+          }
+        });
+      } else {
+        finish(buildDualModel(input, buildOptions));
+      }
     } catch (err) {
       this._set({ status: 'error', message: describeError(err) });
     }
@@ -265,7 +314,15 @@ export class DualController {
   }
 
   private readonly _panel: ExprscopePanelModel;
+  private readonly _buildInWorker: DualModelBuilder | null;
+  private readonly _workerThreshold: number;
   private readonly _changed = new Signal<this, void>(this);
+  private _buildId = 0;
+  private _input: {
+    data: NonNullable<DualController['_data']>;
+    key: string;
+    input: IDualInput;
+  } | null = null;
   private _settings: IDualSettings = {
     geneX: null,
     geneY: null,

@@ -3,6 +3,7 @@ import { Signal } from '@lumino/signaling';
 import type { IExpressionData } from '../../../data/repository';
 import type { ExprscopePanelModel } from '../../../panel/model';
 import { DualController } from '../controller';
+import { buildDualModel, IDualInput, IDualOptions } from '../model';
 
 const N = 40;
 const X = Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : i / 4));
@@ -111,5 +112,40 @@ describe('DualController', () => {
     await new Promise(resolve => setTimeout(resolve, 0));
     expect(panel.calls).toHaveLength(2);
     expect(controller.state.model?.missingGenes).toEqual(['NOPE']);
+  });
+
+  it('builds in the worker above the threshold, keeping the UI responsive and the newest build', async () => {
+    const panel = new FakePanel();
+    const inputs: IDualInput[] = [];
+    const resolvers: (() => void)[] = [];
+    const controller = new DualController(
+      panel as unknown as ExprscopePanelModel,
+      {
+        workerThreshold: 10,
+        buildInWorker: (input: IDualInput, options: Partial<IDualOptions>) => {
+          inputs.push(input);
+          return new Promise(resolve =>
+            resolvers.push(() => resolve(buildDualModel(input, options)))
+          );
+        }
+      }
+    );
+    await controller.refresh();
+    expect(controller.state.status).toBe('loading');
+    expect(controller.state.message).toContain('Correlating 40 cells');
+    // Options change while the first build runs: only the newest result is shown.
+    controller.update({ options: { colorBy: 'cluster' } });
+    expect(inputs).toHaveLength(2);
+    expect(inputs[1]).toBe(inputs[0]); // same data: the worker keeps its copy
+    resolvers[1]();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(controller.state.status).toBe('ready');
+    expect(controller.state.model?.options.colorBy).toBe('cluster');
+    resolvers[0]();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(controller.state.model?.options.colorBy).toBe('cluster');
+    controller.swap();
+    expect(inputs[2]).not.toBe(inputs[0]);
+    expect(panel.calls).toHaveLength(1);
   });
 });
