@@ -74,6 +74,39 @@ export class ExpressionRepository implements IDisposable {
     request: IExpressionRequest,
     options: IRequestOptions = {}
   ): Promise<IExpressionData> {
+    // The sidebar and a plot often ask for the same new genes at once: one fetch serves
+    // both. A joiner whose leader was cancelled asks again (its own signal still live).
+    const key = requestKey(this._source.kernelId, request);
+    const running = this._inflight.get(key);
+    if (running) {
+      try {
+        return await abortable(running, options.signal);
+      } catch (err) {
+        if (
+          err instanceof ExprscopeError &&
+          err.code === 'cancelled' &&
+          !options.signal?.aborted
+        ) {
+          return this.getExpression(request, options);
+        }
+        throw err;
+      }
+    }
+    const promise = this._getExpression(request, options);
+    this._inflight.set(key, promise);
+    const forget = () => {
+      if (this._inflight.get(key) === promise) {
+        this._inflight.delete(key);
+      }
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private async _getExpression(
+    request: IExpressionRequest,
+    options: IRequestOptions
+  ): Promise<IExpressionData> {
     const kernelId = this._source.kernelId;
     if (kernelId === null) {
       throw new ExprscopeError(
@@ -265,6 +298,7 @@ export class ExpressionRepository implements IDisposable {
   private _source: IExpressionSource;
   private _cache: ExpressionCache;
   private _isDisposed = false;
+  private readonly _inflight = new Map<string, Promise<IExpressionData>>();
 }
 
 /** Internal signal to retry with the fingerprint the kernel reported. */
@@ -284,4 +318,42 @@ function chunk<T>(values: T[], size: number): T[][] {
     chunks.push(values.slice(i, i + size));
   }
   return chunks;
+}
+
+/** Identity of a request, for sharing one fetch between identical concurrent requests. */
+function requestKey(kernelId: string | null, r: IExpressionRequest): string {
+  return JSON.stringify([
+    kernelId,
+    r.object,
+    r.fingerprint,
+    r.matrix,
+    [...r.genes].sort(),
+    [...(r.obs ?? [])].sort(),
+    r.embedding ?? null,
+    r.cellIds ?? false
+  ]);
+}
+
+/** `promise`, rejected with `cancelled` as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) {
+    return promise;
+  }
+  if (signal.aborted) {
+    return Promise.reject(new ExprscopeError('cancelled', 'Cancelled.'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ExprscopeError('cancelled', 'Cancelled.'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      value => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      err => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      }
+    );
+  });
 }

@@ -325,4 +325,36 @@ describe('ExpressionRepository', () => {
       repository.getExpression({ ...request, genes: ['A'], obs: ['cluster'] })
     ).rejects.toMatchObject({ code: 'internal' });
   });
+
+  it('serves identical concurrent requests with one fetch', async () => {
+    const [a, b] = await Promise.all([
+      repository.getExpression({ ...request, genes: ['A', 'B'] }),
+      repository.getExpression({ ...request, genes: ['B', 'A'] })
+    ]);
+    expect(source.requests).toHaveLength(1);
+    expect(b.genes.get('A')).toBe(a.genes.get('A'));
+  });
+
+  it('fetches again for a joiner whose leader was cancelled', async () => {
+    const leader = new AbortController();
+    const fetch = source.fetch.bind(source);
+    source.fetch = async (args, options) => {
+      if (options?.signal?.aborted) {
+        throw new ExprscopeError('cancelled', 'Cancelled.');
+      }
+      await new Promise(resolve => setTimeout(resolve, 5));
+      if (options?.signal?.aborted) {
+        throw new ExprscopeError('cancelled', 'Cancelled.');
+      }
+      return fetch(args, options);
+    };
+    const first = repository.getExpression(
+      { ...request, genes: ['C'] },
+      { signal: leader.signal }
+    );
+    const second = repository.getExpression({ ...request, genes: ['C'] });
+    leader.abort();
+    await expect(first).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(second).resolves.toMatchObject({ nCells: N_CELLS });
+  });
 });
