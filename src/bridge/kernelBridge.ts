@@ -259,7 +259,11 @@ export class KernelBridge implements IDisposable {
     }
     this._setStatus('connecting', 'Connecting to the kernel…');
     try {
-      const info = await kernel.info;
+      const info = await withTimeout(
+        kernel.info,
+        this._requestTimeoutMs(),
+        'The kernel did not say which language it runs in time. Press Refresh to try again.'
+      );
       if (!isCurrent()) {
         return;
       }
@@ -367,7 +371,7 @@ export class KernelBridge implements IDisposable {
         for (;;) {
           const answered = await withTimeout(
             reply,
-            Math.min(SETUP_RETRY_MS, deadline - Date.now()),
+            Math.max(1, Math.min(SETUP_RETRY_MS, deadline - Date.now())),
             ''
           ).catch(() => null);
           if (answered) {

@@ -247,6 +247,8 @@ export class ExprscopePanelModel {
       ? state.selection
       : { ...EMPTY_SELECTION, object: name };
     state.loaded = same ? state.loaded : null;
+    // Never pair the new object with the old one's description (fingerprint, matrices).
+    state.description = same ? state.description : null;
     state.objectGone = false;
     this._emit();
     await this._track(() => this._describe(name, same));
@@ -338,6 +340,8 @@ export class ExprscopePanelModel {
       return;
     }
     this._connectBridge(bridge);
+    // The last status seen is the new bridge's, not the previous kernel's.
+    this._lastStatus = bridge?.status ?? 'no-kernel';
     this._emit();
     if (bridge && bridge.status === 'ready') {
       void this.refresh();
@@ -455,6 +459,9 @@ export class ExprscopePanelModel {
 
   /** Fetch (or take from the cache) the selected genes and grouping columns. */
   private async _load(): Promise<void> {
+    // Whatever was loading is for an older selection, even if nothing loads now.
+    this._loadAbort?.abort();
+    this._loadAbort = null;
     const bridge = this._bridge;
     const state = this._state;
     const description = state?.description;
@@ -468,7 +475,6 @@ export class ExprscopePanelModel {
       this._emit();
       return;
     }
-    this._loadAbort?.abort();
     const abort = new AbortController();
     this._loadAbort = abort;
     const obs = [datasetColumn, clusterColumn].filter(

@@ -20,7 +20,7 @@ import {
   IDualModel,
   IDualOptions
 } from './model';
-import type { DualModelBuilder } from './workerProtocol';
+import type { IDualModelBuilder } from './workerProtocol';
 
 export interface IDualSettings {
   geneX: string | null;
@@ -45,7 +45,7 @@ export interface IDualState {
 
 export interface IDualControllerOptions {
   /** Builds models off the UI thread (a Web Worker); without it, builds run inline. */
-  buildInWorker?: DualModelBuilder;
+  buildInWorker?: IDualModelBuilder;
   /** Cells from which builds go to the worker. */
   workerThreshold?: number;
 }
@@ -61,6 +61,9 @@ export class DualController {
     this._panel = panel;
     this._buildInWorker = options.buildInWorker ?? null;
     this._workerThreshold = options.workerThreshold ?? DUAL_WORKER_THRESHOLD;
+    this._selectionKey = this._panelKey();
+    this._genesKey = panel.selection.genes.slice(0, 2).join('\u0000');
+    this._object = panel.selection.object;
     panel.changed.connect(this._onPanelChanged, this);
   }
 
@@ -111,6 +114,7 @@ export class DualController {
   /** Fetch (cache first) what the current settings need, then rebuild. */
   async refresh(): Promise<void> {
     this._abort?.abort();
+    this._buildId++; // a build still running in the worker is for the old data
     const abort = new AbortController();
     this._abort = abort;
     const panel = this._panel;
@@ -153,12 +157,13 @@ export class DualController {
       ) {
         return;
       }
-      this._set({ status: 'error', message: describeError(err) });
+      this._set({ status: 'error', message: describeError(err), model: null });
     }
   }
 
   dispose(): void {
     this._abort?.abort();
+    this._buildInWorker?.dispose();
     this._panel.changed.disconnect(this._onPanelChanged, this);
     Signal.clearData(this);
   }
@@ -206,6 +211,7 @@ export class DualController {
       const cluster = codedColumn(expression, clusterColumn);
       const parsed = parseClusterList(clusterText, cluster.categories);
       const matrixLabel = this._panel.matrixLabel;
+      const object = this._panel.selection.object;
       // The same input object while only options change: the worker keeps it, and
       // the model's memos are keyed by its arrays.
       const key = [
@@ -255,7 +261,7 @@ export class DualController {
           model,
           selected,
           unknownClusters: parsed.unknown,
-          object: this._panel.selection.object,
+          object,
           matrixLabel
         });
       };
@@ -264,33 +270,43 @@ export class DualController {
           status: 'loading',
           message: `Correlating ${expression.nCells.toLocaleString('en-US')} cells…`
         });
-        this._buildInWorker(input, buildOptions).then(finish, err => {
+        this._buildInWorker.build(input, buildOptions).then(finish, err => {
           if (build === this._buildId) {
-            this._set({ status: 'error', message: describeError(err) });
+            this._set({
+              status: 'error',
+              message: describeError(err),
+              model: null
+            });
           }
         });
       } else {
         finish(buildDualModel(input, buildOptions));
       }
     } catch (err) {
-      this._set({ status: 'error', message: describeError(err) });
+      this._set({ status: 'error', message: describeError(err), model: null });
     }
   }
 
-  private _onPanelChanged(): void {
+  /** What the view's data depends on in the sidebar's selection. */
+  private _panelKey(): string {
     const panel = this._panel;
     const s = panel.selection;
-    const key = [
+    return [
       s.object,
       panel.description?.fingerprint ?? '',
       s.matrix,
       s.datasetColumn,
       s.clusterColumn
     ].join('\u0000');
+  }
+
+  private _onPanelChanged(): void {
+    const s = this._panel.selection;
+    const key = this._panelKey();
     const genesKey = s.genes.slice(0, 2).join('\u0000');
     if (key !== this._selectionKey) {
-      // Another object or matrix: what was picked may not exist there; start over.
-      if (this._selectionKey !== '' && s.object !== this._object) {
+      // Another object: what was picked may not exist there; start over.
+      if (s.object !== this._object) {
         this._settings = { ...this._settings, geneX: null, geneY: null };
       }
       this._selectionKey = key;
@@ -314,7 +330,7 @@ export class DualController {
   }
 
   private readonly _panel: ExprscopePanelModel;
-  private readonly _buildInWorker: DualModelBuilder | null;
+  private readonly _buildInWorker: IDualModelBuilder | null;
   private readonly _workerThreshold: number;
   private readonly _changed = new Signal<this, void>(this);
   private _buildId = 0;

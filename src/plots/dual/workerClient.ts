@@ -4,12 +4,12 @@
  */
 import type { IDualInput, IDualModel, IDualOptions } from './model';
 import type {
-  DualModelBuilder,
+  IDualModelBuilder,
   DualWorkerReply,
   DualWorkerRequest
 } from './workerProtocol';
 
-export function createDualWorkerBuilder(): DualModelBuilder {
+export function createDualWorkerBuilder(): IDualModelBuilder {
   let worker: Worker | null = null;
   let sent: IDualInput | null = null;
   let nextId = 0;
@@ -30,18 +30,22 @@ export function createDualWorkerBuilder(): DualModelBuilder {
         waiter?.resolve(reply.model);
       }
     };
-    created.onerror = event => {
-      // A dead worker fails what waits on it; the next build starts a new one.
-      pending.forEach(w => w.reject(new Error(event.message)));
-      pending.clear();
-      created.terminate();
-      worker = null;
-      sent = null;
-    };
+    // A dead worker fails what waits on it; the next build starts a new one.
+    created.onerror = event => stop(event.message || 'The worker failed.');
+    created.onmessageerror = () =>
+      stop('A message from the worker could not be read.');
     return created;
   };
 
-  return (input: IDualInput, options: Partial<IDualOptions>) => {
+  const stop = (reason: string) => {
+    pending.forEach(w => w.reject(new Error(reason)));
+    pending.clear();
+    worker?.terminate();
+    worker = null;
+    sent = null;
+  };
+
+  const build = (input: IDualInput, options: Partial<IDualOptions>) => {
     worker = worker ?? start();
     if (input !== sent) {
       // Cell ids stay here: a million strings cost more to copy than to re-attach.
@@ -62,5 +66,10 @@ export function createDualWorkerBuilder(): DualModelBuilder {
       ...model,
       cellIds: input.cellIds ?? null
     }));
+  };
+
+  return {
+    build,
+    dispose: () => stop('The view was closed.')
   };
 }

@@ -8,8 +8,9 @@ export type DualWorkerRequest =
 export type DualWorkerReply =
   { id: number; model: IDualModel } | { id: number; error: string };
 
-/** Builds a model away from the UI thread. */
-export type DualModelBuilder = (
-  input: IDualInput,
-  options: Partial<IDualOptions>
-) => Promise<IDualModel>;
+/** Builds models away from the UI thread. */
+export interface IDualModelBuilder {
+  build(input: IDualInput, options: Partial<IDualOptions>): Promise<IDualModel>;
+  /** Stop the worker and fail what waits on it. */
+  dispose(): void;
+}

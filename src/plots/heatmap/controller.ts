@@ -52,6 +52,15 @@ export interface IMarkerSource {
   text: string;
 }
 
+/** The largest "top N" offered (the kernel's stored_markers limit is 200). */
+export const MAX_MARKERS = 100;
+
+/** A marker search done once per object, matrix and grouping, ranked for any N. */
+interface IMarkerSearch {
+  rank: (n: number) => IMarkerRow[];
+  source: IMarkerSource;
+}
+
 export interface IHeatmapState {
   status: 'idle' | 'loading' | 'ready' | 'error';
   /** What is happening or what went wrong. */
@@ -69,6 +78,7 @@ export interface IHeatmapState {
 export class HeatmapController {
   constructor(panel: ExprscopePanelModel) {
     this._panel = panel;
+    this._selectionKey = this._panelKey();
     panel.changed.connect(this._onPanelChanged, this);
   }
 
@@ -158,6 +168,9 @@ export class HeatmapController {
           message: `Finding the top ${nMarkers} markers per cluster…`
         });
         ({ markers, source: markerSource } = await this._markers());
+        if (abort.signal.aborted) {
+          return;
+        }
         genes = [...new Set(markers.map(m => m.gene))];
       }
       this._set({
@@ -184,7 +197,7 @@ export class HeatmapController {
       ) {
         return;
       }
-      this._set({ status: 'error', message: describeError(err) });
+      this._set({ status: 'error', message: describeError(err), model: null });
     }
   }
 
@@ -202,19 +215,18 @@ export class HeatmapController {
     const panel = this._panel;
     const description = panel.description!;
     const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
-    const n = this._settings.nMarkers;
+    // N is not in the key: the statistics (or the stored table) serve every N.
     const key = [
       object,
       description.fingerprint,
       matrix,
       clusterColumn,
-      datasetColumn,
-      n
+      datasetColumn
     ].join('\u0000');
     // Shared by overlapping refreshes, so one marker search is one kernel request; not
     // cancelled with the refresh that started it, since a newer refresh may be waiting on it.
     if (this._markerMemo?.key !== key) {
-      const value = this._findMarkers();
+      const value = this._searchMarkers();
       this._markerMemo = { key, value };
       value.catch(() => {
         if (this._markerMemo?.value === value) {
@@ -222,21 +234,21 @@ export class HeatmapController {
         }
       });
     }
-    return this._markerMemo.value;
+    const search = await this._markerMemo.value;
+    return {
+      markers: search.rank(this._settings.nMarkers),
+      source: search.source
+    };
   }
 
-  private async _findMarkers(): Promise<{
-    markers: IMarkerRow[];
-    source: IMarkerSource;
-  }> {
+  /** Ask the kernel for a stored marker table or for the statistics of every gene. */
+  private async _searchMarkers(): Promise<IMarkerSearch> {
     const panel = this._panel;
     const description = panel.description!;
     const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
-    const n = this._settings.nMarkers;
     const stored = (description.stored_markers ?? []).find(
       entry => entry.groupby === clusterColumn
     );
-    let value: { markers: IMarkerRow[]; source: IMarkerSource };
     if (stored) {
       const { result, payload } = await panel.request<{
         available: boolean;
@@ -246,7 +258,7 @@ export class HeatmapController {
       }>('stored_markers', {
         object,
         groupby: clusterColumn,
-        n,
+        n: MAX_MARKERS,
         key: stored.key
       });
       if (!result.available || !payload) {
@@ -255,40 +267,47 @@ export class HeatmapController {
           `Stored markers could not be read: ${result.reason ?? 'no data'}.`
         );
       }
-      value = {
-        markers: storedMarkerRows(tableFromIPC(payload)),
+      const table = tableFromIPC(payload);
+      return {
+        rank: n => storedMarkerRows(table, { n }),
         source: {
           kind: 'stored',
           text: `Markers: stored in uns['${stored.key}'] (${result.method ?? stored.method}, on ${result.matrix ?? stored.matrix})`
         }
       };
-    } else {
-      const groupby = [clusterColumn!, datasetColumn].filter(
-        (c): c is string => c !== null && c !== undefined
-      );
-      const { result, payload } = await panel.request<IGroupStatsResult>(
-        'group_stats',
-        { object, matrix, groupby: [...new Set(groupby)] }
-      );
-      if (!payload) {
-        throw new ExprscopeError('internal', 'The kernel sent no statistics.');
-      }
-      const stats: IGroupSufficientStats = decodeGroupStats(
-        result,
-        tableFromIPC(payload)
-      );
-      const excluded = result.excluded_genes.length;
-      value = {
-        markers: topMarkers(stats, { n, clusters: null }),
-        source: {
-          kind: 'computed',
-          text:
-            `Markers: Welch t-test, each cluster vs the rest, on ${this._panel.matrixLabel}` +
-            (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
-        }
-      };
     }
-    return value;
+    const groupby = [clusterColumn!, datasetColumn].filter(
+      (c): c is string => c !== null && c !== undefined
+    );
+    const { result, payload } = await panel.request<IGroupStatsResult>(
+      'group_stats',
+      { object, matrix, groupby: [...new Set(groupby)] }
+    );
+    if (!payload) {
+      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
+    }
+    const stats: IGroupSufficientStats = decodeGroupStats(
+      result,
+      tableFromIPC(payload)
+    );
+    const excluded = result.excluded_genes.length;
+    const ranked = new Map<number, IMarkerRow[]>();
+    return {
+      rank: n => {
+        let rows = ranked.get(n);
+        if (!rows) {
+          rows = topMarkers(stats, { n, clusters: null });
+          ranked.set(n, rows);
+        }
+        return rows;
+      },
+      source: {
+        kind: 'computed',
+        text:
+          `Markers: Welch t-test, each cluster vs the rest, on ${this._panel.matrixLabel}` +
+          (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
+      }
+    };
   }
 
   /** Build the model from the data already here (no kernel). */
@@ -345,15 +364,15 @@ export class HeatmapController {
         matrixLabel: this._panel.matrixLabel
       });
     } catch (err) {
-      this._set({ status: 'error', message: describeError(err) });
+      this._set({ status: 'error', message: describeError(err), model: null });
     }
   }
 
-  /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
-  private _onPanelChanged(): void {
+  /** What the plot's data depends on in the sidebar's selection. */
+  private _panelKey(): string {
     const panel = this._panel;
     const s = panel.selection;
-    const key = [
+    return [
       s.object,
       panel.description?.fingerprint ?? '',
       s.matrix,
@@ -361,8 +380,14 @@ export class HeatmapController {
       s.clusterColumn,
       s.genes.join('\u0001')
     ].join('\u0000');
+  }
+
+  /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
+  private _onPanelChanged(): void {
+    const key = this._panelKey();
     if (key !== this._selectionKey) {
       this._selectionKey = key;
+      this._data = null; // never redraw old data under the new selection
       void this.refresh();
     }
   }
@@ -394,10 +419,8 @@ export class HeatmapController {
     markers: IMarkerRow[];
     markerSource: IMarkerSource | null;
   } | null = null;
-  private _markerMemo: {
-    key: string;
-    value: Promise<{ markers: IMarkerRow[]; source: IMarkerSource }>;
-  } | null = null;
+  private _markerMemo: { key: string; value: Promise<IMarkerSearch> } | null =
+    null;
   private _selectionKey = '';
   private _abort: AbortController | null = null;
 }

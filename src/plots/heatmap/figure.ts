@@ -44,10 +44,11 @@ export function heatmapFigure(
   const hasRowTree = model.rowDendrogram !== null;
   const hasColumnTree = model.columnDendrogram !== null;
 
+  // Hover text is rendered as (a subset of) HTML: names are escaped like the labels.
   const customdata = model.genes.map((gene, i) =>
     model.columns.map((column, j) => [
-      gene,
-      column.label,
+      escapeLabel(gene),
+      escapeLabel(column.label),
       column.nCells,
       model.mean[i][j],
       model.fraction[i][j],

@@ -16,6 +16,7 @@ import { readPlotTheme } from '../theme';
 import {
   GeneSource,
   HeatmapController,
+  MAX_MARKERS,
   IHeatmapSettings,
   IHeatmapState
 } from './controller';
@@ -132,8 +133,10 @@ function HeatmapControls(props: {
     parseClusterList(settings.clusterText, clusters).clusters ?? []
   );
   const toggleCluster = (name: string) => {
+    // Nothing typed means every cluster is kept: unticking one keeps the others.
+    const base = kept.size > 0 ? kept : new Set(clusters);
     const next = clusters.filter(c =>
-      c === name ? !kept.has(c) : kept.has(c)
+      c === name ? !base.has(c) : base.has(c)
     );
     const text = next.length === clusters.length ? '' : next.join(', ');
     setClusterText(text);
@@ -169,12 +172,12 @@ function HeatmapControls(props: {
             className="jp-exprscope-number"
             type="number"
             min={1}
-            max={100}
+            max={MAX_MARKERS}
             aria-label="Markers per cluster"
             value={settings.nMarkers}
             onChange={e => {
               const n = Math.round(Number(e.target.value));
-              if (n >= 1 && n <= 100) {
+              if (n >= 1 && n <= MAX_MARKERS) {
                 update({ nMarkers: n });
               }
             }}

@@ -122,11 +122,14 @@ describe('DualController', () => {
       panel as unknown as ExprscopePanelModel,
       {
         workerThreshold: 10,
-        buildInWorker: (input: IDualInput, options: Partial<IDualOptions>) => {
-          inputs.push(input);
-          return new Promise(resolve =>
-            resolvers.push(() => resolve(buildDualModel(input, options)))
-          );
+        buildInWorker: {
+          build: (input: IDualInput, options: Partial<IDualOptions>) => {
+            inputs.push(input);
+            return new Promise(resolve =>
+              resolvers.push(() => resolve(buildDualModel(input, options)))
+            );
+          },
+          dispose: () => undefined
         }
       }
     );

@@ -34,9 +34,10 @@ describe('heatmapFigure', () => {
     expect(trace.zmin).toBe(model.colorScale.min);
     expect(trace.zmax).toBe(model.colorScale.max);
     const cell = trace.customdata[0][1];
+    // Names are escaped in hover text too (Plotly renders it as HTML).
     expect(cell).toEqual([
-      model.genes[0],
-      model.columns[1].label,
+      escapeLabel(model.genes[0]),
+      escapeLabel(model.columns[1].label),
       model.columns[1].nCells,
       model.mean[0][1],
       model.fraction[0][1],
