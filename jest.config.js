@@ -20,7 +20,9 @@ module.exports = {
   collectCoverageFrom: [
     'src/**/*.{ts,tsx}',
     '!src/**/*.d.ts',
-    '!src/**/.ipynb_checkpoints/*'
+    '!src/**/.ipynb_checkpoints/*',
+    // Only the bundler understands `new Worker(new URL(..., import.meta.url))`.
+    '!src/plots/dual/workerClient.ts'
   ],
   coverageReporters: ['lcov', 'text-summary'],
   // Not ./coverage: a folder of that name at the root would shadow Python's coverage module

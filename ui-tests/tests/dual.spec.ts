@@ -150,8 +150,12 @@ test('50,000 cells are correlated in a Web Worker, with the same numbers', async
   await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue('dataset');
   await pasteGenes(sidebar, 'G1, G2');
   await sidebar.locator('#jp-exprscope-open-dual').click();
+  // The points come first, the correlations when the worker has them.
+  await expect(
+    page.locator(`${DUAL} .jp-exprscope-plot-status`)
+  ).toHaveAttribute('data-status', 'ready', { timeout: 60000 });
   const rows = page.locator(`${DUAL} tr[data-section="dataset"]`);
-  await expect(rows).toHaveCount(2, { timeout: 60000 });
+  await expect(rows).toHaveCount(2);
   const shown = await rows.evaluateAll(trs =>
     trs.map(tr => ({
       dataset: tr.getAttribute('data-group'),

@@ -241,7 +241,7 @@ export class DualController {
       }
       const input = this._input.input;
       const buildOptions = { ...options, clusters: parsed.clusters };
-      const finish = (model: IDualModel) => {
+      const finish = (model: IDualModel, pending = false) => {
         if (build !== this._buildId) {
           return; // a newer build superseded this one
         }
@@ -256,8 +256,10 @@ export class DualController {
         const selected =
           this._state.selected?.length === nCells ? this._state.selected : null;
         this._set({
-          status: 'ready',
-          message: '',
+          status: pending ? 'loading' : 'ready',
+          message: pending
+            ? `Correlating ${nCells.toLocaleString('en-US')} cells…`
+            : '',
           model,
           selected,
           unknownClusters: parsed.unknown,
@@ -268,17 +270,29 @@ export class DualController {
       if (this._buildInWorker && expression.nCells >= this._workerThreshold) {
         this._set({
           status: 'loading',
-          message: `Correlating ${expression.nCells.toLocaleString('en-US')} cells…`
+          message: `Drawing ${expression.nCells.toLocaleString('en-US')} cells…`
         });
-        this._buildInWorker.build(input, buildOptions).then(finish, err => {
-          if (build === this._buildId) {
-            this._set({
-              status: 'error',
-              message: describeError(err),
-              model: null
-            });
+        // Draw first (correlations already known are shown), then correlate: the
+        // statistics of a million cells take long, the points do not.
+        const worker = this._buildInWorker;
+        if (buildOptions.statistics) {
+          void worker
+            .build(input, { ...buildOptions, statistics: false })
+            .then(model => finish(model, true))
+            .catch(() => undefined); // the full build reports errors
+        }
+        worker.build(input, buildOptions).then(
+          model => finish(model),
+          err => {
+            if (build === this._buildId) {
+              this._set({
+                status: 'error',
+                message: describeError(err),
+                model: null
+              });
+            }
           }
-        });
+        );
       } else {
         finish(buildDualModel(input, buildOptions));
       }

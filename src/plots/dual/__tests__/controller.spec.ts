@@ -135,20 +135,30 @@ describe('DualController', () => {
     );
     await controller.refresh();
     expect(controller.state.status).toBe('loading');
-    expect(controller.state.message).toContain('Correlating 40 cells');
-    // Options change while the first build runs: only the newest result is shown.
-    controller.update({ options: { colorBy: 'cluster' } });
+    expect(controller.state.message).toContain('Drawing 40 cells');
+    // Each build draws first (no statistics), then correlates.
     expect(inputs).toHaveLength(2);
-    expect(inputs[1]).toBe(inputs[0]); // same data: the worker keeps its copy
-    resolvers[1]();
+    // Options change while those run: only the newest results are shown.
+    controller.update({ options: { colorBy: 'cluster' } });
+    expect(inputs).toHaveLength(4);
+    expect(inputs[2]).toBe(inputs[0]); // same data: the worker keeps its copy
+    resolvers[2]();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(controller.state.status).toBe('loading');
+    expect(controller.state.message).toContain('Correlating 40 cells');
+    expect(controller.state.model?.options.statistics).toBe(false);
+    resolvers[3]();
     await new Promise(resolve => setTimeout(resolve, 0));
     expect(controller.state.status).toBe('ready');
     expect(controller.state.model?.options.colorBy).toBe('cluster');
+    expect(controller.state.model?.stats.dataset[0].reason).toBeNull();
     resolvers[0]();
+    resolvers[1]();
     await new Promise(resolve => setTimeout(resolve, 0));
     expect(controller.state.model?.options.colorBy).toBe('cluster');
+    expect(controller.state.status).toBe('ready');
     controller.swap();
-    expect(inputs[2]).not.toBe(inputs[0]);
+    expect(inputs[4]).not.toBe(inputs[0]);
     expect(panel.calls).toHaveLength(1);
   });
 });
