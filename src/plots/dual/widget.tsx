@@ -5,6 +5,7 @@
 import * as React from 'react';
 
 import { Field, GeneSearch } from '../../panel/components';
+import { ChoiceField, ClusterListField, MatrixField } from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
 import {
   IPlotWidgetOptions,
@@ -160,12 +161,29 @@ function DualView(props: {
   );
 }
 
+const COLOR_BY_CHOICES: readonly (readonly [DualColorBy, string])[] = [
+  ['dataset', 'Dataset'],
+  ['cluster', 'Cluster']
+];
+
+const FACET_CHOICES: readonly (readonly [DualFacetBy, string])[] = [
+  ['none', 'None'],
+  ['dataset', 'One per dataset'],
+  ['cluster', 'One per cluster'],
+  ['dataset_cluster', 'Cluster × dataset']
+];
+
+const DENSITY_CHOICES: readonly (readonly [DualDensity, string])[] = [
+  ['auto', 'Automatic'],
+  ['off', 'Points'],
+  ['on', 'Binned density']
+];
+
 function DualControls(props: { controller: DualController }): JSX.Element {
   const { controller } = props;
   const { settings } = controller;
   const { options } = settings;
   const panel = controller.panel;
-  const [clusterText, setClusterText] = React.useState(settings.clusterText);
   const pickGene = (axis: 'geneX' | 'geneY') => (input: string[] | string) => {
     const names = typeof input === 'string' ? [input.trim()] : input;
     const resolved = panel.geneIndex?.resolve(names).found ?? [];
@@ -214,101 +232,47 @@ function DualControls(props: { controller: DualController }): JSX.Element {
           onAdd={pickGene('geneY')}
         />
       </Field>
-      <Field label="Matrix" htmlFor="jp-exprscope-dual-matrix">
-        <select
-          id="jp-exprscope-dual-matrix"
-          className="jp-mod-styled"
-          value={panel.selection.matrix}
-          onChange={e => panel.setMatrix(e.target.value)}
-        >
-          {panel.matrices.map(m => (
-            <option key={m.id} value={m.id}>
-              {m.label}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Colour by" htmlFor="jp-exprscope-color-by">
-        <select
-          id="jp-exprscope-color-by"
-          className="jp-mod-styled"
-          value={options.colorBy}
-          onChange={e =>
-            controller.update({
-              options: { colorBy: e.target.value as DualColorBy }
-            })
-          }
-        >
-          <option value="dataset">Dataset</option>
-          <option value="cluster">Cluster</option>
-        </select>
-      </Field>
-      <Field label="Facets" htmlFor="jp-exprscope-facet-by">
-        <select
-          id="jp-exprscope-facet-by"
-          className="jp-mod-styled"
-          value={options.facetBy}
-          onChange={e =>
-            controller.update({
-              options: { facetBy: e.target.value as DualFacetBy }
-            })
-          }
-        >
-          <option value="none">None</option>
-          <option value="dataset">One per dataset</option>
-          <option value="cluster">One per cluster</option>
-          <option value="dataset_cluster">Cluster × dataset</option>
-        </select>
-      </Field>
-      <Field label="Clusters" htmlFor="jp-exprscope-dual-clusters">
-        <input
-          id="jp-exprscope-dual-clusters"
-          className="jp-mod-styled"
-          type="text"
-          placeholder="all (or e.g. 0,3,7)"
-          value={clusterText}
-          onChange={e => setClusterText(e.target.value)}
-          onBlur={() => controller.update({ clusterText })}
-          onKeyDown={e => {
-            if (e.key === 'Enter') {
-              controller.update({ clusterText });
-            }
-          }}
-        />
-      </Field>
-      <Field label="Density" htmlFor="jp-exprscope-density">
-        <select
-          id="jp-exprscope-density"
-          className="jp-mod-styled"
-          value={options.density}
-          onChange={e =>
-            controller.update({
-              options: { density: e.target.value as DualDensity }
-            })
-          }
-        >
-          <option value="auto">Automatic</option>
-          <option value="off">Points</option>
-          <option value="on">Binned density</option>
-        </select>
-      </Field>
-      <Field label="Embedding" htmlFor="jp-exprscope-embedding">
-        <select
-          id="jp-exprscope-embedding"
-          className="jp-mod-styled"
-          value={settings.embedding ?? ''}
-          onChange={e =>
-            controller.update({ embedding: e.target.value || null })
-          }
-        >
-          <option value="">None</option>
-          {(panel.description?.embeddings ?? []).map(e => (
-            <option key={e.name} value={e.name}>
-              {e.name}
-            </option>
-          ))}
-        </select>
-      </Field>
+      <MatrixField id="jp-exprscope-dual-matrix" panel={panel} />
+      <ChoiceField
+        id="jp-exprscope-color-by"
+        label="Colour by"
+        value={options.colorBy}
+        choices={COLOR_BY_CHOICES}
+        onChange={colorBy => controller.update({ options: { colorBy } })}
+      />
+      <ChoiceField
+        id="jp-exprscope-facet-by"
+        label="Facets"
+        value={options.facetBy}
+        choices={FACET_CHOICES}
+        onChange={facetBy => controller.update({ options: { facetBy } })}
+      />
+      <ClusterListField
+        id="jp-exprscope-dual-clusters"
+        value={settings.clusterText}
+        onCommit={clusterText => controller.update({ clusterText })}
+      />
+      <ChoiceField
+        id="jp-exprscope-density"
+        label="Density"
+        value={options.density}
+        choices={DENSITY_CHOICES}
+        onChange={density => controller.update({ options: { density } })}
+      />
+      <ChoiceField
+        id="jp-exprscope-embedding"
+        label="Embedding"
+        value={settings.embedding ?? ''}
+        choices={[
+          ['', 'None'] as const,
+          ...(panel.description?.embeddings ?? []).map(
+            e => [e.name, e.name] as const
+          )
+        ]}
+        onChange={embedding =>
+          controller.update({ embedding: embedding || null })
+        }
+      />
       <fieldset>
         <legend>Show</legend>
         <label>

@@ -5,6 +5,7 @@
 import * as React from 'react';
 
 import { Field } from '../../panel/components';
+import { ChoiceField, ClusterListField, MatrixField } from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
 import {
   IPlotWidgetOptions,
@@ -46,6 +47,19 @@ const GROUP_BY_LABELS: Record<HeatmapGroupBy, string> = {
   dataset: 'Datasets',
   dataset_cluster: 'Dataset × cluster'
 };
+
+const SCALING_CHOICES = [
+  ['none', 'None'],
+  ['zscore', 'z-score per gene'],
+  ['minmax', 'Min–max per gene (0–1)']
+] as const;
+
+/** The entries of a label table, typed by its keys. */
+function entries<T extends string>(
+  labels: Record<T, string>
+): (readonly [T, string])[] {
+  return Object.entries(labels) as [T, string][];
+}
 
 const VALUE_LABELS: Record<HeatmapValue, string> = {
   mean: 'Mean (stored values)',
@@ -123,7 +137,6 @@ function HeatmapControls(props: {
   const { options } = settings;
   const panel = controller.panel;
   const selection = panel.selection;
-  const [clusterText, setClusterText] = React.useState(settings.clusterText);
   const clusters =
     panel.groupingColumns
       .find(c => c.name === selection.clusterColumn)
@@ -139,7 +152,6 @@ function HeatmapControls(props: {
       c === name ? !base.has(c) : base.has(c)
     );
     const text = next.length === clusters.length ? '' : next.join(', ');
-    setClusterText(text);
     update({ clusterText: text });
   };
   return (
@@ -185,76 +197,28 @@ function HeatmapControls(props: {
           markers per cluster
         </label>
       </fieldset>
-      <Field label="Matrix" htmlFor="jp-exprscope-heatmap-matrix">
-        <select
-          id="jp-exprscope-heatmap-matrix"
-          className="jp-mod-styled"
-          value={selection.matrix}
-          onChange={e => panel.setMatrix(e.target.value)}
-        >
-          {panel.matrices.map(m => (
-            <option key={m.id} value={m.id}>
-              {m.label}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Columns" htmlFor="jp-exprscope-group-by">
-        <select
-          id="jp-exprscope-group-by"
-          className="jp-mod-styled"
-          value={options.groupBy}
-          onChange={e =>
-            update({
-              options: { ...options, groupBy: e.target.value as HeatmapGroupBy }
-            })
-          }
-        >
-          {Object.entries(GROUP_BY_LABELS).map(([value, label]) => (
-            <option key={value} value={value}>
-              {label}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Value" htmlFor="jp-exprscope-value">
-        <select
-          id="jp-exprscope-value"
-          className="jp-mod-styled"
-          value={options.value}
-          onChange={e =>
-            update({
-              options: { ...options, value: e.target.value as HeatmapValue }
-            })
-          }
-        >
-          {Object.entries(VALUE_LABELS).map(([value, label]) => (
-            <option key={value} value={value}>
-              {label}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Scale rows" htmlFor="jp-exprscope-scaling">
-        <select
-          id="jp-exprscope-scaling"
-          className="jp-mod-styled"
-          value={options.scaling}
-          onChange={e =>
-            update({
-              options: {
-                ...options,
-                scaling: e.target
-                  .value as IHeatmapSettings['options']['scaling']
-              }
-            })
-          }
-        >
-          <option value="none">None</option>
-          <option value="zscore">z-score per gene</option>
-          <option value="minmax">Min–max per gene (0–1)</option>
-        </select>
-      </Field>
+      <MatrixField id="jp-exprscope-heatmap-matrix" panel={panel} />
+      <ChoiceField
+        id="jp-exprscope-group-by"
+        label="Columns"
+        value={options.groupBy}
+        choices={entries(GROUP_BY_LABELS)}
+        onChange={groupBy => update({ options: { ...options, groupBy } })}
+      />
+      <ChoiceField
+        id="jp-exprscope-value"
+        label="Value"
+        value={options.value}
+        choices={entries(VALUE_LABELS)}
+        onChange={value => update({ options: { ...options, value } })}
+      />
+      <ChoiceField
+        id="jp-exprscope-scaling"
+        label="Scale rows"
+        value={options.scaling}
+        choices={SCALING_CHOICES}
+        onChange={scaling => update({ options: { ...options, scaling } })}
+      />
       {options.scaling === 'zscore' && (
         <Field label="Clip at ±" htmlFor="jp-exprscope-clip">
           <input
@@ -288,23 +252,12 @@ function HeatmapControls(props: {
           }}
         />
       </Field>
-      <Field label="Clusters" htmlFor="jp-exprscope-clusters">
-        <input
-          id="jp-exprscope-clusters"
-          className="jp-mod-styled"
-          type="text"
-          placeholder="all (or e.g. 0,3,7)"
-          list="jp-exprscope-cluster-names"
-          value={clusterText}
-          onChange={e => setClusterText(e.target.value)}
-          onBlur={() => update({ clusterText })}
-          onKeyDown={e => {
-            if (e.key === 'Enter') {
-              update({ clusterText });
-            }
-          }}
-        />
-      </Field>
+      <ClusterListField
+        id="jp-exprscope-clusters"
+        list="jp-exprscope-cluster-names"
+        value={settings.clusterText}
+        onCommit={clusterText => update({ clusterText })}
+      />
       {clusters.length > 0 && (
         <details className="jp-exprscope-cluster-list">
           <summary>Tick clusters</summary>
