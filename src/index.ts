@@ -12,6 +12,7 @@ import { ICommandPalette, IThemeManager } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
 
 import { BridgeManager } from './bridge/bridgeManager';
 import { KernelBridge } from './bridge/kernelBridge';
@@ -97,35 +98,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
       repositoryFor,
       settings: () => settings
     });
-    // One heatmap and one dual-expression view in the main area, driven by the sidebar.
-    let heatmap: HeatmapWidget | null = null;
-    const openHeatmap = () => {
-      if (!heatmap || heatmap.isDisposed) {
-        const controller = new HeatmapController(model);
-        heatmap = new HeatmapWidget({
-          controller,
-          themeChanged: themes?.themeChanged
-        });
-        app.shell.add(heatmap, 'main', { mode: 'split-right' });
-        void controller.refresh();
-      }
-      app.shell.activateById(heatmap.id);
+    // One heatmap and one dual-expression view in the main area, driven by the sidebar:
+    // opening one again shows the existing view.
+    const singleView = (create: () => Widget) => {
+      let view: Widget | null = null;
+      return () => {
+        if (!view || view.isDisposed) {
+          view = create();
+          app.shell.add(view, 'main', { mode: 'split-right' });
+        }
+        app.shell.activateById(view.id);
+      };
     };
-    let dual: DualExpressionWidget | null = null;
-    const openDual = () => {
-      if (!dual || dual.isDisposed) {
-        const controller = new DualController(model, {
-          buildInWorker: createDualWorkerBuilder()
-        });
-        dual = new DualExpressionWidget({
-          controller,
-          themeChanged: themes?.themeChanged
-        });
-        app.shell.add(dual, 'main', { mode: 'split-right' });
-        void controller.refresh();
-      }
-      app.shell.activateById(dual.id);
-    };
+    const openHeatmap = singleView(() => {
+      const controller = new HeatmapController(model);
+      void controller.refresh();
+      return new HeatmapWidget({
+        controller,
+        themeChanged: themes?.themeChanged
+      });
+    });
+    const openDual = singleView(() => {
+      const controller = new DualController(model, {
+        buildInWorker: createDualWorkerBuilder()
+      });
+      void controller.refresh();
+      return new DualExpressionWidget({
+        controller,
+        themeChanged: themes?.themeChanged
+      });
+    });
     const sidebar = new ExprscopeSidebar({
       model,
       suggestionLimit: () => settings.geneSuggestionLimit,

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from jupyter_client.manager import start_new_kernel
+from scipy import sparse
 
 from exprscope.kernel import PYTHON_SETUP_SNIPPET
 from exprscope.kernel.protocol import MAX_CHUNK_BYTES
@@ -256,6 +258,19 @@ class KernelSession:
         reply = self.send_raw({"id": request_id, "op": op, "args": args}, comm_id)
         reply.assert_single_reply(request_id)
         return reply
+
+
+def stored_matrix(adata, matrix: str) -> tuple[np.ndarray, list[str]]:
+    """A matrix (``X``, ``raw``, ``layers/<name>``) as a dense array in its stored dtype, and
+    its gene names, read through AnnData's public API: the tests' plain reference."""
+    if matrix == "X":
+        values, genes = adata.X, adata.var_names
+    elif matrix == "raw":
+        values, genes = adata.raw.X, adata.raw.var_names
+    else:
+        values, genes = adata.layers[matrix.removeprefix("layers/")], adata.var_names
+    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
+    return values, [str(gene) for gene in genes]
 
 
 @contextmanager

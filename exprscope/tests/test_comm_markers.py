@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from kernel_harness import KANG_PBMC_H5AD, SYNTHETIC_OBJECTS
-from scipy import sparse
+from kernel_harness import KANG_PBMC_H5AD, SYNTHETIC_OBJECTS, stored_matrix
 
 from exprscope.compute.aggregate import GroupMoments
 from exprscope.compute.markers import welch_markers
@@ -33,18 +32,6 @@ N_TOP = 10
 # -- expected values, the plain way ---------------------------------------------------------------
 
 
-def whole_matrix(adata, matrix: str) -> tuple[np.ndarray, list[str]]:
-    """The matrix as a dense array in its stored dtype, and its genes (AnnData's public API)."""
-    if matrix == "X":
-        values, genes = adata.X, adata.var_names
-    elif matrix == "raw":
-        values, genes = adata.raw.X, adata.raw.var_names
-    else:
-        values, genes = adata.layers[matrix.removeprefix("layers/")], adata.var_names
-    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
-    return values, [str(gene) for gene in genes]
-
-
 def group_labels(column: pd.Series) -> tuple[list[str], np.ndarray]:
     """Categories (in order; sorted values for other columns) as text, and each cell's
     category index (−1 for a missing label)."""
@@ -53,7 +40,7 @@ def group_labels(column: pd.Series) -> tuple[list[str], np.ndarray]:
 
 
 def expected_group_stats(adata, matrix: str, groupby: list[str]) -> dict:
-    values, genes = whole_matrix(adata, matrix)
+    values, genes = stored_matrix(adata, matrix)
     has_nan = np.isnan(values).any(axis=0)
     values = values[:, ~has_nan]
     # Squares as scanpy forms them: rounded to the matrix's float32, summed in float64.

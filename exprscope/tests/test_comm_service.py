@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from kernel_harness import KANG_PBMC_H5AD, REPO_ROOT, SYNTHETIC_OBJECTS, Reply
-from scipy import sparse
+from kernel_harness import KANG_PBMC_H5AD, REPO_ROOT, SYNTHETIC_OBJECTS, Reply, stored_matrix
 
 from exprscope.kernel import PYTHON_SETUP_SNIPPET
 from exprscope.kernel.protocol import MAX_GENES_PER_FETCH
@@ -29,21 +28,10 @@ SETUP_TS = REPO_ROOT / "src" / "bridge" / "setup.ts"
 # -- expected values, computed the plain way --------------------------------------------------
 
 
-def reference_matrix(adata, matrix: str) -> tuple[np.ndarray, list[str]]:
-    """The whole matrix, dense, and its gene names, via AnnData's public API."""
-    if matrix == "X":
-        values, genes = adata.X, adata.var_names
-    elif matrix == "raw":
-        values, genes = adata.raw.X, adata.raw.var_names
-    else:
-        values, genes = adata.layers[matrix.removeprefix("layers/")], adata.var_names
-    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
-    return values.astype(np.float32), list(genes)
-
-
 def check_fetch(reply: Reply, adata, matrix: str, genes, obs=(), embedding=None, cell_ids=False):
     """Compare a fetch reply with ``adata``, value by value."""
-    values, names = reference_matrix(adata, matrix)
+    values, names = stored_matrix(adata, matrix)
+    values = values.astype(np.float32)  # what fetch sends
     result, table = reply.result, reply.table()
     requested = list(dict.fromkeys(genes))
 

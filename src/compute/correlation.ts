@@ -122,19 +122,7 @@ export function correlate(
   const n = x.length;
   const reason = undefinedReason(x, y);
   if (reason !== null) {
-    return {
-      nCells: n,
-      pearsonR: NaN,
-      pearsonCiLow: NaN,
-      pearsonCiHigh: NaN,
-      pearsonP: NaN,
-      spearmanRho: NaN,
-      spearmanCiLow: NaN,
-      spearmanCiHigh: NaN,
-      spearmanP: NaN,
-      fracDoublePositive,
-      reason
-    };
+    return undefinedCorrelation(reason, n, fracDoublePositive);
   }
   const pearsonR = pearson(x, y);
   const [pearsonCiLow, pearsonCiHigh] = fisherInterval(pearsonR, n, level);
@@ -179,6 +167,27 @@ function undefinedReason(x: Float64Array, y: Float64Array): string | null {
 }
 
 /** Pearson's r from centred sums, clipped to [−1, 1] (scipy.stats.pearsonr). */
+/** A correlation that could not be computed, and why (NaN coefficients). */
+export function undefinedCorrelation(
+  reason: string,
+  nCells = 0,
+  fracDoublePositive = NaN
+): ICorrelation {
+  return {
+    nCells,
+    pearsonR: NaN,
+    pearsonCiLow: NaN,
+    pearsonCiHigh: NaN,
+    pearsonP: NaN,
+    spearmanRho: NaN,
+    spearmanCiLow: NaN,
+    spearmanCiHigh: NaN,
+    spearmanP: NaN,
+    fracDoublePositive,
+    reason
+  };
+}
+
 export function pearson(x: Float64Array, y: Float64Array): number {
   const n = x.length;
   let meanX = 0;

@@ -17,7 +17,11 @@
  * Memos (correlations, blends, "has negatives") are keyed by array identity: hand in
  * new arrays for new data, never mutate ones already used.
  */
-import { correlateByGroup, ICorrelation } from '../../compute/correlation';
+import {
+  correlateByGroup,
+  ICorrelation,
+  undefinedCorrelation
+} from '../../compute/correlation';
 import { hash32 } from '../../compute/rng';
 import type { ICodedColumn } from '../heatmap/model';
 import {
@@ -747,7 +751,7 @@ class StatsContext {
     return groups.map(group => {
       const correlation =
         results.get(group.index) ??
-        emptyCorrelation(this.x === null ? 'gene missing' : NOT_COMPUTED);
+        undefinedCorrelation(this.x === null ? 'gene missing' : NOT_COMPUTED);
       return {
         ...correlation,
         reason: this.describeReason(correlation.reason),
@@ -802,22 +806,6 @@ class StatsContext {
 
 /** Reason of the statistics skipped with `statistics: false`. */
 export const NOT_COMPUTED = 'not computed';
-
-function emptyCorrelation(reason: string): ICorrelation {
-  return {
-    nCells: 0,
-    pearsonR: NaN,
-    pearsonCiLow: NaN,
-    pearsonCiHigh: NaN,
-    pearsonP: NaN,
-    spearmanRho: NaN,
-    spearmanCiLow: NaN,
-    spearmanCiHigh: NaN,
-    spearmanP: NaN,
-    fracDoublePositive: NaN,
-    reason
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // Cells, groups, facets
