@@ -21,6 +21,7 @@ BUILD_REQS := "hatchling>=1.5" "editables>=0.5" "hatch-nodejs-version>=0.3.2" "h
 help:
 	@echo "make demo    install everything, open JupyterLab on examples/demo.ipynb"
 	@echo "make test    install everything, run lint + pytest + jest + UI tests"
+	@echo "make bench   benchmark suite (JSON figures; EXPRSCOPE_BENCH_SIZE=smoke for a quick run)"
 	@echo "make lint    format/lint checks (ruff, prettier, eslint, stylelint)"
 	@echo "make format  apply the formatters"
 
@@ -42,7 +43,11 @@ $(VENV)/.installed: pyproject.toml package.json yarn.lock | sysdeps
 	touch $@
 
 .PHONY: env
-env: $(VENV)/.installed
+env: $(VENV)/.installed $(VENV)/share/jupyter/kernels/ir/kernel.json
+
+# IRkernel's kernelspec ("ir") in the venv, for the R kernel tests and demo (R from sysdeps).
+$(VENV)/share/jupyter/kernels/ir/kernel.json: | $(VENV)/.installed
+	Rscript -e 'quit(status = IRkernel::installspec(name = "ir", displayname = "R", prefix = "$(CURDIR)/$(VENV)"))'
 
 .PHONY: build
 build: env
@@ -82,8 +87,19 @@ ui-tests/node_modules/.installed: ui-tests/package.json ui-tests/yarn.lock | env
 test-ui: build sysdeps-ui ui-tests/node_modules/.installed
 	cd ui-tests && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ../$(JLPM) playwright test
 
+# Benchmarks (docs/performance.md): figures as JSON, not pass/fail; ~20 min at full size.
+# Own JupyterLab server on EXPRSCOPE_BENCH_PORT (8899); EXPRSCOPE_BENCH_SIZE=smoke for a quick run.
+.PHONY: bench
+bench: build sysdeps-ui ui-tests/node_modules/.installed
+	$(PY) bench/run.py
+
+# The benchmark at smoke size, so that it cannot rot: every figure present and finite, no timing asserted.
+.PHONY: test-bench-smoke
+test-bench-smoke: build sysdeps-ui ui-tests/node_modules/.installed
+	EXPRSCOPE_BENCH_SIZE=smoke $(PY) bench/run.py --check
+
 .PHONY: test
-test: lint test-py test-js test-ui
+test: lint test-py test-js test-ui test-bench-smoke
 
 .PHONY: clean
 clean:

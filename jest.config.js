@@ -22,7 +22,9 @@ module.exports = {
     '!src/**/*.d.ts',
     '!src/**/.ipynb_checkpoints/*',
     // Only the bundler understands `new Worker(new URL(..., import.meta.url))`.
-    '!src/plots/dual/workerClient.ts'
+    '!src/plots/workers.ts',
+    '!src/plots/*/worker.ts',
+    '!src/bench/**'
   ],
   coverageReporters: ['lcov', 'text-summary'],
   // Not ./coverage: a folder of that name at the root would shadow Python's coverage module

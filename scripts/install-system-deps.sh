@@ -4,6 +4,8 @@
 #   poppler-utils   pdfinfo/pdftotext, to check exported PDFs in tests
 #   fonts-dejavu    stable fonts, so UI screenshots compare across machines
 #   nodejs, npm     only if no Node.js >= 18 is on PATH (needed to build the extension)
+#   R packages      R, IRkernel, Seurat 4, SeuratObject, SingleCellExperiment, jsonlite,
+#                   base64enc: the R kernel side (exprscope/kernel/r) and its tests
 # Usage: scripts/install-system-deps.sh [--ui]   (--ui adds the browser test packages)
 set -euo pipefail
 
@@ -13,6 +15,10 @@ need_node() {
     [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 18 ]
 }
 if need_node; then want+=(nodejs npm); fi
+for pkg in r-base-core r-cran-irkernel r-cran-seurat r-cran-seuratobject \
+  r-bioc-singlecellexperiment r-cran-jsonlite r-cran-base64enc; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || want+=("$pkg")
+done
 if [ "${1:-}" = "--ui" ]; then
   command -v chromium >/dev/null 2>&1 || want+=(chromium)
   command -v pdfinfo >/dev/null 2>&1 || want+=(poppler-utils)

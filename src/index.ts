@@ -8,23 +8,39 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ICommandPalette, IThemeManager } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
+import { registerBenchCommands } from './bench/commands';
 import { BridgeManager } from './bridge/bridgeManager';
 import { KernelBridge } from './bridge/kernelBridge';
 import { ExpressionCache } from './data/cache';
 import { ExpressionRepository } from './data/repository';
+import { reproduceCode, reproduceLanguage } from './export/reproduce';
 import { ExprscopePanelModel } from './panel/model';
 import { ExprscopeSidebar } from './panel/sidebar';
 import { DualController } from './plots/dual/controller';
 import { DualExpressionWidget } from './plots/dual/widget';
-import { createDualWorkerBuilder } from './plots/dual/workerClient';
+import {
+  createDualWorkerBuilder,
+  createHeatmapWorkerBuilder
+} from './plots/workers';
 import { HeatmapController } from './plots/heatmap/controller';
 import { HeatmapWidget } from './plots/heatmap/widget';
+import type { IPlotSpec } from './plots/spec';
+import {
+  ExprscopePlotModel,
+  ExprscopePlotView,
+  MODULE_NAME,
+  MODULE_VERSION
+} from './widget/plotModel';
+import { plotRendererFactory } from './widget/renderer';
+import { IPlotServices, setPlotServices } from './widget/services';
 
 const PLUGIN_ID = 'exprscope:plugin';
 
@@ -63,7 +79,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILabShell,
     INotebookTracker,
     IConsoleTracker,
-    IThemeManager
+    IThemeManager,
+    IRenderMimeRegistry,
+    IJupyterWidgetRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -73,7 +91,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     labShell: ILabShell | null,
     notebooks: INotebookTracker | null,
     consoles: IConsoleTracker | null,
-    themes: IThemeManager | null
+    themes: IThemeManager | null,
+    rendermime: IRenderMimeRegistry | null,
+    widgetRegistry: IJupyterWidgetRegistry | null
   ) => {
     let settings: ISettings = { ...DEFAULT_SETTINGS };
 
@@ -98,6 +118,57 @@ const plugin: JupyterFrontEndPlugin<void> = {
       repositoryFor,
       settings: () => settings
     });
+
+    // Hidden commands `make bench` measures the browser side with (docs/performance.md).
+    registerBenchCommands(app, { model });
+
+    // Plots made from Python in notebooks: the widget model/view and the output renderer.
+    const services: IPlotServices = {
+      bridges: manager,
+      repositoryFor,
+      settings: () => settings,
+      themeChanged: themes?.themeChanged,
+      notebooks,
+      createDualBuilder: createDualWorkerBuilder,
+      createHeatmapBuilder: createHeatmapWorkerBuilder
+    };
+    setPlotServices(services);
+    widgetRegistry?.registerWidget({
+      name: MODULE_NAME,
+      version: MODULE_VERSION,
+      exports: { ExprscopePlotModel, ExprscopePlotView }
+    });
+    rendermime?.addFactory(plotRendererFactory(services), 0);
+
+    // "Insert into notebook": a cell below the active cell of the notebook the sidebar
+    // follows (its kernel is the one holding the plotted object).
+    const insertCell = (spec: IPlotSpec) => {
+      const bridge = model.bridge;
+      const language = reproduceLanguage(bridge?.language ?? 'python');
+      if (!language) {
+        throw new Error(
+          `No reproducing code for ${bridge?.language} kernels: exprscope writes Python and R.`
+        );
+      }
+      const code = reproduceCode(spec, language);
+      const context = bridge?.sessionContext;
+      const panel =
+        notebooks?.find(p => p.sessionContext === context) ??
+        notebooks?.currentWidget ??
+        null;
+      if (!panel) {
+        throw new Error('Open the notebook to insert the cell into first.');
+      }
+      NotebookActions.insertBelow(panel.content);
+      // The notebook's default new cell may be Markdown.
+      NotebookActions.changeCellType(panel.content, 'code');
+      const cell = panel.content.activeCell;
+      if (!cell || cell.model.type !== 'code') {
+        throw new Error('Could not insert a code cell.');
+      }
+      cell.model.sharedModel.setSource(code);
+      app.shell.activateById(panel.id);
+    };
     // One heatmap and one dual-expression view in the main area, driven by the sidebar:
     // opening one again shows the existing view.
     const singleView = (create: () => Widget) => {
@@ -111,11 +182,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       };
     };
     const openHeatmap = singleView(() => {
-      const controller = new HeatmapController(model);
+      const controller = new HeatmapController(model, {
+        buildInWorker: createHeatmapWorkerBuilder()
+      });
       void controller.refresh();
       return new HeatmapWidget({
         controller,
-        themeChanged: themes?.themeChanged
+        themeChanged: themes?.themeChanged,
+        insertCell
       });
     });
     const openDual = singleView(() => {
@@ -125,7 +199,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void controller.refresh();
       return new DualExpressionWidget({
         controller,
-        themeChanged: themes?.themeChanged
+        themeChanged: themes?.themeChanged,
+        insertCell
       });
     });
     const sidebar = new ExprscopeSidebar({

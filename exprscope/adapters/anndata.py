@@ -1,8 +1,9 @@
 """Adapter for in-memory AnnData objects, views (``adata[mask]``) included.
 
 Matrix ids: ``"X"``, ``"raw"`` (``adata.raw.X`` with ``adata.raw.var_names``) and
-``"layers/<name>"``. Dense numpy arrays and scipy sparse matrices/arrays are supported; backed
-(on-disk) AnnData is not yet.
+``"layers/<name>"``. Dense numpy arrays and scipy sparse matrices/arrays are read here; backed
+(on-disk) AnnData and Dask-backed matrices by the subclasses in :mod:`.outofcore`, which
+override the storage hooks (``_gene_values``, ``_moments``, ``_execution``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import pyarrow as pa
 from scipy import sparse
 
 from ..api import read_stored_markers, stored_markers_info
-from ..compute._matrix import columns_with_nan, group_codes, select_columns
-from ..compute.aggregate import group_moments
+from ..compute._matrix import columns_with_nan, group_codes
 from ..kernel.protocol import (
+    KERNEL_PATH_MIN_CELLS,
     MAX_REPLY_BYTES,
     NOT_SUPPORTED,
     TOO_LARGE,
@@ -29,18 +30,22 @@ from ..kernel.protocol import (
     UNKNOWN_MATRIX,
     ProtocolError,
 )
+from ._stats import (
+    DEFAULT_MAX_SAMPLE,
+    SPEARMAN_EXACT,
+    check_group_stats_size,
+    group_stats_table,
+    group_sums,
+    pair_stats_table,
+)
 from .base import (
     CELL_ID_COLUMN,
     DEFAULT_MARKERS_KEY,
-    GROUP_STATS,
     MAX_GROUP_STATS_VALUES,
     MAX_STAT_GROUPS,
-    TOTAL_SUM_COLUMN,
-    TOTAL_SUMSQ_COLUMN,
     Adapter,
     embedding_column,
     gene_column,
-    group_stat_column,
     identity_token,
     obs_column,
     register_adapter,
@@ -72,6 +77,7 @@ EMBEDDING_DIMS = 2
 #: Values of ``missing_reason`` in the ``fetch`` result.
 NOT_IN_MATRIX = "not_in_matrix"
 ALL_NAN = "all_nan"
+HAS_NAN = "has_nan"  # pair_stats only: some cells NaN (correlations would be undefined)
 
 CATEGORICAL, NUMERIC, OTHER = "categorical", "numeric", "other"
 
@@ -131,7 +137,9 @@ class AnnDataAdapter(Adapter):
         token = identity_token
         add(token(adata), adata.is_view, adata.shape)
         add("names", token(adata.obs_names), token(adata.var_names))
-        if not root.isbacked:
+        if root.isbacked:
+            add("file", str(root.filename))
+        else:
             add("X", token(root.X))
         add("raw", token(adata.raw), None if adata.raw is None else token(adata.raw.X))
         add("layers", [(str(key), token(value)) for key, value in root.layers.items()])
@@ -168,6 +176,7 @@ class AnnDataAdapter(Adapter):
                 "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
             },
             "stored_markers": _readable_stored_markers(adata.uns),
+            "execution": self._execution(),
         }
 
     def fetch(
@@ -194,7 +203,7 @@ class AnnDataAdapter(Adapter):
         self._check_reply_size(len(found), obs_columns, embedding_values, cell_ids)
 
         columns: dict[str, pa.Array] = {}
-        values = _read_genes(source, positions[positions >= 0], adata.n_obs)
+        values, notes = self._gene_values(source, positions[positions >= 0])
         for i, gene in enumerate(found):
             # An all-NaN column is how a layer marks genes it does not hold (e.g. an integrated
             # assay that covers only a few thousand genes): report it, do not plot NaNs.
@@ -219,81 +228,79 @@ class AnnDataAdapter(Adapter):
             "missing": missing,
             "missing_reason": {gene: missing_reason[gene] for gene in missing},
         }
+        if notes.get("warnings"):
+            result["warnings"] = notes["warnings"]
         return pa.table(columns), result
 
-    def group_stats(self, matrix: str, groupby: Sequence[str]) -> tuple[pa.Table, dict[str, Any]]:
-        """Sufficient statistics per non-empty group over every gene of the matrix.
+    def group_stats(
+        self,
+        matrix: str,
+        groupby: Sequence[str],
+        genes: Sequence[str] | None = None,
+        expm1: bool = False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Sufficient statistics per non-empty group over every gene of the matrix, or over
+        ``genes`` (the heatmap's kernel path).
 
         Genes whose column holds a NaN (e.g. outside an integrated layer) are left out and
-        listed in ``excluded_genes``. The sums are :func:`~exprscope.compute.aggregate.
-        group_moments`' (squares of float32 values rounded to float32, as scanpy); the
+        listed in ``excluded_genes``. The sums are :func:`._stats.group_sums`' (squares of
+        float32 values rounded to float32, as scanpy; one pass over the stored values); the
         totals run over all cells, those without a group label included.
         """
         self._check_in_memory()
         source = self._matrix(matrix)
-        obs_columns = self._obs_columns(groupby)
-        categoricals = {}
-        for name, column in obs_columns.items():
-            categorical = _as_categorical(column).remove_unused_categories()
-            if len(categorical.categories) > MAX_STAT_GROUPS:
-                raise _too_many_groups(len(categorical.categories), f"obs column {name!r} has")
-            categoricals[name] = categorical
-        codes, labels = group_codes(pd.DataFrame(categoricals), list(groupby))
-        counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-        observed = np.flatnonzero(counts)
-        if observed.size > MAX_STAT_GROUPS:
-            raise _too_many_groups(observed.size, "the grouping has")
-        # Renumber the cells' groups to the non-empty ones, keeping their order
-        renumber = np.full(len(labels) + 1, -1)
-        renumber[observed] = np.arange(observed.size)
-        codes = renumber[codes]  # code −1 picks the last entry, −1
+        grouping = _grouping(self._obs_columns(groupby))
+        columns, missing = _requested_columns(source.genes, genes)
+        kept, sums, notes = self._moments(source, columns, grouping.codes, grouping.n_groups, expm1)
+        return _group_stats_reply(
+            matrix=matrix,
+            groupby=groupby,
+            grouping=grouping,
+            genes=source.genes[columns],
+            kept=kept,
+            sums=sums,
+            expm1=expm1,
+            missing=missing,
+            requested=genes is not None,
+            log1p_base=_log1p_base(self.obj.uns),
+            fingerprint=self.fingerprint(),
+            notes=notes,
+        )
 
-        data = _object_matrix(source)
-        with_nan = columns_with_nan(data)
-        kept = np.flatnonzero(~with_nan)
-        if observed.size * kept.size > MAX_GROUP_STATS_VALUES:
-            raise ProtocolError(
-                TOO_LARGE,
-                f"{observed.size:,} groups × {kept.size:,} genes is more statistics than one "
-                f"reply carries ({MAX_GROUP_STATS_VALUES:,} group × gene values); group by "
-                "fewer categories.",
-                {
-                    "groups": int(observed.size),
-                    "genes": int(kept.size),
-                    "max_values": MAX_GROUP_STATS_VALUES,
-                },
-            )
-        if with_nan.any():
-            data = select_columns(data, kept)
-        moments = group_moments(data, codes, observed.size)
-
-        columns: dict[str, pa.Array] = {
-            "gene": pa.array(_strings(source.genes[kept]), type=pa.utf8())
-        }
-        for i in range(observed.size):
-            for stat, values in zip(
-                GROUP_STATS, (moments.sum, moments.sum_sq, moments.nnz), strict=True
-            ):
-                columns[group_stat_column(stat, i)] = pa.array(values[i], type=pa.float64())
-        columns[TOTAL_SUM_COLUMN] = pa.array(moments.total_sum, type=pa.float64())
-        columns[TOTAL_SUMSQ_COLUMN] = pa.array(moments.total_sum_sq, type=pa.float64())
-
-        label_columns = [labels[name].to_numpy()[observed] for name in groupby]
-        result = {
-            "matrix": matrix,
-            "groupby": list(groupby),
-            "groups": [
-                {"labels": [str(column[i]) for column in label_columns], "n": int(counts[g])}
-                for i, g in enumerate(observed)
-            ],
-            "n_cells_total": self.shape[0],
-            "n_genes": int(kept.size),
-            "excluded_genes": _strings(source.genes[with_nan]),
-            "has_negative": bool(moments.has_negative.any()),
-            "log1p_base": _log1p_base(self.obj.uns),
-            "fingerprint": self.fingerprint(),
-        }
-        return pa.table(columns), result
+    def pair_stats(
+        self,
+        matrix: str,
+        gene_x: str,
+        gene_y: str,
+        groupby: Sequence[str],
+        *,
+        detected_only: bool = False,
+        spearman: str = SPEARMAN_EXACT,
+        max_sample: int = DEFAULT_MAX_SAMPLE,
+    ) -> tuple[pa.Table | None, dict[str, Any]]:
+        """Per-group sums and correlations of two genes, computed in the kernel; no table
+        when a gene is missing from the matrix (``missing``, as in ``fetch``)."""
+        self._check_in_memory()
+        source = self._matrix(matrix)
+        grouping = _grouping(self._obs_columns(groupby))
+        positions = _gene_positions(source.genes, [gene_x, gene_y])
+        values, notes = np.empty((self.shape[0], 0)), {}
+        if (positions >= 0).all():
+            # float64 reads keep float64 matrices exact: the numbers equal exprscope.correlate's
+            values, notes = self._gene_values(source, positions, dtype=np.float64)
+        return _pair_stats_reply(
+            matrix=matrix,
+            genes=(gene_x, gene_y),
+            positions=positions,
+            values=values,
+            groupby=groupby,
+            grouping=grouping,
+            detected_only=detected_only,
+            spearman=spearman,
+            max_sample=max_sample,
+            fingerprint=self.fingerprint(),
+            notes=notes,
+        )
 
     def stored_markers(
         self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
@@ -349,6 +356,51 @@ class AnnDataAdapter(Adapter):
                 NOT_SUPPORTED,
                 "Backed (on-disk) AnnData is not supported yet; load it with adata.to_memory().",
             )
+
+    # Storage hooks: the out-of-core subclasses (outofcore.py) override these three.
+
+    def _execution(self) -> dict[str, str]:
+        """``describe``'s ``execution``: where plots of this object should be computed."""
+        n_obs = self.shape[0]
+        if n_obs > KERNEL_PATH_MIN_CELLS:
+            return {
+                "path": "kernel",
+                "reason": f"{n_obs:,} cells (more than {KERNEL_PATH_MIN_CELLS:,}): per-group "
+                "statistics are computed in the kernel instead of sending cells.",
+            }
+        return {
+            "path": "browser",
+            "reason": f"In memory, {n_obs:,} cells: cells are sent to the browser.",
+        }
+
+    def _gene_values(
+        self, source: _Matrix, positions: np.ndarray, dtype: type = np.float32
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The object's cells × the matrix columns at ``positions`` (column-major), and notes
+        for the result (``warnings``, ``engine``)."""
+        return _read_genes(source, positions, self.shape[0], dtype), {"engine": "numpy"}
+
+    def _moments(
+        self,
+        source: _Matrix,
+        columns: np.ndarray,
+        codes: np.ndarray,
+        n_groups: int,
+        expm1: bool,
+    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        """Per-group sums over the matrix columns at ``columns``: the positions (into
+        ``columns``) of the genes without NaN, their sums (groups × kept genes, as
+        :func:`._stats.chunk_moments`), and notes for the result."""
+        data = _object_matrix(source)
+        if n_groups * columns.size > MAX_GROUP_STATS_VALUES:
+            # Too large unless genes with NaN leave enough out: find them first
+            check_group_stats_size(n_groups, int((~columns_with_nan(data)[columns]).sum()))
+        sums = group_sums(data, codes, n_groups, expm1, columns)
+        kept = np.flatnonzero(~sums.pop("has_nan"))
+        check_group_stats_size(n_groups, kept.size)
+        if kept.size < columns.size:
+            sums = {key: None if value is None else value[..., kept] for key, value in sums.items()}
+        return kept, sums, {"engine": "numpy"}
 
     def _matrix(self, matrix_id: str) -> _Matrix:
         adata = self.obj
@@ -467,10 +519,12 @@ def _gene_positions(names: pd.Index, genes: Sequence[str]) -> np.ndarray:
     return np.where(hits >= 0, first[hits], -1)
 
 
-def _read_genes(source: _Matrix, positions: np.ndarray, n_obs: int) -> np.ndarray:
-    """Cells × selected genes as a column-major float32 array (each gene contiguous)."""
+def _read_genes(
+    source: _Matrix, positions: np.ndarray, n_obs: int, dtype: type = np.float32
+) -> np.ndarray:
+    """Cells × selected genes as a column-major array (each gene contiguous)."""
     if len(positions) == 0:
-        return np.empty((n_obs, 0), dtype=np.float32)
+        return np.empty((n_obs, 0), dtype=dtype)
     columns = positions if source.columns is None else source.columns[positions]
     data = source.data
     if isinstance(data, np.ndarray):
@@ -488,7 +542,7 @@ def _read_genes(source: _Matrix, positions: np.ndarray, n_obs: int) -> np.ndarra
         raise ProtocolError(
             NOT_SUPPORTED, f"Matrices stored as {type(data).__name__} are not supported yet."
         )
-    return np.asfortranarray(block, dtype=np.float32)
+    return np.asfortranarray(block, dtype=dtype)
 
 
 def _object_matrix(source: _Matrix) -> Any:
@@ -523,7 +577,174 @@ def _storage(data: Any) -> str:
         return "dense"
     if sparse.issparse(data):
         return data.format
+    anndata_abc = sys.modules.get("anndata.abc")
+    if anndata_abc is not None and isinstance(data, anndata_abc.CSRDataset):
+        return "backed-csr"
+    if anndata_abc is not None and isinstance(data, anndata_abc.CSCDataset):
+        return "backed-csc"
+    if is_dask_array(data):
+        return "dask"
     return type(data).__name__
+
+
+def is_dask_array(data: Any) -> bool:
+    # Only an imported dask can have made one: never import dask just to check.
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(data, dask_array.Array)
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """Cells' groups for the statistics ops: codes index the non-empty groups (−1: no label)."""
+
+    codes: np.ndarray
+    counts: np.ndarray  # cells per non-empty group
+    labels: list[list[str]]  # per non-empty group, one label per groupby column
+    n_cells_total: int
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+
+def _grouping(obs_columns: Mapping[str, pd.Series]) -> _Grouping:
+    """Groups of one column, or the crossing of two (the first outermost), non-empty ones
+    only, in category order; ``too_large`` above MAX_STAT_GROUPS."""
+    categoricals = {}
+    for name, column in obs_columns.items():
+        categorical = _as_categorical(column).remove_unused_categories()
+        if len(categorical.categories) > MAX_STAT_GROUPS:
+            raise _too_many_groups(len(categorical.categories), f"obs column {name!r} has")
+        categoricals[name] = categorical
+    names = list(obs_columns)
+    codes, labels = group_codes(pd.DataFrame(categoricals), names)
+    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+    observed = np.flatnonzero(counts)
+    if observed.size > MAX_STAT_GROUPS:
+        raise _too_many_groups(observed.size, "the grouping has")
+    # Renumber the cells' groups to the non-empty ones, keeping their order
+    renumber = np.full(len(labels) + 1, -1)
+    renumber[observed] = np.arange(observed.size)
+    label_columns = [labels[name].to_numpy()[observed] for name in names]
+    return _Grouping(
+        codes=renumber[codes],  # code −1 picks the last entry, −1
+        counts=counts[observed],
+        labels=[[str(column[i]) for column in label_columns] for i in range(observed.size)],
+        n_cells_total=len(codes),
+    )
+
+
+def _requested_columns(
+    names: pd.Index, genes: Sequence[str] | None
+) -> tuple[np.ndarray, list[str]]:
+    """Matrix columns of the requested genes (all columns without a request), and the genes
+    the matrix lacks."""
+    if genes is None:
+        return np.arange(len(names)), []
+    positions = _gene_positions(names, genes)
+    missing = [gene for gene, position in zip(genes, positions, strict=True) if position < 0]
+    return positions[positions >= 0], missing
+
+
+def _group_stats_reply(
+    *,
+    matrix: str,
+    groupby: Sequence[str],
+    grouping: _Grouping,
+    genes: pd.Index,
+    kept: np.ndarray,
+    sums: dict[str, Any],
+    expm1: bool,
+    missing: list[str],
+    requested: bool,
+    log1p_base: float | None,
+    fingerprint: str,
+    notes: dict[str, Any],
+) -> tuple[pa.Table, dict[str, Any]]:
+    """The ``group_stats`` table and result; ``sums`` cover the ``kept`` genes only."""
+    excluded = np.ones(len(genes), dtype=bool)
+    excluded[kept] = False
+    result: dict[str, Any] = {
+        "matrix": matrix,
+        "groupby": list(groupby),
+        "groups": [
+            {"labels": labels, "n": int(n)}
+            for labels, n in zip(grouping.labels, grouping.counts, strict=True)
+        ],
+        "n_cells_total": grouping.n_cells_total,
+        "n_genes": int(kept.size),
+        "excluded_genes": _strings(genes[excluded]),
+        "has_negative": bool(np.asarray(sums["has_negative"]).any()),
+        "log1p_base": log1p_base,
+        "expm1": expm1,
+        "engine": notes.get("engine", "numpy"),
+        "fingerprint": fingerprint,
+    }
+    if requested:
+        result["missing"] = missing
+    if notes.get("warnings"):
+        result["warnings"] = notes["warnings"]
+    return group_stats_table(_strings(genes[kept]), sums, expm1), result
+
+
+def _pair_stats_reply(
+    *,
+    matrix: str,
+    genes: tuple[str, str],
+    positions: np.ndarray,
+    values: np.ndarray,
+    groupby: Sequence[str],
+    grouping: _Grouping,
+    detected_only: bool,
+    spearman: str,
+    max_sample: int,
+    fingerprint: str,
+    notes: dict[str, Any],
+) -> tuple[pa.Table | None, dict[str, Any]]:
+    """The ``pair_stats`` table and result; no table when a gene is missing (not in the
+    matrix, or holding NaN)."""
+    missing_reason = {
+        gene: NOT_IN_MATRIX for gene, p in zip(genes, positions, strict=True) if p < 0
+    }
+    if not missing_reason:
+        for i, gene in enumerate(genes):
+            nan = np.isnan(values[:, i])
+            if nan.any():
+                missing_reason[gene] = ALL_NAN if nan.all() else HAS_NAN
+    result: dict[str, Any] = {
+        "matrix": matrix,
+        "gene_x": genes[0],
+        "gene_y": genes[1],
+        "groupby": list(groupby),
+        "groups": [
+            {"labels": labels, "n": int(n)}
+            for labels, n in zip(grouping.labels, grouping.counts, strict=True)
+        ],
+        "n_cells_total": grouping.n_cells_total,
+        "detected_only": detected_only,
+        "spearman": spearman,
+        "max_sample": max_sample,
+        "spearman_sampled": False,
+        "missing": [gene for gene in dict.fromkeys(genes) if gene in missing_reason],
+        "missing_reason": missing_reason,
+        "engine": notes.get("engine", "numpy"),
+        "fingerprint": fingerprint,
+    }
+    if notes.get("warnings"):
+        result["warnings"] = notes["warnings"]
+    if missing_reason:
+        return None, result
+    table, extra = pair_stats_table(
+        values[:, 0],
+        values[:, 1],
+        grouping.codes,
+        grouping.n_groups,
+        detected_only=detected_only,
+        spearman=spearman,
+        max_sample=max_sample,
+    )
+    result.update(extra)
+    return table, result
 
 
 def _matrix_label(matrix_id: str) -> str:

@@ -45,6 +45,8 @@ def group_stat_column(stat: str, group: int) -> str:
 
 
 GROUP_STATS = ("sum", "sumsq", "nnz")
+#: With ``expm1``: Σ expm1(x) per group (Seurat's linear-space mean is log1p of its mean).
+SUMEXPM1_STAT = "sumexpm1"
 TOTAL_SUM_COLUMN = "total_sum"
 TOTAL_SUMSQ_COLUMN = "total_sumsq"
 
@@ -107,10 +109,32 @@ class Adapter(ABC):
         """
 
     @abstractmethod
-    def group_stats(self, matrix: str, groupby: Sequence[str]) -> tuple[pa.Table, dict[str, Any]]:
-        """Per-(crossed) group n, Σx, Σx², #(x > 0) over every gene of a matrix: the Arrow
-        table and the ``group_stats`` result. ``groupby`` holds one or two distinct obs
-        column names."""
+    def group_stats(
+        self,
+        matrix: str,
+        groupby: Sequence[str],
+        genes: Sequence[str] | None = None,
+        expm1: bool = False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Per-(crossed) group n, Σx, Σx², #(x > 0) (and Σexpm1(x)) over every gene of a
+        matrix, or over ``genes`` (without duplicates; unknown ones are reported, never an
+        error): the Arrow table and the ``group_stats`` result. ``groupby`` holds one or two
+        distinct obs column names."""
+
+    @abstractmethod
+    def pair_stats(
+        self,
+        matrix: str,
+        gene_x: str,
+        gene_y: str,
+        groupby: Sequence[str],
+        *,
+        detected_only: bool = False,
+        spearman: str = "exact",
+        max_sample: int = 50_000,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Per-group sums and correlations of two genes (the ``pair_stats`` table and
+        result); see :func:`exprscope.adapters._stats.pair_stats_table`."""
 
     @abstractmethod
     def stored_markers(
@@ -165,7 +189,15 @@ def _forget_serial(key: int, ref: weakref.ref) -> None:
 
 
 def register_adapter(adapter: type[Adapter]) -> type[Adapter]:
-    """Class decorator: make ``adapter_for`` consider this adapter."""
+    """Class decorator: make ``adapter_for`` consider this adapter.
+
+    An adapter that refines a registered one (a subclass, e.g. backed AnnData of AnnData) is
+    tried before it, whatever the import order.
+    """
+    for position, registered in enumerate(_ADAPTERS):
+        if issubclass(adapter, registered):
+            _ADAPTERS.insert(position, adapter)
+            return adapter
     _ADAPTERS.append(adapter)
     return adapter
 

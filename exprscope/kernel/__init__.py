@@ -7,6 +7,7 @@ makes the kernel answer the comm target ``exprscope`` with a :class:`~.service.S
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 import comm
@@ -15,7 +16,7 @@ import comm.base_comm
 from .protocol import COMM_TARGET
 from .service import Service
 
-__all__ = ["PYTHON_SETUP_SNIPPET", "register"]
+__all__ = ["PYTHON_SETUP_SNIPPET", "R_SETUP_SNIPPET", "register"]
 
 #: The constant code the frontend executes (``src/bridge/setup.ts`` holds a verbatim copy
 #: between ``// BEGIN PYTHON SETUP`` and ``// END PYTHON SETUP``; a test keeps the two equal).
@@ -60,6 +61,12 @@ try:
 finally:
     del _exprscope_setup
 """
+
+#: The constant code the frontend executes in R kernels (IRkernel): the whole R helper
+#: ``exprscope/kernel/r/exprscope.R``, which ends by registering the ``exprscope`` comm target.
+#: ``src/bridge/setup.ts`` holds a verbatim copy between ``// BEGIN R SETUP`` and
+#: ``// END R SETUP`` (a test keeps the two equal), so nothing needs installing in the user's R.
+R_SETUP_SNIPPET = files(__package__).joinpath("r", "exprscope.R").read_text(encoding="utf-8")
 
 
 def register() -> None:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .. import __version__, adapters
+from ..adapters._stats import DEFAULT_MAX_SAMPLE, MIN_SAMPLE, SPEARMAN_EXACT, SPEARMAN_SAMPLE
 from ..adapters.base import DEFAULT_MARKERS_KEY, MAX_STORED_MARKERS
+from . import objects
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -56,6 +58,7 @@ class Service:
             "describe": self._describe,
             "fetch": self._fetch,
             "group_stats": self._group_stats,
+            "pair_stats": self._pair_stats,
             "stored_markers": self._stored_markers,
             "cancel": self._cancel,
         }
@@ -152,8 +155,40 @@ class Service:
         groupby = _str_list_arg(args, "groupby")
         if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
             raise _bad_argument("groupby", "a list of one or two distinct obs column names")
+        # No genes (absent or null): every gene of the matrix
+        genes = None if args.get("genes") is None else _str_list_arg(args, "genes")
+        expm1 = _bool_arg(args, "expm1")
         _, adapter = self._lookup(name)
-        table, result = adapter.group_stats(matrix, groupby)
+        table, result = adapter.group_stats(
+            matrix, groupby, None if genes is None else _unique(genes), expm1
+        )
+        return result, table
+
+    def _pair_stats(self, args: dict[str, Any]) -> OpResult:
+        name = _str_arg(args, "object")
+        matrix = _str_arg(args, "matrix")
+        gene_x = _str_arg(args, "gene_x")
+        gene_y = _str_arg(args, "gene_y")
+        groupby = _str_list_arg(args, "groupby")
+        if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
+            raise _bad_argument("groupby", "a list of one or two distinct obs column names")
+        detected_only = _bool_arg(args, "detected_only")
+        spearman = args.get("spearman", SPEARMAN_EXACT)
+        if spearman not in (SPEARMAN_EXACT, SPEARMAN_SAMPLE):
+            raise _bad_argument("spearman", '"exact" or "sample"')
+        max_sample = _int_arg(
+            args, "max_sample", default=DEFAULT_MAX_SAMPLE, minimum=MIN_SAMPLE, maximum=2**31 - 1
+        )
+        _, adapter = self._lookup(name)
+        table, result = adapter.pair_stats(
+            matrix,
+            gene_x,
+            gene_y,
+            groupby,
+            detected_only=detected_only,
+            spearman=spearman,
+            max_sample=max_sample,
+        )
         return result, table
 
     def _stored_markers(self, args: dict[str, Any]) -> OpResult:
@@ -172,13 +207,16 @@ class Service:
         return {}, None
 
     def _lookup(self, name: str) -> tuple[str, Adapter]:
-        """The adapter for the user's object ``name`` (a plain dictionary key, never code)."""
-        namespace = self._namespace()
-        if name.startswith("_") or name not in namespace:
-            raise ProtocolError(
-                NOT_FOUND, f"No object named {name!r} in the kernel.", {"object": name}
-            )
-        obj = namespace[name]
+        """The adapter for the user's object ``name`` (a plain dictionary key, never code), or
+        for an object a notebook widget registered under a handle (``kernel/objects.py``)."""
+        obj = objects.registered(name)
+        if obj is None:
+            namespace = self._namespace()
+            if name.startswith("_") or name not in namespace:
+                raise ProtocolError(
+                    NOT_FOUND, f"No object named {name!r} in the kernel.", {"object": name}
+                )
+            obj = namespace[name]
         adapter = adapters.adapter_for(obj)
         if adapter is None:
             raise ProtocolError(

@@ -7,6 +7,7 @@ same data in the test process (``local_data``); the test modules talk to the ker
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -20,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager, start_new_kernel
 from scipy import sparse
 
-from exprscope.kernel import PYTHON_SETUP_SNIPPET
+from exprscope.kernel import PYTHON_SETUP_SNIPPET, R_SETUP_SNIPPET
 from exprscope.kernel.protocol import MAX_CHUNK_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -149,13 +151,22 @@ class Reply:
         assert not self.ok, self.messages[0]
         return self.messages[0]["error"]
 
+    def slices(self) -> list[bytes]:
+        """The payload slice of each part: its buffer, or its base64 text (R kernels)."""
+        return [
+            part[0] if part else base64.b64decode(message.get("b64", ""), validate=True)
+            for part, message in zip(self.buffers, self.messages, strict=True)
+        ]
+
     def payload(self) -> bytes:
-        return b"".join(part[0] for part in self.buffers)
+        return b"".join(self.slices())
 
     def batches(self) -> list[pa.RecordBatch]:
         return list(pa.ipc.open_stream(pa.py_buffer(self.payload())))
 
     def table(self) -> pa.Table:
+        if self.result.get("payload") == "columns":
+            return decode_columns(self.result["columns"], self.payload())
         return pa.ipc.open_stream(pa.py_buffer(self.payload())).read_all()
 
     def assert_single_reply(self, request_id: Any) -> None:
@@ -173,7 +184,14 @@ class Reply:
         assert all(message["parts"] == parts and message["ok"] for message in self.messages)
         assert "result" in first
         assert not any("result" in message for message in self.messages[1:])
-        if parts > 1 or self.buffers[0]:
+        if "b64" in first:
+            # R kernels: base64 text in every part instead of buffers.
+            assert self.buffers == [[]] * parts
+            assert all(isinstance(message.get("b64"), str) for message in self.messages)
+            slices = self.slices()
+            assert all(len(piece) <= MAX_CHUNK_BYTES for piece in slices)
+            assert parts == 1 or all(len(piece) > 0 for piece in slices)
+        elif parts > 1 or self.buffers[0]:
             assert all(len(part) == 1 for part in self.buffers)
             assert all(0 < len(part[0]) <= MAX_CHUNK_BYTES for part in self.buffers)
 
@@ -271,6 +289,106 @@ def stored_matrix(adata, matrix: str) -> tuple[np.ndarray, list[str]]:
         values, genes = adata.layers[matrix.removeprefix("layers/")], adata.var_names
     values = values.toarray() if sparse.issparse(values) else np.asarray(values)
     return values, [str(gene) for gene in genes]
+
+
+# -- "columns" payloads (R kernels; docs/protocol.md, "Payloads from R") ----------------------
+
+_COLUMN_TYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "int32": np.dtype("<i4")}
+
+
+def decode_columns(columns: list[dict[str, Any]], payload: bytes) -> pa.Table:
+    """The Arrow table a "columns" payload describes, with the Python kernel's schema."""
+    arrays = {}
+    for column in columns:
+        kind, length = column["type"], column["length"]
+        if kind == "utf8":
+            assert "offset" not in column and len(column["values"]) == length
+            arrays[column["name"]] = pa.array(column["values"], type=pa.utf8())
+            continue
+        offset = column["offset"]
+        assert offset % 8 == 0, column
+        dtype = _COLUMN_TYPES["int32" if kind == "dictionary" else kind]
+        assert offset + length * dtype.itemsize <= len(payload), column
+        values = np.frombuffer(payload, dtype=dtype, count=length, offset=offset)
+        if kind == "dictionary":
+            codes = values.astype(np.int32)
+            assert codes.max(initial=-1) < len(column["categories"])
+            arrays[column["name"]] = pa.DictionaryArray.from_arrays(
+                pa.array(codes, mask=codes < 0), pa.array(column["categories"], type=pa.utf8())
+            )
+        else:
+            arrays[column["name"]] = pa.array(values)
+    return pa.table(arrays)
+
+
+# -- kernels ------------------------------------------------------------------------------------
+
+
+def start_kernel(kernel_name: str, cwd: str) -> tuple[KernelManager, Any]:
+    """Start a kernel and a ready client. IRkernel's spec is taken from the R package itself
+    when it is not registered with Jupyter (``make env`` registers it as ``ir``)."""
+    spec_manager = KernelSpecManager()
+    if kernel_name == "ir" and "ir" not in spec_manager.find_kernel_specs():
+        spec_dir = Path(tempfile.mkdtemp(prefix="exprscope-ir-spec-"))
+        (spec_dir / "ir").mkdir()
+        (spec_dir / "ir" / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [
+                        "R",
+                        "--slave",
+                        "-e",
+                        "IRkernel::main()",
+                        "--args",
+                        "{connection_file}",
+                    ],
+                    "display_name": "R",
+                    "language": "R",
+                }
+            )
+        )
+        spec_manager = KernelSpecManager(kernel_dirs=[str(spec_dir)])
+    manager = KernelManager(kernel_name=kernel_name, kernel_spec_manager=spec_manager)
+    manager.start_kernel(cwd=cwd, env=dict(os.environ))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=TIMEOUT)
+    except RuntimeError:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+        raise
+    return manager, client
+
+
+# The R kernel's own view of things, printed as JSON by test-only code.
+R_KERNEL_STATE_CODE = """
+cat(jsonlite::toJSON(list(
+  names = I(as.character(ls(globalenv(), all.names = TRUE))),
+  targets = I(as.character(names(IRkernel::comm_manager()$target_to_handler_map))),
+  comms = length(IRkernel::comm_manager()$commid_to_comm)
+), auto_unbox = TRUE))
+"""
+
+
+@contextmanager
+def r_kernel_session(data_code: str) -> Iterator[KernelSession]:
+    """An IRkernel that ran the R setup snippet, with a comm open and ``data_code`` run.
+
+    ``session.names_before_setup`` / ``names_after_setup`` hold the global names before and
+    after the snippet ran."""
+    manager, client = start_kernel("ir", tempfile.mkdtemp(prefix="exprscope-r-kernel-"))
+    try:
+        session = KernelSession(manager, client)
+        session.names_before_setup = session.evaluate_json(R_KERNEL_STATE_CODE)["names"]
+        session.setup_outputs = session.execute(R_SETUP_SNIPPET, silent=True)
+        session.names_after_setup = session.evaluate_json(R_KERNEL_STATE_CODE)["names"]
+        session.comm_id = session.open_comm()
+        session.execute(data_code)
+        yield session
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 @contextmanager

@@ -3,6 +3,7 @@ import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { columnsPayloadToIPC, isColumnsPayload } from '../data/columnsPayload';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   ErrorCode,
@@ -250,10 +251,23 @@ export class CommClient implements IDisposable {
       }
     }
     if (pending.partsReceived === parts) {
-      this._settle(pending.id, {
-        result: pending.result,
-        payload: concatChunks(pending.chunks, pending.receivedBytes)
-      });
+      let payload = concatChunks(pending.chunks, pending.receivedBytes);
+      if (isColumnsPayload(pending.result)) {
+        // R kernels send raw columns: from here on, the same Arrow stream as Python's.
+        try {
+          payload = columnsPayloadToIPC(pending.result, payload);
+        } catch (err) {
+          this._settle(
+            pending.id,
+            new ExprscopeError(
+              'internal',
+              `Malformed columns payload in the reply to '${pending.op}': ${String(err instanceof Error ? err.message : err)}`
+            )
+          );
+          return;
+        }
+      }
+      this._settle(pending.id, { result: pending.result, payload });
     }
   }
 

@@ -465,6 +465,15 @@ export class KernelBridge implements IDisposable {
       if (this._kernel) {
         void this._connect(this._kernel);
       }
+    } else if (
+      status === 'idle' &&
+      this._status === 'error' &&
+      this._error?.code === 'timeout' &&
+      this._kernel
+    ) {
+      // The setup timed out behind a long cell (e.g. loading a big object): the kernel is
+      // free now, so set up again instead of leaving the panel in an error.
+      void this._connect(this._kernel);
     }
   }
 

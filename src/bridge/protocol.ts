@@ -151,6 +151,11 @@ export interface IDescribeResult extends IObjectInfo {
   embeddings: IEmbeddingInfo[];
   guesses: { dataset: string | null; cluster: string | null };
   stored_markers: IStoredMarkerInfo[];
+  /**
+   * Where plots of this object are computed: `kernel` for out-of-core sources and very
+   * large objects (per-group statistics cross the comm, not cells). Absent: `browser`.
+   */
+  execution?: { path: 'browser' | 'kernel'; reason: string };
 }
 
 /** Arguments of `fetch`. */

@@ -289,23 +289,103 @@ export function aggregate(
   const entries: [string, ExpressionColumn][] = isGeneMap(genes)
     ? Array.from(genes.entries())
     : genes.map((column, index) => [String(index), column]);
-  const nGenes = entries.length;
+  const nCells = checkedCounts(codes, nGroups, 'aggregate');
+  return collect(
+    entries.map(([name, column]) => {
+      if (column.length !== codes.length) {
+        throw new RangeError(
+          `aggregate: gene ${name} has ${column.length} values but there are ${codes.length} group codes`
+        );
+      }
+      return [
+        name,
+        summarise(
+          nCells,
+          accumulate(column, codes, nGroups, !!options.linearMean)
+        )
+      ];
+    }),
+    nCells,
+    options
+  );
+}
+
+/** Σx, Σx², #(x > 0) and Σexpm1(x) already formed per fine group (the kernel's `group_stats`). */
+export interface IPooledSums {
+  sum: Float64Array;
+  sumSq: Float64Array;
+  nnz: Float64Array;
+  /** Needed for `linearMean`. */
+  sumExpm1: Float64Array | null;
+}
+
+/**
+ * `aggregate` from sums per fine group instead of cells: each fine group i (e.g. one
+ * dataset × cluster of the kernel's statistics, with `weights[i]` cells) joins group
+ * `codes[i]` (−1: dropped). Sums add exactly, so the result equals `aggregate` over the
+ * cells themselves up to summation order: the out-of-core path ships kilobytes of sums
+ * instead of cells and plots the same numbers.
+ */
+export function aggregatePooled(
+  genes: ReadonlyMap<string, IPooledSums>,
+  codes: Int32Array,
+  weights: Float64Array,
+  nGroups: number,
+  hasNegative: boolean,
+  options: IAggregateOptions = {}
+): IAggregate {
+  if (weights.length !== codes.length) {
+    throw new RangeError(
+      `aggregatePooled: ${weights.length} weights for ${codes.length} codes`
+    );
+  }
+  checkedCounts(codes, nGroups, 'aggregatePooled');
+  const nCells = countGroups(codes, nGroups, weights);
+  const pool = (values: Float64Array): Float64Array => {
+    const out = new Float64Array(nGroups);
+    for (let i = 0; i < codes.length; i++) {
+      if (codes[i] >= 0) {
+        out[codes[i]] += values[i];
+      }
+    }
+    return out;
+  };
+  return collect(
+    Array.from(genes.entries(), ([name, sums]) => {
+      if (options.linearMean && !sums.sumExpm1) {
+        throw new Error(`aggregatePooled: no Σexpm1 for ${name}`);
+      }
+      return [
+        name,
+        summarise(nCells, {
+          sum: pool(sums.sum),
+          sumSq: pool(sums.sumSq),
+          nnz: pool(sums.nnz),
+          sumExpm1:
+            options.linearMean && sums.sumExpm1 ? pool(sums.sumExpm1) : null,
+          hasNegative
+        })
+      ];
+    }),
+    nCells,
+    options
+  );
+}
+
+/** Genes × groups matrices from each gene's group statistics, masking small groups. */
+function collect(
+  perGene: [string, IGroupStats][],
+  nCells: Float64Array,
+  options: IAggregateOptions
+): IAggregate {
+  const nGenes = perGene.length;
+  const nGroups = nCells.length;
   const minCells = options.minCells ?? 1;
   const mean = new Float64Array(nGenes * nGroups);
   const variance = new Float64Array(nGenes * nGroups);
   const fracExpressing = new Float64Array(nGenes * nGroups);
   const hasNegative = new Uint8Array(nGenes);
-  const nCells = checkedCounts(codes, nGroups, 'aggregate');
-  entries.forEach(([name, column], row) => {
-    if (column.length !== codes.length) {
-      throw new RangeError(
-        `aggregate: gene ${name} has ${column.length} values but there are ${codes.length} group codes`
-      );
-    }
-    const stats = summarise(
-      nCells,
-      accumulate(column, codes, nGroups, !!options.linearMean)
-    );
+  perGene.forEach(([, stats], row) => {
     hasNegative[row] = stats.hasNegative ? 1 : 0;
     const means = stats.linearMean ?? stats.mean;
     const offset = row * nGroups;
@@ -327,7 +407,7 @@ export function aggregate(
     data
   });
   return {
-    genes: entries.map(([name]) => name),
+    genes: perGene.map(([name]) => name),
     nGroups,
     nCells,
     masked,
@@ -338,13 +418,17 @@ export function aggregate(
   };
 }
 
-/** Cells per group (code −1 ignored). */
-export function countGroups(codes: Int32Array, nGroups: number): Float64Array {
+/** Cells per group (code −1 ignored); with `weights`, element i counts weights[i] cells. */
+export function countGroups(
+  codes: Int32Array,
+  nGroups: number,
+  weights?: Float64Array
+): Float64Array {
   const counts = new Float64Array(nGroups);
   for (let i = 0; i < codes.length; i++) {
     const group = codes[i];
     if (group >= 0 && group < nGroups) {
-      counts[group] += 1;
+      counts[group] += weights ? weights[i] : 1;
     }
   }
   return counts;

@@ -25,6 +25,12 @@ export interface IGroupStatsResult {
   has_negative: boolean;
   /** `adata.uns['log1p']['base']`; null for natural log or unknown. */
   log1p_base: number | null;
+  /** Whether `sumexpm1:<i>` columns were sent (asked with `expm1: true`). */
+  expm1?: boolean;
+  /** Requested genes the matrix does not hold (requests with `genes`). */
+  missing?: string[];
+  /** Text for the user, e.g. a CSR-backed file scanned for genes. */
+  warnings?: string[];
 }
 
 /**
@@ -39,6 +45,11 @@ export interface IGroupSufficientStats extends IGroupMoments {
   groupLabels: string[][];
   /** Cells with value > 0, group-major. */
   nnz: Float64Array;
+  /** Σ expm1(x), group-major, when the kernel sent it. */
+  sumExpm1: Float64Array | null;
+  /** Requested genes the matrix does not hold. */
+  missing: string[];
+  warnings: string[];
   total: { n: number; sum: Float64Array; sumSq: Float64Array };
   excludedGenes: string[];
   hasNegative: boolean;
@@ -60,10 +71,12 @@ export function decodeGroupStats(
   const sum = new Float64Array(nGroups * nGenes);
   const sumSq = new Float64Array(nGroups * nGenes);
   const nnz = new Float64Array(nGroups * nGenes);
+  const sumExpm1 = result.expm1 ? new Float64Array(nGroups * nGenes) : null;
   for (let g = 0; g < nGroups; g++) {
     sum.set(float64Column(table, `sum:${g}`), g * nGenes);
     sumSq.set(float64Column(table, `sumsq:${g}`), g * nGenes);
     nnz.set(float64Column(table, `nnz:${g}`), g * nGenes);
+    sumExpm1?.set(float64Column(table, `sumexpm1:${g}`), g * nGenes);
   }
   return {
     matrix: result.matrix,
@@ -76,6 +89,9 @@ export function decodeGroupStats(
     sum,
     sumSq,
     nnz,
+    sumExpm1,
+    missing: [...(result.missing ?? [])],
+    warnings: [...(result.warnings ?? [])],
     total: {
       n: result.n_cells_total,
       sum: Float64Array.from(float64Column(table, 'total_sum')),

@@ -7,7 +7,7 @@ import * as React from 'react';
 import { BridgeStatus } from '../bridge/kernelBridge';
 import { IObsColumn } from '../bridge/protocol';
 import { GeneIndex } from '../data/genes';
-import { IPanelMessage, formatList } from './model';
+import { ExprscopePanelModel, IPanelMessage, formatList } from './model';
 
 const STATUS_LABELS: Record<BridgeStatus, string> = {
   'no-kernel': 'No kernel',
@@ -347,4 +347,42 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+let geneListFields = 0;
+
+/**
+ * The gene choice of a plot without a sidebar (a notebook output): search, chips and the
+ * panel model's messages (unknown genes are reported there, never dropped silently).
+ */
+export function GeneListField(props: {
+  panel: ExprscopePanelModel;
+}): JSX.Element {
+  const { panel } = props;
+  // Several plots share a page: each search input gets its own id.
+  const [id] = React.useState(
+    () => `jp-exprscope-plot-gene-input-${++geneListFields}`
+  );
+  return (
+    <div className="jp-exprscope-gene-list-field">
+      <GeneSearch
+        id={id}
+        label="Add genes"
+        index={panel.geneIndex}
+        limit={30}
+        selected={panel.selection.genes}
+        onAdd={genes => panel.addGenes(genes)}
+      />
+      <GeneChips
+        genes={panel.selection.genes}
+        missing={panel.loaded?.missing ?? []}
+        onRemove={g => panel.removeGene(g)}
+        onClear={() => panel.clearGenes()}
+      />
+      <Messages
+        messages={panel.messages}
+        onDismiss={i => panel.dismissMessage(i)}
+      />
+    </div>
+  );
 }

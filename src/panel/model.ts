@@ -58,7 +58,13 @@ interface IBridgeState {
 }
 
 export interface IPanelModelOptions {
-  manager: BridgeManager;
+  /** Follow the active notebook or console (the sidebar). */
+  manager?: BridgeManager;
+  /**
+   * Or stay on one kernel with a preset selection (a plot in a notebook output, which
+   * belongs to its notebook's kernel whichever notebook has focus).
+   */
+  pinned?: { bridge: KernelBridge; selection: Partial<ISelection> };
   repositoryFor: (bridge: KernelBridge) => ExpressionRepository;
   /** Read at use time so settings changes apply at once. */
   settings: () => { refreshAfterExecution: boolean };
@@ -74,11 +80,24 @@ const EMPTY_SELECTION: ISelection = {
 
 export class ExprscopePanelModel {
   constructor(options: IPanelModelOptions) {
-    this._manager = options.manager;
+    this._manager = options.manager ?? null;
     this._repositoryFor = options.repositoryFor;
     this._settings = options.settings;
-    this._manager.activeChanged.connect(this._onActiveChanged, this);
-    this._onActiveChanged(this._manager, this._manager.active);
+    this._pinned = options.pinned !== undefined;
+    if (options.pinned) {
+      const { bridge, selection } = options.pinned;
+      this._connectBridge(bridge);
+      const state = this._states.get(bridge)!;
+      // The preset is kept by the first describe where the object has it (see _describe).
+      state.selection = { ...EMPTY_SELECTION, ...selection };
+      this._lastStatus = bridge.status;
+      if (bridge.status === 'ready') {
+        void this.refresh();
+      }
+    } else if (this._manager) {
+      this._manager.activeChanged.connect(this._onActiveChanged, this);
+      this._onActiveChanged(this._manager, this._manager.active);
+    }
   }
 
   /** Emitted whenever anything the view shows changes. */
@@ -205,6 +224,14 @@ export class ExprscopePanelModel {
         return;
       }
       const current = objects.find(o => o.name === selected);
+      if (!current && this._pinned) {
+        // A plot made from Python may hold an object no variable names (served under a
+        // handle that `list` does not show): describe it directly, once.
+        if (state.description === null) {
+          await this._describe(selected, true);
+        }
+        return;
+      }
       if (!current) {
         if (!state.objectGone) {
           state.objectGone = true;
@@ -252,6 +279,27 @@ export class ExprscopePanelModel {
     state.objectGone = false;
     this._emit();
     await this._track(() => this._describe(name, same));
+  }
+
+  /**
+   * Show a whole selection at once (loaded plot parameters): the object, its columns,
+   * matrix and genes, kept wherever the object has them (see `_describe`).
+   */
+  async applySelection(selection: ISelection): Promise<void> {
+    const state = this._state;
+    if (!state || selection.object === null) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Open a notebook or console with a running kernel first.'
+      );
+    }
+    const same = state.selection.object === selection.object;
+    state.selection = { ...selection };
+    state.loaded = same ? state.loaded : null;
+    state.description = same ? state.description : null;
+    state.objectGone = false;
+    this._emit();
+    await this._track(() => this._describe(selection.object!, true));
   }
 
   setDatasetColumn(column: string | null): void {
@@ -323,7 +371,7 @@ export class ExprscopePanelModel {
     }
     this._isDisposed = true;
     this._connectBridge(null);
-    this._manager.activeChanged.disconnect(this._onActiveChanged, this);
+    this._manager?.activeChanged.disconnect(this._onActiveChanged, this);
     this._loadAbort?.abort();
     Signal.clearData(this);
   }
@@ -427,7 +475,10 @@ export class ExprscopePanelModel {
       ...selection,
       datasetColumn: pick(selection.datasetColumn, description.guesses.dataset),
       clusterColumn: pick(selection.clusterColumn, description.guesses.cluster),
-      matrix: matrices.has(selection.matrix) ? selection.matrix : 'X',
+      // The object's first matrix when the chosen one is not there (R objects have no X).
+      matrix: matrices.has(selection.matrix)
+        ? selection.matrix
+        : (description.matrices[0]?.id ?? 'X'),
       genes: keepSelection ? selection.genes : []
     };
     if (keepSelection && state.selection.genes.length > 0) {
@@ -605,7 +656,8 @@ export class ExprscopePanelModel {
     }
   }
 
-  private readonly _manager: BridgeManager;
+  private readonly _manager: BridgeManager | null;
+  private readonly _pinned: boolean;
   private readonly _repositoryFor: (
     bridge: KernelBridge
   ) => ExpressionRepository;

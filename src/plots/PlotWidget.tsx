@@ -4,14 +4,19 @@
  * line (progress, errors) above the plot.
  */
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import type { ISignal } from '@lumino/signaling';
+import type { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { exprscopeIcon } from '../icons';
+import { IPlotActionSource, PlotActions } from './PlotActions';
+import type { IPlotSpec } from './spec';
 
 /** What a plot controller offers its widget. */
-export interface IPlotController {
+export interface IPlotController extends IPlotActionSource {
   readonly changed: ISignal<any, void>;
+  /** The notes shown on the plot, as text (kept with saved plots). */
+  notes(): string[];
   dispose(): void;
 }
 
@@ -19,7 +24,16 @@ export interface IPlotWidgetOptions<C extends IPlotController> {
   controller: C;
   /** Emits when the JupyterLab theme changes, to redraw in its colours. */
   themeChanged?: ISignal<any, any>;
+  /**
+   * In a notebook output rather than the main area: no fixed id (there may be many), and
+   * the plot's own controls choose genes (there is no sidebar selection to follow).
+   */
+  embedded?: boolean;
+  /** Insert a reproducing cell below the active notebook cell (sidebar views). */
+  insertCell?: (spec: IPlotSpec) => void;
 }
+
+let embeddedCount = 0;
 
 export abstract class PlotWidget<
   C extends IPlotController
@@ -31,7 +45,11 @@ export abstract class PlotWidget<
     super();
     this._controller = options.controller;
     this._themeChanged = options.themeChanged;
-    this.id = identity.id;
+    this._insertCell = options.insertCell;
+    this.embedded = options.embedded ?? false;
+    this.id = this.embedded
+      ? `${identity.id}-embedded-${++embeddedCount}`
+      : identity.id;
     this.addClass('jp-exprscope-plot-widget');
     this.addClass(identity.className);
     this.title.label = identity.label;
@@ -44,6 +62,18 @@ export abstract class PlotWidget<
     return this._controller;
   }
 
+  /** The main figure's element after its latest draw (what exports use). */
+  get graph(): HTMLElement | null {
+    return this._graph;
+  }
+
+  /** Emits the main figure's element after every draw. */
+  get rendered(): ISignal<this, HTMLElement> {
+    return this._rendered;
+  }
+
+  readonly embedded: boolean;
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -53,13 +83,34 @@ export abstract class PlotWidget<
     super.dispose();
   }
 
+  /** A closed tab is gone for good (and the sidebar's button makes a new one). */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
+  }
+
   /** The view; `themeVersion` changes with the theme (figures read colours anew). */
   protected abstract renderView(themeVersion: number): JSX.Element;
+
+  /** Views pass this to the main figure's `onRendered`. */
+  protected readonly onMainRendered = (graph: HTMLElement): void => {
+    this._graph = graph;
+    this._rendered.emit(graph);
+  };
 
   protected render(): JSX.Element {
     return (
       <UseSignal signal={this._controller.changed}>
-        {() => this.renderView(this._themeVersion)}
+        {() => (
+          <>
+            <PlotActions
+              source={this._controller}
+              graph={() => this._graph}
+              insertCell={this._insertCell}
+            />
+            {this.renderView(this._themeVersion)}
+          </>
+        )}
       </UseSignal>
     );
   }
@@ -71,6 +122,9 @@ export abstract class PlotWidget<
 
   private readonly _controller: C;
   private readonly _themeChanged?: ISignal<any, any>;
+  private readonly _insertCell?: (spec: IPlotSpec) => void;
+  private readonly _rendered = new Signal<this, HTMLElement>(this);
+  private _graph: HTMLElement | null = null;
   private _themeVersion = 0;
 }
 

@@ -2,6 +2,11 @@
  * A React host for one Plotly figure: loads Plotly lazily, redraws with `Plotly.react`
  * (which diffs, so option changes are cheap), follows the container's width and frees the
  * WebGL/DOM resources when unmounted.
+ *
+ * Browsers allow about 16 live WebGL contexts per page; a notebook with many scatter plots
+ * would lose the oldest ones (blank plots). With `releaseOffscreen`, a figure scrolled out
+ * of view is replaced by a picture of itself and its context freed, and redrawn when it
+ * comes back.
  */
 import * as React from 'react';
 
@@ -18,6 +23,25 @@ export interface IPlotlyFigureProps {
    * when the selection is cleared (double click).
    */
   onSelect?: (points: [number, number][] | null) => void;
+  /** Called with the plot element after every completed draw (export, snapshots). */
+  onRendered?: (graph: HTMLElement) => void;
+  /** Swap for a picture while out of view, freeing the WebGL context (see above). */
+  releaseOffscreen?: boolean;
+}
+
+/** How far outside the viewport a figure stays live (avoids churn while scrolling). */
+const OFFSCREEN_MARGIN = '400px';
+
+/**
+ * Give back the WebGL contexts of a purged figure now. Browsers count a context as active
+ * until it is garbage collected, and past ~16 they drop the oldest, which may be one still
+ * on screen.
+ */
+function releaseWebGL(node: HTMLElement): void {
+  node.querySelectorAll('canvas').forEach(canvas => {
+    const gl = canvas.getContext('webgl') ?? canvas.getContext('webgl2');
+    gl?.getExtension('WEBGL_lose_context')?.loseContext();
+  });
 }
 
 const DEFAULT_CONFIG: PlotConfig = {
@@ -31,6 +55,14 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
   // The latest handler, read by the listeners attached once per plot element.
   const onSelect = React.useRef(props.onSelect);
   onSelect.current = props.onSelect;
+  const onRendered = React.useRef(props.onRendered);
+  onRendered.current = props.onRendered;
+  // With `releaseOffscreen`, nothing is drawn until the figure is seen: a notebook that
+  // opens with twenty scatter plots must not ask for twenty WebGL contexts at once.
+  const [visible, setVisible] = React.useState(!props.releaseOffscreen);
+  const [snapshot, setSnapshot] = React.useState<string | null>(null);
+  // Bumped to draw again from scratch (after the browser took our WebGL context away).
+  const [generation, setGeneration] = React.useState(0);
   const listening = React.useRef(false);
   const [error, setError] = React.useState<string | null>(null);
   const [drawing, setDrawing] = React.useState(true);
@@ -38,7 +70,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
   React.useEffect(() => {
     let cancelled = false;
     const node = host.current;
-    if (!node) {
+    if (!node || !visible) {
       return;
     }
     setDrawing(true);
@@ -56,6 +88,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
           if (!cancelled) {
             setError(null);
             setDrawing(false);
+            setSnapshot(null);
             node.dataset.rendered = 'true';
             if (!listening.current) {
               listening.current = true;
@@ -72,6 +105,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
               );
               plot.on('plotly_deselect', () => onSelect.current?.(null));
             }
+            onRendered.current?.(node);
           }
         },
         err => {
@@ -84,7 +118,75 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
     return () => {
       cancelled = true;
     };
-  }, [props.figure, props.config]);
+  }, [props.figure, props.config, visible, generation]);
+
+  React.useEffect(() => {
+    const node = host.current;
+    if (!node) {
+      return;
+    }
+    // A context lost while the figure is shown leaves it blank: draw it again.
+    const onLost = (event: Event) => {
+      if (
+        node.dataset.rendered !== 'true' ||
+        !node.contains(event.target as Node)
+      ) {
+        return;
+      }
+      event.preventDefault();
+      void loadPlotly().then(Plotly => {
+        Plotly.purge(node);
+        delete node.dataset.rendered;
+        listening.current = false;
+        setGeneration(g => g + 1);
+      });
+    };
+    node.addEventListener('webglcontextlost', onLost, true);
+    return () => node.removeEventListener('webglcontextlost', onLost, true);
+  }, []);
+
+  React.useEffect(() => {
+    const node = host.current;
+    if (!node || !props.releaseOffscreen) {
+      return;
+    }
+    const observer = new IntersectionObserver(
+      entries => {
+        const inView = entries.some(e => e.isIntersecting);
+        if (inView) {
+          setVisible(true);
+          return;
+        }
+        if (node.dataset.rendered !== 'true') {
+          return;
+        }
+        // Take the picture first, then free the context; the picture keeps the place.
+        void loadPlotly().then(async Plotly => {
+          try {
+            const rect = node.getBoundingClientRect();
+            const url = await Plotly.toImage(node, {
+              format: 'png',
+              width: Math.max(1, Math.round(rect.width)),
+              height: Math.max(1, Math.round(rect.height))
+            });
+            setSnapshot(url);
+          } catch {
+            setSnapshot(null);
+          }
+          // Not "rendered" first, so our context-lost handler leaves this loss alone.
+          delete node.dataset.rendered;
+          releaseWebGL(node);
+          Plotly.purge(node);
+          listening.current = false;
+          setVisible(false);
+        });
+      },
+      { rootMargin: OFFSCREEN_MARGIN }
+    );
+    // The wrapper holds the plot or its picture, so it keeps its size either way.
+    observer.observe(node.parentElement ?? node);
+    return () => observer.disconnect();
+  }, [props.releaseOffscreen]);
 
   React.useEffect(() => {
     const node = host.current;
@@ -100,13 +202,15 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
     observer.observe(node);
     return () => {
       observer.disconnect();
+      delete node.dataset.rendered;
+      releaseWebGL(node);
       void loadPlotly().then(Plotly => Plotly.purge(node));
     };
   }, []);
 
   return (
     <div className={`jp-exprscope-figure ${props.className ?? ''}`}>
-      {drawing && (
+      {drawing && visible && (
         <div
           className="jp-exprscope-spinner"
           role="progressbar"
@@ -118,11 +222,24 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
           {error}
         </div>
       )}
+      {snapshot && !visible && (
+        <img
+          className="jp-exprscope-plot-snapshot"
+          src={snapshot}
+          alt={props.label}
+        />
+      )}
       <div
         ref={host}
         className="jp-exprscope-plot"
         role="img"
         aria-label={props.label}
+        data-live={visible ? 'true' : 'false'}
+        style={
+          visible || snapshot
+            ? undefined
+            : { minHeight: `${props.figure.layout.height ?? 400}px` }
+        }
       />
     </div>
   );

@@ -72,6 +72,21 @@ function expectSameNumbers(plotted: PlottedCell[], reference: IReference[]) {
 
 const GENES = ['ISG15', 'IFI6', 'CD3E', 'MS4A1', 'LYZ', 'CD14', 'NKG7', 'GNLY'];
 
+/** `exprscope.aggregate` of GENES per dataset × cluster ("stim · 3") on the in-memory adata. */
+function datasetClusterReference(
+  page: IJupyterLabPageFixture
+): Promise<IReference[]> {
+  return kernelJson<IReference[]>(
+    page,
+    [
+      'import json',
+      `_r = exprscope.aggregate(adata, ${JSON.stringify(GENES)}, ["dataset", "cluster"])`,
+      '_r["group"] = _r["dataset"].astype(str) + " · " + _r["cluster"].astype(str)',
+      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
+    ].join('\n')
+  );
+}
+
 test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescaled', async ({
   page,
   tmpPath
@@ -105,15 +120,7 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
     .locator('#jp-exprscope-group-by')
     .selectOption('dataset_cluster');
   await heatmap.locator('#jp-exprscope-min-cells').fill('0');
-  const byBoth = await kernelJson<IReference[]>(
-    page,
-    [
-      'import json',
-      `_r = exprscope.aggregate(adata, ${JSON.stringify(GENES)}, ["dataset", "cluster"])`,
-      '_r["group"] = _r["dataset"].astype(str) + " · " + _r["cluster"].astype(str)',
-      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
-    ].join('\n')
-  );
+  const byBoth = await datasetClusterReference(page);
   expectSameNumbers(await plottedCells(page), byBoth);
 
   // z-scores per gene are clipped at ±2.5; a cluster subset keeps only its columns.
@@ -222,4 +229,36 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
   await expect
     .poll(async () => (await rowLabels(page)).map(s => s.split(' ')[0]))
     .toEqual(integrated);
+});
+
+test('a backed h5ad takes the kernel path and plots the in-memory numbers', async ({
+  page,
+  tmpPath
+}) => {
+  await runDemo(page, tmpPath);
+  // The kernel runs in the notebook's folder: the file stays in the test's folder.
+  await kernelJson(
+    page,
+    [
+      'import anndata, json',
+      'adata.write_h5ad("kang_backed.h5ad")',
+      'backed = anndata.read_h5ad("kang_backed.h5ad", backed="r")',
+      'print(json.dumps(backed.isbacked))'
+    ].join('\n')
+  );
+  const sidebar = await openSidebar(page);
+  await sidebar.locator('#jp-exprscope-object').selectOption('backed');
+  await pasteGenes(sidebar, GENES.join(', '));
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
+  await heatmap
+    .locator('#jp-exprscope-group-by')
+    .selectOption('dataset_cluster');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
+  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText(
+    'in the kernel'
+  );
+  const reference = await datasetClusterReference(page);
+  expectSameNumbers(await plottedCells(page), reference);
 });

@@ -29,9 +29,10 @@ export async function runDemo(page: IJupyterLabPageFixture, tmpPath: string) {
  */
 export async function kernelJson<T>(
   page: IJupyterLabPageFixture,
-  code: string
+  code: string,
+  notebook = DEMO
 ): Promise<T> {
-  await page.notebook.activate(DEMO);
+  await page.notebook.activate(notebook);
   const index = await page.notebook.getCellCount();
   await page.notebook.addCell('code', code);
   await page.notebook.runCell(index);
@@ -45,7 +46,11 @@ export async function pasteGenes(
   sidebar: ReturnType<IJupyterLabPageFixture['locator']>,
   genes: string
 ) {
-  await sidebar.locator('.jp-exprscope-paste summary').click();
-  await sidebar.locator('#jp-exprscope-paste-input').fill(genes);
+  // The paste box is a <details>: open it unless a previous paste left it open.
+  const input = sidebar.locator('#jp-exprscope-paste-input');
+  if (!(await input.isVisible())) {
+    await sidebar.locator('.jp-exprscope-paste summary').click();
+  }
+  await input.fill(genes);
   await sidebar.getByRole('button', { name: 'Add genes' }).click();
 }

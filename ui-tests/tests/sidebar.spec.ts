@@ -112,7 +112,8 @@ test.describe('exprscope sidebar', () => {
     await page.notebook.runCell(sleepCell, { wait: false });
     await expect(status).toHaveAttribute('data-status', 'busy');
     await expect(status).toContainText('Kernel busy');
-    await sidebar.locator('#jp-exprscope-gene-input').fill('IFI6');
+    // A gene nothing on the page has loaded yet (the demo's own plots share the cache).
+    await sidebar.locator('#jp-exprscope-gene-input').fill('IFIT1');
     await sidebar.locator('#jp-exprscope-gene-input').press('Enter');
     await expect(sidebar.locator('.jp-exprscope-spinner')).toBeVisible();
     await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(

@@ -403,6 +403,19 @@ describe('KernelBridge', () => {
     expect(bridge.status).toBe('ready');
   }, 10000);
 
+  it('sets up again when the kernel is idle after a setup timed out behind a long cell', async () => {
+    kernel.status = 'busy';
+    kernel.loseExecutions = 1;
+    createBridge(300);
+    await new Promise(resolve => setTimeout(resolve, 600));
+    await flush();
+    expect(bridge.status).toBe('error');
+    kernel.status = 'idle';
+    context.statusChanged.emit('idle');
+    await flush();
+    expect(bridge.status).toBe('ready');
+  });
+
   it('connects after a restart announced only by kernelChanged', async () => {
     createBridge();
     await flush();

@@ -3,7 +3,11 @@ import {
   describeMissingReason,
   ExprscopeError
 } from '../protocol';
-import { PYTHON_SETUP_SNIPPET, setupSnippetFor } from '../setup';
+import {
+  PYTHON_SETUP_SNIPPET,
+  R_SETUP_SNIPPET,
+  setupSnippetFor
+} from '../setup';
 
 describe('describeError', () => {
   it('explains a timeout with its duration', () => {
@@ -42,11 +46,22 @@ describe('describeError', () => {
 });
 
 describe('setupSnippetFor', () => {
-  it('returns the constant Python snippet and null for other languages', () => {
+  it('returns the constant Python and R snippets and null for other languages', () => {
     expect(setupSnippetFor('python')).toBe(PYTHON_SETUP_SNIPPET);
     expect(setupSnippetFor('Python')).toBe(PYTHON_SETUP_SNIPPET);
-    expect(setupSnippetFor('R')).toBeNull();
+    // IRkernel reports language_info.name "R".
+    expect(setupSnippetFor('R')).toBe(R_SETUP_SNIPPET);
     expect(setupSnippetFor('julia')).toBeNull();
+  });
+
+  it('R: defines one hidden environment and registers the comm target last', () => {
+    const lines = R_SETUP_SNIPPET.trimEnd().split('\n');
+    expect(lines[lines.length - 1]).toBe('.exprscope$register()');
+    expect(R_SETUP_SNIPPET).toContain('.exprscope <- local({');
+    expect(R_SETUP_SNIPPET).toContain(
+      'manager$register_target(TARGET, open_comm)'
+    );
+    expect(R_SETUP_SNIPPET).not.toMatch(/[`\\]|\$\{/);
   });
 
   it('only imports the package and registers the comm target', () => {

@@ -46,6 +46,9 @@ export function groupStatsPayload(
     columns[`sum:${g}`] = over(v => v);
     columns[`sumsq:${g}`] = over(v => v * v);
     columns[`nnz:${g}`] = over(v => (v > 0 ? 1 : 0));
+    if (extra.expm1) {
+      columns[`sumexpm1:${g}`] = over(v => Math.expm1(v));
+    }
     const [k, d] = key.split('/').map(Number);
     return {
       labels: dataset

@@ -9,6 +9,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { describeError, ExprscopeError } from '../../bridge/protocol';
+import type { ICorrelation } from '../../compute/correlation';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopePanelModel } from '../../panel/model';
 import { codedColumn, unknownClustersMessage } from '../grouping';
@@ -21,6 +22,12 @@ import {
   IDualOptions
 } from './model';
 import type { IDualModelBuilder } from './workerProtocol';
+
+import { dualCsv, dualStatsCsv } from '../../export/data';
+import type { IDataTable } from '../PlotActions';
+import { clusterCategoriesOf, plotContextOf } from '../plotContext';
+import { dualSettingsFrom, dualSpecFrom, IDualSpec, IPlotSpec } from '../spec';
+import { kernelCorrelations } from './kernelStats';
 
 export interface IDualSettings {
   geneX: string | null;
@@ -81,6 +88,56 @@ export class DualController {
 
   get state(): IDualState {
     return this._state;
+  }
+
+  /** The plot's parameters (docs/plot-spec.md), or null until both genes are chosen. */
+  spec(): IDualSpec | null {
+    const context = plotContextOf(this._panel);
+    if (!context || !this._settings.geneX || !this._settings.geneY) {
+      return null;
+    }
+    try {
+      return dualSpecFrom(
+        this._settings,
+        context,
+        clusterCategoriesOf(this._panel)
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  /** Show the plot a spec describes: its object, matrix, columns, genes and options. */
+  applySpec(spec: IPlotSpec): void {
+    if (spec.kind !== 'dual_expression') {
+      throw new Error(
+        'These parameters describe a heatmap, not a dual-expression plot.'
+      );
+    }
+    const { settings } = dualSettingsFrom(spec, this._settings);
+    this.update(settings);
+    // The sidebar's gene list is not the dual plot's: keep it as it is.
+    void this._panel.applySelection({
+      object: spec.object,
+      matrix: spec.matrix,
+      datasetColumn: spec.dataset_column,
+      clusterColumn: spec.cluster_column,
+      genes: this._panel.selection.genes
+    });
+  }
+
+  tables(): IDataTable[] {
+    const model = this._state.model;
+    return model
+      ? [
+          { name: 'cells', csv: dualCsv(model) },
+          { name: 'statistics', csv: dualStatsCsv(model) }
+        ]
+      : [];
+  }
+
+  notes(): string[] {
+    return this._state.model?.notes.map(note => note.message) ?? [];
   }
 
   update(
@@ -148,8 +205,29 @@ export class DualController {
       if (abort.signal.aborted) {
         return;
       }
-      this._data = { expression, embedding };
+      this._data = {
+        expression,
+        embedding,
+        kernelStats: null,
+        kernelStatsKey: ''
+      };
       this._rebuild();
+      if (this._kernelPath()) {
+        // Out of core or very large: the points are drawn first; the statistics are
+        // computed over all cells in the kernel (Spearman ranked there).
+        const key = this._kernelStatsKey();
+        const kernelStats = await kernelCorrelations(panel, {
+          geneX,
+          geneY,
+          detectedOnly: this._settings.options.detectedOnly,
+          signal: abort.signal
+        });
+        if (abort.signal.aborted || this._data?.expression !== expression) {
+          return;
+        }
+        this._data = { ...this._data, kernelStats, kernelStatsKey: key };
+        this._rebuild();
+      }
     } catch (err) {
       if (
         abort.signal.aborted ||
@@ -195,7 +273,24 @@ export class DualController {
     }
     const known = (gene: string) =>
       data.expression.genes.has(gene) || data.expression.missing.includes(gene);
+    if (
+      this._kernelPath() &&
+      data.kernelStats !== null &&
+      data.kernelStatsKey !== this._kernelStatsKey()
+    ) {
+      return false; // other genes or "detected only": ask the kernel again
+    }
     return known(geneX) && known(geneY);
+  }
+
+  /** Whether the object's statistics are computed in the kernel (`describe.execution`). */
+  private _kernelPath(): boolean {
+    return this._panel.description?.execution?.path === 'kernel';
+  }
+
+  private _kernelStatsKey(): string {
+    const { geneX, geneY, options } = this._settings;
+    return [geneX, geneY, options.detectedOnly].join('\u0000');
   }
 
   private _rebuild(): void {
@@ -235,15 +330,33 @@ export class DualController {
             embedding: expression.embedding,
             cellIds: expression.cellIds,
             matrix: matrixLabel,
-            missingReason: expression.missingReason
+            missingReason: expression.missingReason,
+            kernelStats: data.kernelStats
           }
         };
       }
       const input = this._input.input;
-      const buildOptions = { ...options, clusters: parsed.clusters };
-      const finish = (model: IDualModel, pending = false) => {
+      // On the kernel path the browser never correlates a million cells itself.
+      const kernelPending = this._kernelPath() && !data.kernelStats;
+      const buildOptions = {
+        ...options,
+        clusters: parsed.clusters,
+        statistics: options.statistics && !kernelPending
+      };
+      const finish = (model: IDualModel, pending = kernelPending) => {
         if (build !== this._buildId) {
           return; // a newer build superseded this one
+        }
+        if (data.kernelStats) {
+          model.notes.unshift({
+            kind: 'kernel_statistics',
+            message:
+              'Correlations computed in the kernel over all cells (Spearman ranked there; no bootstrap interval).' +
+              (parsed.clusters !== null
+                ? ' Per-dataset values need every cell of the kept clusters: not computed for a cluster subset.'
+                : ''),
+            items: []
+          });
         }
         if (parsed.unknown.length > 0) {
           model.notes.unshift({
@@ -372,6 +485,9 @@ export class DualController {
   private _data: {
     expression: IExpressionData;
     embedding: string | null;
+    /** Kernel path: correlations computed in the kernel, and for which genes/option. */
+    kernelStats: ReadonlyMap<string, ICorrelation> | null;
+    kernelStatsKey: string;
   } | null = null;
   private _selectionKey = '';
   private _genesKey = '';

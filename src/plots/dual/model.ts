@@ -113,6 +113,12 @@ export interface IDualInput {
   matrix?: string;
   /** Why a gene is missing, where the data layer knows. */
   missingReason?: Readonly<Record<string, string>>;
+  /**
+   * The kernel path: correlations the kernel computed over all cells (`pair_stats`), by
+   * `${section}|${label}` ("dataset|stim", "cluster|3", "dataset_cluster|stim · 3"). Used
+   * instead of computing in the browser; groups without an entry stay "not computed".
+   */
+  kernelStats?: ReadonlyMap<string, ICorrelation> | null;
 }
 
 /** A dataset, cluster or combination, or the cells lacking a label. */
@@ -218,6 +224,7 @@ export type DualNoteKind =
   | 'negative_values'
   | 'no_bootstrap'
   | 'statistics_pending'
+  | 'kernel_statistics'
   | 'jitter'
   | 'density'
   | 'many_points'
@@ -712,7 +719,17 @@ class StatsContext {
     const results = new Map<number, ICorrelation>();
     const todo = new Uint8Array(nGroups);
     let nTodo = 0;
+    const kernelStats = this.input.kernelStats;
     for (const group of groups) {
+      // Kernel statistics cover all cells of a group: not a dataset under a cluster subset.
+      const fromKernel =
+        kernelStats && !(filterDependent && this.filterKey !== 'all')
+          ? kernelStats.get(`${section}|${describe(group).label}`)
+          : undefined;
+      if (fromKernel) {
+        results.set(group.index, fromKernel);
+        continue;
+      }
       const cached = this.cache.get(keyOf(group.index));
       if (cached !== undefined) {
         results.set(group.index, this.oriented(cached));
@@ -725,7 +742,8 @@ class StatsContext {
       nTodo > 0 &&
       this.x !== null &&
       this.y !== null &&
-      this.opts.statistics
+      this.opts.statistics &&
+      !kernelStats
     ) {
       let masked = codes;
       if (nTodo < groups.length) {

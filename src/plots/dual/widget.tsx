@@ -35,7 +35,12 @@ export class DualExpressionWidget extends PlotWidget<DualController> {
 
   protected renderView(themeVersion: number): JSX.Element {
     return (
-      <DualView controller={this.controller} themeVersion={themeVersion} />
+      <DualView
+        controller={this.controller}
+        themeVersion={themeVersion}
+        embedded={this.embedded}
+        onRendered={this.onMainRendered}
+      />
     );
   }
 }
@@ -43,8 +48,10 @@ export class DualExpressionWidget extends PlotWidget<DualController> {
 function DualView(props: {
   controller: DualController;
   themeVersion: number;
+  embedded: boolean;
+  onRendered: (graph: HTMLElement) => void;
 }): JSX.Element {
-  const { controller, themeVersion } = props;
+  const { controller, themeVersion, embedded } = props;
   const { state } = controller;
   const model = state.model;
   const scatter = React.useMemo(
@@ -107,6 +114,8 @@ function DualView(props: {
               className="jp-exprscope-dual-scatter"
               label={`${model.geneX} against ${model.geneY}, one point per cell`}
               onSelect={onSelect(scatter.pointCells)}
+              onRendered={props.onRendered}
+              releaseOffscreen={embedded}
             />
           )}
           {blend && (
@@ -115,6 +124,7 @@ function DualView(props: {
               className="jp-exprscope-dual-blend"
               label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
               onSelect={onSelect(blend.pointCells)}
+              releaseOffscreen={embedded}
             />
           )}
         </div>

@@ -17,16 +17,34 @@ import {
   IGroupSufficientStats
 } from '../../data/groupStats';
 import type { IExpressionData } from '../../data/repository';
+import type { IPooledSums } from '../../compute/aggregate';
 import type { ExprscopePanelModel } from '../../panel/model';
 import { codedColumn, unknownClustersMessage } from '../grouping';
 import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
 import {
   buildHeatmapModel,
   DEFAULT_HEATMAP_OPTIONS,
+  ICodedColumn,
+  IHeatmapInput,
   IHeatmapModel,
   IHeatmapOptions,
   parseClusterList
 } from './model';
+
+import { heatmapCsv } from '../../export/data';
+import type { IDataTable } from '../PlotActions';
+import {
+  clusterCategoriesOf,
+  plotContextOf,
+  selectionOf
+} from '../plotContext';
+import {
+  heatmapSettingsFrom,
+  heatmapSpecFrom,
+  IHeatmapSpec,
+  IPlotSpec
+} from '../spec';
+import type { IHeatmapModelBuilder } from './workerProtocol';
 
 export type GeneSource = 'selected' | 'markers';
 
@@ -75,9 +93,27 @@ export interface IHeatmapState {
   matrixLabel: string | null;
 }
 
+export interface IHeatmapControllerOptions {
+  /** Builds models off the UI thread (a Web Worker); without it, builds run inline. */
+  buildInWorker?: IHeatmapModelBuilder;
+  /** Cells from which builds go to the worker. */
+  workerThreshold?: number;
+}
+
+/**
+ * From this many cells a build (aggregating every gene over every cell) takes longer than
+ * a frame (~10 ms per 50 genes × 50,000 cells in Node), so it goes to the worker.
+ */
+export const HEATMAP_WORKER_THRESHOLD = 50_000;
+
 export class HeatmapController {
-  constructor(panel: ExprscopePanelModel) {
+  constructor(
+    panel: ExprscopePanelModel,
+    options: IHeatmapControllerOptions = {}
+  ) {
     this._panel = panel;
+    this._buildInWorker = options.buildInWorker ?? null;
+    this._workerThreshold = options.workerThreshold ?? HEATMAP_WORKER_THRESHOLD;
     this._selectionKey = this._panelKey();
     panel.changed.connect(this._onPanelChanged, this);
   }
@@ -96,6 +132,44 @@ export class HeatmapController {
 
   get panel(): ExprscopePanelModel {
     return this._panel;
+  }
+
+  /** The plot's parameters (docs/plot-spec.md), or null while no object is chosen. */
+  spec(): IHeatmapSpec | null {
+    const context = plotContextOf(this._panel);
+    if (!context) {
+      return null;
+    }
+    try {
+      return heatmapSpecFrom(
+        this._settings,
+        context,
+        clusterCategoriesOf(this._panel)
+      );
+    } catch {
+      return null; // e.g. a typed cluster list that keeps no cluster: nothing to describe
+    }
+  }
+
+  /** Show the plot a spec describes: its object, matrix, columns, genes and options. */
+  applySpec(spec: IPlotSpec): void {
+    if (spec.kind !== 'heatmap') {
+      throw new Error(
+        'These parameters describe a dual-expression plot, not a heatmap.'
+      );
+    }
+    const { settings, context } = heatmapSettingsFrom(spec, this._settings);
+    this.update(settings);
+    void this._panel.applySelection(selectionOf(context));
+  }
+
+  tables(): IDataTable[] {
+    const model = this._state.model;
+    return model ? [{ name: 'data', csv: heatmapCsv(model) }] : [];
+  }
+
+  notes(): string[] {
+    return this._state.model?.notes.map(note => note.message) ?? [];
   }
 
   /** Change what is shown; only a change of the data needed goes to the kernel. */
@@ -177,6 +251,16 @@ export class HeatmapController {
         status: 'loading',
         message: `Loading ${genes.length} gene${genes.length === 1 ? '' : 's'}…`
       });
+      if (description.execution?.path === 'kernel') {
+        // Out of core or very large: per-group sums come from the kernel, never cells.
+        const sums = await this._kernelSums(genes, abort.signal);
+        if (abort.signal.aborted) {
+          return;
+        }
+        this._data = { genes, sums, markers, markerSource };
+        this._rebuild();
+        return;
+      }
       const expression = await panel.expression(genes, {
         signal: abort.signal,
         onProgress: (done, total) =>
@@ -203,8 +287,101 @@ export class HeatmapController {
 
   dispose(): void {
     this._abort?.abort();
+    this._buildInWorker?.dispose();
     this._panel.changed.disconnect(this._onPanelChanged, this);
     Signal.clearData(this);
+  }
+
+  /** The kernel path: sums per dataset × cluster of the genes, computed in the kernel. */
+  private async _kernelSums(
+    genes: string[],
+    signal: AbortSignal
+  ): Promise<IGroupSufficientStats> {
+    const panel = this._panel;
+    const { object, matrix, datasetColumn, clusterColumn } = panel.selection;
+    const groupby = [
+      ...new Set([datasetColumn, clusterColumn].filter((c): c is string => !!c))
+    ];
+    if (groupby.length === 0) {
+      throw new ExprscopeError(
+        'bad_request',
+        'Choose a dataset or cluster column in the sidebar.'
+      );
+    }
+    this._set({
+      status: 'loading',
+      message: `Summing ${genes.length} gene${genes.length === 1 ? '' : 's'} per group in the kernel…`
+    });
+    const { result, payload } = await panel.request<IGroupStatsResult>(
+      'group_stats',
+      { object, matrix, groupby, genes, expm1: true },
+      { signal }
+    );
+    if (!payload) {
+      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
+    }
+    return decodeGroupStats(result, tableFromIPC(payload));
+  }
+
+  /** Fine groups of the kernel's sums as pseudo-cells, coded like the cells path. */
+  private _pooledGroups(sums: IGroupSufficientStats): {
+    dataset: ICodedColumn;
+    cluster: ICodedColumn;
+    groupSums: NonNullable<IHeatmapInput['groupSums']>;
+  } {
+    const panel = this._panel;
+    const coded = (column: string | null): ICodedColumn => {
+      const position = column ? sums.groupby.indexOf(column) : -1;
+      if (position < 0) {
+        return {
+          codes: new Int32Array(sums.nGroups),
+          categories: ['all cells']
+        };
+      }
+      // The object's category order, as the cells path shows columns.
+      const categories =
+        panel.groupingColumns
+          .find(c => c.name === column)
+          ?.categories?.map(c => c.name) ?? [];
+      const index = new Map(categories.map((name, k) => [name, k]));
+      const codes = new Int32Array(sums.nGroups);
+      sums.groupLabels.forEach((labels, g) => {
+        const label = labels[position];
+        if (!index.has(label)) {
+          index.set(label, categories.length);
+          categories.push(label);
+        }
+        codes[g] = index.get(label)!;
+      });
+      return { codes, categories };
+    };
+    const { datasetColumn, clusterColumn } = panel.selection;
+    const nG = sums.nGroups;
+    const perGene = (values: Float64Array, gene: number) => {
+      const out = new Float64Array(nG);
+      for (let g = 0; g < nG; g++) {
+        out[g] = values[g * sums.nGenes + gene];
+      }
+      return out;
+    };
+    const genes = new Map<string, IPooledSums>();
+    sums.genes.forEach((gene, j) =>
+      genes.set(gene, {
+        sum: perGene(sums.sum, j),
+        sumSq: perGene(sums.sumSq, j),
+        nnz: perGene(sums.nnz, j),
+        sumExpm1: sums.sumExpm1 ? perGene(sums.sumExpm1, j) : null
+      })
+    );
+    return {
+      dataset: coded(datasetColumn),
+      cluster: coded(clusterColumn),
+      groupSums: {
+        weights: Float64Array.from(sums.n),
+        genes,
+        hasNegative: sums.hasNegative
+      }
+    };
   }
 
   /** Markers of every cluster (the cluster subset is applied when building the model). */
@@ -320,10 +497,15 @@ export class HeatmapController {
       return;
     }
     try {
-      const { expression, markers, markerSource } = data;
+      const { markers, markerSource } = data;
       const { datasetColumn, clusterColumn } = this._panel.selection;
-      const dataset = codedColumn(expression, datasetColumn);
-      const cluster = codedColumn(expression, clusterColumn);
+      const pooled = data.sums ? this._pooledGroups(data.sums) : null;
+      const dataset = pooled
+        ? pooled.dataset
+        : codedColumn(data.expression!, datasetColumn);
+      const cluster = pooled
+        ? pooled.cluster
+        : codedColumn(data.expression!, clusterColumn);
       const parsed = parseClusterList(
         this._settings.clusterText,
         cluster.categories
@@ -335,34 +517,86 @@ export class HeatmapController {
         shown = markers.filter(m => kept.includes(m.cluster));
         genes = [...new Set(shown.map(m => m.gene))];
       }
-      const model = buildHeatmapModel(
-        {
-          genes,
-          values: expression.genes,
-          missingReason: expression.missingReason,
-          dataset,
-          cluster,
-          matrix: this._panel.matrixLabel
-        },
-        { ...this._settings.options, clusters: kept }
-      );
-      if (parsed.unknown.length > 0) {
-        model.notes.unshift({
-          kind: 'unknown_clusters',
-          message: unknownClustersMessage(parsed.unknown, cluster.categories),
-          items: parsed.unknown
-        });
+      // The same input object while only options change: the worker then keeps its copy
+      // (200 MB at a million cells × 50 genes) and gets only the options.
+      const inputKey = [
+        genes.join('\u0001'),
+        datasetColumn,
+        clusterColumn,
+        this._panel.matrixLabel
+      ].join('\u0000');
+      if (this._input?.data !== data || this._input.key !== inputKey) {
+        this._input = {
+          data,
+          key: inputKey,
+          input: {
+            genes,
+            values: data.expression?.genes ?? new Map(),
+            missingReason: data.expression?.missingReason,
+            dataset,
+            cluster,
+            matrix: this._panel.matrixLabel,
+            groupSums: pooled?.groupSums
+          }
+        };
       }
-      this._set({
-        status: 'ready',
-        message: '',
-        model,
-        markers: shown,
-        markerSource,
-        unknownClusters: parsed.unknown,
-        object: this._panel.selection.object,
-        matrixLabel: this._panel.matrixLabel
-      });
+      const input = this._input.input;
+      const options = { ...this._settings.options, clusters: kept };
+      const build = ++this._buildId;
+      const finish = (model: IHeatmapModel) => {
+        if (build !== this._buildId) {
+          return; // a newer build (other options or data) is on its way
+        }
+        if (data.sums) {
+          model.notes.unshift({
+            kind: 'kernel_path',
+            message: `Computed in the kernel from per-group sums (${this._panel.description?.execution?.reason ?? 'out-of-core data'}).`,
+            items: []
+          });
+          for (const warning of data.sums.warnings) {
+            model.notes.unshift({
+              kind: 'kernel_warning',
+              message: warning,
+              items: []
+            });
+          }
+        }
+        if (parsed.unknown.length > 0) {
+          model.notes.unshift({
+            kind: 'unknown_clusters',
+            message: unknownClustersMessage(parsed.unknown, cluster.categories),
+            items: parsed.unknown
+          });
+        }
+        this._set({
+          status: 'ready',
+          message: '',
+          model,
+          markers: shown,
+          markerSource,
+          unknownClusters: parsed.unknown,
+          object: this._panel.selection.object,
+          matrixLabel: this._panel.matrixLabel
+        });
+      };
+      const nCells = data.expression?.nCells ?? 0;
+      if (this._buildInWorker && nCells >= this._workerThreshold) {
+        this._set({
+          status: 'loading',
+          message: `Aggregating ${nCells.toLocaleString('en-US')} cells…`
+        });
+        this._buildInWorker.build(input, options).then(finish, err => {
+          if (build === this._buildId) {
+            this._set({
+              status: 'error',
+              message: describeError(err),
+              model: null
+            });
+          }
+        });
+      } else {
+        finish(buildHeatmapModel(input, options));
+      }
     } catch (err) {
       this._set({ status: 'error', message: describeError(err), model: null });
     }
@@ -415,7 +649,9 @@ export class HeatmapController {
   };
   private _data: {
     genes: string[];
-    expression: IExpressionData;
+    /** Cells of the genes (browser path), or the kernel's per-group sums (kernel path). */
+    expression?: IExpressionData;
+    sums?: IGroupSufficientStats;
     markers: IMarkerRow[];
     markerSource: IMarkerSource | null;
   } | null = null;
@@ -423,4 +659,12 @@ export class HeatmapController {
     null;
   private _selectionKey = '';
   private _abort: AbortController | null = null;
+  private readonly _buildInWorker: IHeatmapModelBuilder | null;
+  private readonly _workerThreshold: number;
+  private _buildId = 0;
+  private _input: {
+    data: NonNullable<HeatmapController['_data']>;
+    key: string;
+    input: IHeatmapInput;
+  } | null = null;
 }

@@ -15,7 +15,9 @@
  */
 import {
   aggregate,
+  aggregatePooled,
   combineCodes,
+  IPooledSums,
   combineLabels,
   countGroups,
   ExpressionColumn,
@@ -81,6 +83,16 @@ export interface IHeatmapInput {
   cluster: ICodedColumn;
   /** The matrix the values come from, as shown to users ("X", "raw", "layers/counts"). */
   matrix?: string;
+  /**
+   * The kernel path: instead of cells, sums per fine group (dataset × cluster, from the
+   * kernel's `group_stats`). `dataset` and `cluster` then code the fine groups, one entry
+   * each, `weights` holds their cells, and `values` is empty.
+   */
+  groupSums?: {
+    weights: Float64Array;
+    genes: ReadonlyMap<string, IPooledSums>;
+    hasNegative: boolean;
+  };
 }
 
 export interface IHeatmapColumn {
@@ -125,7 +137,9 @@ export type HeatmapNoteKind =
   | 'empty_clusters'
   | 'no_cells'
   | 'unlabelled_cells'
-  | 'clustering_partial';
+  | 'clustering_partial'
+  | 'kernel_path'
+  | 'kernel_warning';
 
 export interface IHeatmapNote {
   kind: HeatmapNoteKind;
@@ -184,23 +198,38 @@ export function buildHeatmapModel(
 
   // Genes: found ones become rows, the others are listed, never dropped silently
   const requested = Array.from(new Set(input.genes));
-  const found = requested.filter(gene => input.values.has(gene));
-  const missing = requested.filter(gene => !input.values.has(gene));
+  const pooled = input.groupSums;
+  const holds = (gene: string) =>
+    pooled ? pooled.genes.has(gene) : input.values.has(gene);
+  const found = requested.filter(holds);
+  const missing = requested.filter(gene => !holds(gene));
 
   const grouping = groupCells(input, opts, notes);
-  const columns = new Map<string, ExpressionColumn>();
-  for (const gene of found) {
-    const column = input.values.get(gene) as ExpressionColumn;
-    if (column.length !== nCells) {
-      throw new RangeError(
-        `buildHeatmapModel: gene ${gene} has ${column.length} values for ${nCells} cells`
-      );
+  let aggregated: IAggregate;
+  if (pooled) {
+    aggregated = aggregatePooled(
+      new Map(found.map(gene => [gene, pooled.genes.get(gene)!])),
+      grouping.codes,
+      pooled.weights,
+      grouping.nGroups,
+      pooled.hasNegative,
+      { linearMean: opts.value === 'linear_mean' }
+    );
+  } else {
+    const columns = new Map<string, ExpressionColumn>();
+    for (const gene of found) {
+      const column = input.values.get(gene) as ExpressionColumn;
+      if (column.length !== nCells) {
+        throw new RangeError(
+          `buildHeatmapModel: gene ${gene} has ${column.length} values for ${nCells} cells`
+        );
+      }
+      columns.set(gene, forAggregation(column));
     }
-    columns.set(gene, forAggregation(column));
+    aggregated = aggregate(columns, grouping.codes, grouping.nGroups, {
+      linearMean: opts.value === 'linear_mean'
+    });
   }
-  const aggregated = aggregate(columns, grouping.codes, grouping.nGroups, {
-    linearMean: opts.value === 'linear_mean'
-  });
   const selected = grouping.columns;
   const nCols = selected.length;
   const masked = selected.map(column => column.nCells < opts.minCells);
@@ -522,6 +551,7 @@ function groupCells(
   // per cluster; kept cells lacking a label. Plain loops: typed-array `from` with a
   // callback is several times slower on a million cells.
   const allClusters = opts.clusters === null;
+  const weights = input.groupSums?.weights;
   const originalClusters = input.cluster.codes;
   const clusterCodes = new Int32Array(originalClusters.length);
   const perDataset = new Float64Array(nD);
@@ -535,16 +565,17 @@ function groupCells(
     if (c < 0 && !(allClusters && original < 0)) {
       continue; // a dropped cluster
     }
+    const w = weights ? weights[i] : 1;
     if (c < 0) {
-      noCluster++;
+      noCluster += w;
     } else {
-      perCluster[c]++;
+      perCluster[c] += w;
     }
     const d = datasetCodes[i];
     if (d < 0) {
-      noDataset++;
+      noDataset += w;
     } else {
-      perDataset[d]++;
+      perDataset[d] += w;
     }
   }
   if (opts.clusters !== null) {
@@ -601,7 +632,7 @@ function groupCells(
     codes = combineCodes(datasetCodes, nD, clusterCodes, nK);
     nGroups = nD * nK;
     const labels = combineLabels(datasets, clusters);
-    const counts = countGroups(codes, nGroups);
+    const counts = countGroups(codes, nGroups, weights);
     clusters.forEach((cluster, k) => {
       if (!keepCluster[k] || perCluster[k] === 0) {
         return;

@@ -4,7 +4,7 @@
  */
 import * as React from 'react';
 
-import { Field } from '../../panel/components';
+import { Field, GeneListField } from '../../panel/components';
 import { ChoiceField, ClusterListField, MatrixField } from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
 import {
@@ -37,7 +37,12 @@ export class HeatmapWidget extends PlotWidget<HeatmapController> {
 
   protected renderView(themeVersion: number): JSX.Element {
     return (
-      <HeatmapView controller={this.controller} themeVersion={themeVersion} />
+      <HeatmapView
+        controller={this.controller}
+        themeVersion={themeVersion}
+        embedded={this.embedded}
+        onRendered={this.onMainRendered}
+      />
     );
   }
 }
@@ -71,8 +76,10 @@ const VALUE_LABELS: Record<HeatmapValue, string> = {
 function HeatmapView(props: {
   controller: HeatmapController;
   themeVersion: number;
+  embedded: boolean;
+  onRendered: (graph: HTMLElement) => void;
 }): JSX.Element {
-  const { controller, themeVersion } = props;
+  const { controller, themeVersion, embedded } = props;
   const { settings, state } = controller;
   const panel = controller.panel;
   const model = state.model;
@@ -97,7 +104,7 @@ function HeatmapView(props: {
   );
   return (
     <div className="jp-exprscope-plot-panel">
-      <HeatmapControls controller={controller} />
+      <HeatmapControls controller={controller} embedded={embedded} />
       <PlotStatus status={state.status} message={state.message} />
       {model && (
         <>
@@ -114,6 +121,7 @@ function HeatmapView(props: {
               figure={figure}
               className="jp-exprscope-heatmap-figure"
               label={`Heatmap of ${model.genes.length} genes over ${model.columns.length} columns`}
+              onRendered={props.onRendered}
             />
           )}
         </>
@@ -131,8 +139,9 @@ function HeatmapView(props: {
 
 function HeatmapControls(props: {
   controller: HeatmapController;
+  embedded: boolean;
 }): JSX.Element {
-  const { controller } = props;
+  const { controller, embedded } = props;
   const { settings } = controller;
   const { options } = settings;
   const panel = controller.panel;
@@ -169,8 +178,10 @@ function HeatmapControls(props: {
             checked={settings.geneSource === 'selected'}
             onChange={() => update({ geneSource: 'selected' as GeneSource })}
           />{' '}
-          Chosen in the sidebar ({selection.genes.length})
+          {embedded ? 'Chosen' : 'Chosen in the sidebar'} (
+          {selection.genes.length})
         </label>
+        {embedded && <GeneListField panel={panel} />}
         <label>
           <input
             type="radio"

@@ -2,6 +2,10 @@ import { Signal } from '@lumino/signaling';
 
 import type { IExpressionData } from '../../../data/repository';
 import type { ExprscopePanelModel } from '../../../panel/model';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+
+import { correlateByGroup } from '../../../compute/correlation';
+import { parseSpec } from '../../spec';
 import { DualController } from '../controller';
 import { buildDualModel, IDualInput, IDualOptions } from '../model';
 
@@ -30,6 +34,73 @@ class FakePanel {
   matrices = [{ id: 'X', label: 'X' }];
   matrixLabel = 'X';
   calls: { genes: string[]; extras: any }[] = [];
+  groupingColumns = [
+    {
+      name: 'cluster',
+      kind: 'categorical',
+      categories: [{ name: '0' }, { name: '1' }, { name: '2' }]
+    }
+  ];
+  applied: any[] = [];
+  requests: { op: string; args: any }[] = [];
+
+  /** `pair_stats` as the kernel answers it, from the same cells. */
+  async request(op: string, args: any) {
+    this.requests.push({ op, args });
+    if (op !== 'pair_stats') {
+      throw new Error(`unexpected op ${op}`);
+    }
+    const columns: Record<string, { codes: Int32Array; labels: string[] }> = {
+      dataset: { codes: DATASET, labels: ['ctrl', 'stim'] },
+      cluster: { codes: CLUSTER, labels: ['0', '1', '2'] }
+    };
+    const [a, b] = (args.groupby as string[]).map(name => columns[name]);
+    const codes = b
+      ? Int32Array.from(a.codes, (code, i) => code * 3 + b.codes[i])
+      : a.codes;
+    const labels = b
+      ? a.labels.flatMap(la => b.labels.map(lb => [la, lb]))
+      : a.labels.map(l => [l]);
+    const stats = correlateByGroup(X, Y, codes, labels.length, {
+      detectedOnly: args.detected_only,
+      nBoot: 0
+    });
+    const table = tableFromArrays({
+      group: Int32Array.from(stats, s => s.group),
+      n_cells: Float64Array.from(
+        stats,
+        s => codes.filter(c => c === s.group).length
+      ),
+      n: Float64Array.from(stats, s => s.nCells),
+      n_both_positive: Float64Array.from(
+        stats,
+        s =>
+          Array.from(codes).filter(
+            (c, i) => c === s.group && X[i] > 0 && Y[i] > 0
+          ).length
+      ),
+      pearson_r: Float64Array.from(stats, s => s.pearsonR),
+      pearson_ci_low: Float64Array.from(stats, s => s.pearsonCiLow),
+      pearson_ci_high: Float64Array.from(stats, s => s.pearsonCiHigh),
+      pearson_p: Float64Array.from(stats, s => s.pearsonP),
+      spearman_rho: Float64Array.from(stats, s => s.spearmanRho),
+      spearman_p: Float64Array.from(stats, s => s.spearmanP),
+      reason: stats.map(s => s.reason ?? '')
+    });
+    return {
+      result: {
+        groupby: args.groupby,
+        groups: labels.map(l => ({ labels: l, n: 0 })),
+        missing: []
+      },
+      payload: tableToIPC(table, 'stream')
+    };
+  }
+
+  async applySelection(selection: any) {
+    this.applied.push(selection);
+    this.selection = { ...selection };
+  }
 
   async expression(
     genes: string[],
@@ -160,5 +231,98 @@ describe('DualController', () => {
     controller.swap();
     expect(inputs[4]).not.toBe(inputs[0]);
     expect(panel.calls).toHaveLength(1);
+  });
+
+  it('describes itself as a spec, shows a loaded one exactly, and offers its numbers', async () => {
+    const panel = new FakePanel();
+    const controller = new DualController(
+      panel as unknown as ExprscopePanelModel
+    );
+    await controller.refresh();
+    controller.update({
+      clusterText: '0, 2',
+      options: { colorBy: 'cluster', facetBy: 'dataset', detectedOnly: true }
+    });
+    const spec = controller.spec()!;
+    expect(spec).toMatchObject({
+      kind: 'dual_expression',
+      object: 'adata',
+      gene_x: 'GX',
+      gene_y: 'GY',
+      clusters: ['0', '2'],
+      color_by: 'cluster',
+      facet_by: 'dataset',
+      detected_only: true,
+      embedding: 'X_umap'
+    });
+    controller.update({ clusterText: '', options: { detectedOnly: false } });
+    controller.applySpec(parseSpec(JSON.stringify(spec)));
+    expect(controller.spec()).toEqual(spec);
+    // The sidebar's gene list is left alone by a dual plot's parameters.
+    expect(panel.applied[0].genes).toEqual(['GX', 'GY']);
+    expect(() =>
+      controller.applySpec({ ...spec, kind: 'heatmap' } as any)
+    ).toThrow('heatmap');
+
+    const [cells, statistics] = controller.tables();
+    expect(cells.name).toBe('cells');
+    const rows = cells.csv.trim().split('\r\n');
+    expect(rows[0]).toBe('cell,dataset,cluster,GX,GY');
+    // Detected only, clusters 0 and 2: the drawn cells.
+    expect(rows).toHaveLength(controller.state.model!.points.cells.length + 1);
+    expect(statistics.csv.split('\r\n')[0]).toContain('pearson_r');
+  });
+
+  it('takes correlations from the kernel for out-of-core objects', async () => {
+    const browser = new FakePanel();
+    const inBrowser = new DualController(
+      browser as unknown as ExprscopePanelModel
+    );
+    const kernel = new FakePanel();
+    kernel.description = {
+      ...kernel.description,
+      execution: { path: 'kernel', reason: 'backed h5ad' }
+    };
+    const inKernel = new DualController(
+      kernel as unknown as ExprscopePanelModel
+    );
+    for (const controller of [inBrowser, inKernel]) {
+      controller.update({ options: { nBoot: 0, facetBy: 'dataset_cluster' } });
+      await controller.refresh();
+    }
+    expect(kernel.requests.map(r => r.args.groupby)).toEqual([
+      ['dataset'],
+      ['cluster'],
+      ['dataset', 'cluster']
+    ]);
+    const a = inBrowser.state.model!.stats;
+    const b = inKernel.state.model!.stats;
+    for (const section of ['dataset', 'cluster', 'facet'] as const) {
+      expect(b[section].map(s => s.label)).toEqual(
+        a[section].map(s => s.label)
+      );
+      const same = (got: number, want: number) =>
+        Number.isNaN(want)
+          ? expect(got).toBeNaN()
+          : expect(got).toBeCloseTo(want, 12);
+      b[section].forEach((stats, i) => {
+        same(stats.pearsonR, a[section][i].pearsonR);
+        same(stats.spearmanRho, a[section][i].spearmanRho);
+        expect(stats.nCells).toBe(a[section][i].nCells);
+      });
+    }
+    expect(inKernel.notes().join(' ')).toContain('computed in the kernel');
+
+    // "Detected only" asks the kernel again; a cluster subset does not.
+    inKernel.update({ options: { detectedOnly: true } });
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(kernel.requests).toHaveLength(6);
+    expect(kernel.requests[5].args.detected_only).toBe(true);
+    inKernel.update({ clusterText: '0' });
+    expect(kernel.requests).toHaveLength(6);
+    // Per-dataset values over the kept clusters only would need the cells.
+    expect(
+      inKernel.state.model!.stats.dataset.every(s => Number.isNaN(s.pearsonR))
+    ).toBe(true);
   });
 });

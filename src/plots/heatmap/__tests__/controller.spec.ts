@@ -4,7 +4,9 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import type { IExpressionData } from '../../../data/repository';
 import type { ExprscopePanelModel } from '../../../panel/model';
 import { groupStatsPayload } from '../../../data/__tests__/groupStatsPayload';
+import { parseSpec } from '../../spec';
 import { HeatmapController } from '../controller';
+import { buildHeatmapModel } from '../model';
 
 /**
  * 8 cells, clusters a/b, datasets ctrl/stim. Gene M1 marks cluster a, M2 cluster b in
@@ -42,6 +44,12 @@ class FakePanel {
     }
   ];
   expressionCalls: string[][] = [];
+  applied: any[] = [];
+
+  async applySelection(selection: any) {
+    this.applied.push(selection);
+    this.selection = { ...selection };
+  }
   requests: { op: string; args: any }[] = [];
 
   async expression(genes: string[]): Promise<IExpressionData> {
@@ -80,12 +88,18 @@ class FakePanel {
   async request(op: string, args: any) {
     this.requests.push({ op, args });
     if (op === 'group_stats') {
-      const genes = Object.keys(VALUES);
+      const genes =
+        (args.genes as string[] | undefined)?.filter(g => g in VALUES) ??
+        Object.keys(VALUES);
       const { result, table } = groupStatsPayload(
         genes.map(g => VALUES[g]),
         genes,
         CLUSTER,
-        DATASET
+        DATASET,
+        {
+          expm1: !!args.expm1,
+          missing: (args.genes ?? []).filter((g: string) => !(g in VALUES))
+        }
       );
       return { result, payload: tableToIPC(table, 'stream') };
     }
@@ -213,5 +227,127 @@ describe('HeatmapController', () => {
     expect(controller.state.status).toBe('error');
     expect(controller.state.message).toContain('kernel went away');
     expect(controller.settings.nMarkers).toBe(7);
+  });
+
+  it('builds above the worker threshold in the worker, keeping only the newest build', async () => {
+    const panel = new FakePanel();
+    const builds: any[] = [];
+    const builder = {
+      build: (input: any, options: any) => {
+        builds.push(options);
+        return Promise.resolve(buildHeatmapModel(input, options));
+      },
+      dispose: jest.fn()
+    };
+    const controller = new HeatmapController(
+      panel as unknown as ExprscopePanelModel,
+      { buildInWorker: builder, workerThreshold: 5 }
+    );
+    await controller.refresh();
+    await Promise.resolve();
+    expect(builds).toHaveLength(1);
+    expect(controller.state.model?.genes).toEqual(['M1', 'N']);
+    controller.update({
+      options: { ...controller.settings.options, scaling: 'none' }
+    });
+    controller.update({
+      options: { ...controller.settings.options, scaling: 'minmax' }
+    });
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(controller.state.model?.options.scaling).toBe('minmax');
+    controller.dispose();
+    expect(builder.dispose).toHaveBeenCalled();
+  });
+
+  it('describes itself as a spec and shows a loaded spec exactly', async () => {
+    const { panel, controller } = setup();
+    await controller.refresh();
+    controller.update({
+      clusterText: 'b',
+      options: { ...controller.settings.options, scaling: 'minmax' }
+    });
+    const spec = controller.spec()!;
+    expect(spec).toMatchObject({
+      kind: 'heatmap',
+      object: 'adata',
+      matrix: 'X',
+      genes: ['M1', 'N', 'GONE'],
+      clusters: ['b'],
+      scaling: 'minmax'
+    });
+    controller.update({
+      clusterText: '',
+      options: { ...controller.settings.options, scaling: 'zscore' }
+    });
+    controller.applySpec(parseSpec(JSON.parse(JSON.stringify(spec))));
+    expect(controller.spec()).toEqual(spec);
+    expect(panel.applied).toHaveLength(1);
+    expect(() =>
+      controller.applySpec({ ...spec, kind: 'dual_expression' } as any)
+    ).toThrow('dual-expression');
+  });
+
+  it('offers the plotted numbers as CSV', async () => {
+    const { controller } = setup();
+    await controller.refresh();
+    controller.update({
+      options: { ...controller.settings.options, scaling: 'none', minCells: 0 }
+    });
+    const [table] = controller.tables();
+    const lines = table.csv.trim().split('\r\n');
+    expect(lines[0]).toBe(
+      'gene,column,dataset,cluster,n_cells,mean,fraction_expressing,plotted_mean_none'
+    );
+    // M1 in cluster a: mean of 5, 6, 5, 7.
+    expect(lines).toContain('M1,a,,a,4,5.75,1,5.75');
+    expect(controller.notes().join(' ')).toContain('GONE');
+  });
+
+  it('takes the kernel path for out-of-core objects: the same numbers from sums', async () => {
+    const browser = setup();
+    await browser.controller.refresh();
+    const kernel = setup();
+    kernel.panel.description = {
+      ...kernel.panel.description,
+      execution: { path: 'kernel', reason: 'backed h5ad' }
+    };
+    kernel.panel.groupingColumns.push({
+      name: 'dataset',
+      kind: 'categorical',
+      categories: [{ name: 'ctrl' }, { name: 'stim' }]
+    });
+    await kernel.controller.refresh();
+    expect(kernel.panel.expressionCalls).toHaveLength(0);
+    const request = kernel.panel.requests.find(r => r.op === 'group_stats')!;
+    expect(request.args).toMatchObject({
+      genes: ['M1', 'N', 'GONE'],
+      expm1: true,
+      groupby: ['dataset', 'cluster']
+    });
+    for (const groupBy of ['cluster', 'dataset', 'dataset_cluster'] as const) {
+      for (const value of ['mean', 'linear_mean', 'fraction'] as const) {
+        const options = {
+          ...browser.controller.settings.options,
+          groupBy,
+          value,
+          scaling: 'none' as const,
+          minCells: 0
+        };
+        browser.controller.update({ options });
+        kernel.controller.update({ options });
+        const a = browser.controller.state.model!;
+        const b = kernel.controller.state.model!;
+        expect(b.genes).toEqual(a.genes);
+        expect(b.columns).toEqual(a.columns);
+        b.mean.forEach((row, r) =>
+          row.forEach((v, j) => expect(v).toBeCloseTo(a.mean[r][j]!, 12))
+        );
+        b.fraction.forEach((row, r) =>
+          row.forEach((v, j) => expect(v).toBeCloseTo(a.fraction[r][j]!, 12))
+        );
+        expect(b.missingGenes).toEqual(['GONE']);
+      }
+    }
+    expect(kernel.controller.notes().join(' ')).toContain('in the kernel');
   });
 });

@@ -1,0 +1,108 @@
+/**
+ * "Download data": the numbers a plot shows, as CSV tables built from its model.
+ */
+import type { IDualModel } from '../plots/dual/model';
+import type { IHeatmapModel } from '../plots/heatmap/model';
+import { CsvCell, toCsv } from './csv';
+
+/**
+ * One row per gene and column of the heatmap: the column's dataset / cluster and cells,
+ * the mean and fraction expressing, and the value coloured (after scaling). Masked
+ * columns have empty values.
+ */
+export function heatmapCsv(model: IHeatmapModel): string {
+  const rows: CsvCell[][] = [];
+  model.genes.forEach((gene, g) => {
+    model.columns.forEach((column, c) => {
+      rows.push([
+        gene,
+        column.label,
+        column.dataset,
+        column.cluster,
+        column.nCells,
+        model.mean[g][c],
+        model.fraction[g][c],
+        model.color[g][c]
+      ]);
+    });
+  });
+  return toCsv(
+    [
+      'gene',
+      'column',
+      'dataset',
+      'cluster',
+      'n_cells',
+      'mean',
+      'fraction_expressing',
+      `plotted_${model.options.value}_${model.scaling}`
+    ],
+    rows
+  );
+}
+
+/**
+ * One row per drawn cell: its id, dataset, cluster and the two genes' values (as stored,
+ * not jittered). Float32 values are written exactly (their full double expansion).
+ */
+export function dualCsv(model: IDualModel): string {
+  const { dataset, cluster, x, y, cellIds } = model;
+  const label = (col: typeof dataset, cell: number): string | null => {
+    const code = col.codes[cell];
+    return code < 0 ? null : col.categories[code];
+  };
+  const rows: CsvCell[][] = [];
+  for (const cell of model.points.cells) {
+    rows.push([
+      cellIds ? cellIds[cell] : cell,
+      label(dataset, cell),
+      label(cluster, cell),
+      x ? x[cell] : null,
+      y ? y[cell] : null
+    ]);
+  }
+  return toCsv(['cell', 'dataset', 'cluster', model.geneX, model.geneY], rows);
+}
+
+/** One row per correlation group shown in the statistics table. */
+export function dualStatsCsv(model: IDualModel): string {
+  const stats = [
+    ...model.stats.dataset,
+    ...model.stats.cluster,
+    ...model.stats.facet
+  ];
+  return toCsv(
+    [
+      'section',
+      'group',
+      'n_cells',
+      'n_group_cells',
+      'pearson_r',
+      'pearson_ci_low',
+      'pearson_ci_high',
+      'pearson_p',
+      'spearman_rho',
+      'spearman_ci_low',
+      'spearman_ci_high',
+      'spearman_p',
+      'frac_double_positive',
+      'reason'
+    ],
+    stats.map(s => [
+      s.section,
+      s.label,
+      s.nCells,
+      s.nGroupCells,
+      s.pearsonR,
+      s.pearsonCiLow,
+      s.pearsonCiHigh,
+      s.pearsonP,
+      s.spearmanRho,
+      s.spearmanCiLow,
+      s.spearmanCiHigh,
+      s.spearmanP,
+      s.fracDoublePositive,
+      s.reason
+    ])
+  );
+}

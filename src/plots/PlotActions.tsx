@@ -1,0 +1,338 @@
+/**
+ * The actions every plot offers, in the sidebar's main-area views and in notebook outputs:
+ * export a file (PNG, JPEG, TIFF, PDF, SVG at a chosen size and DPI), copy or load the
+ * plot's parameters, download the plotted numbers and, where a notebook is at hand, insert
+ * a cell that reproduces the plot with the Python API.
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+import * as React from 'react';
+
+import {
+  DEFAULT_DPI,
+  EXPORT_FORMATS,
+  ExportFormat,
+  csvFile,
+  downloadBlob,
+  exportFigure
+} from '../export/exportFigure';
+import { IPlotSpec, parseSpec, serializeSpec } from './spec';
+
+/** One table of plotted numbers, offered as a CSV download. */
+export interface IDataTable {
+  /** Label of the download button and part of the file name. */
+  name: string;
+  csv: string;
+}
+
+/** What a plot lets the actions read and change. */
+export interface IPlotActionSource {
+  /** The plot's parameters now, or null while nothing is plotted. */
+  spec(): IPlotSpec | null;
+  /** Show the plot these parameters describe; throws with a message when it cannot. */
+  applySpec(spec: IPlotSpec): void;
+  /** The plotted numbers. */
+  tables(): IDataTable[];
+}
+
+export interface IPlotActionsProps {
+  source: IPlotActionSource;
+  /** The drawn Plotly element to export, or null before the first draw. */
+  graph: () => HTMLElement | null;
+  /**
+   * Insert a cell reproducing the plot below the active one, in the kernel's language
+   * (absent: no notebook to insert in). Throws with a message when it cannot.
+   */
+  insertCell?: (spec: IPlotSpec) => void;
+}
+
+const FORMAT_LABELS: Record<ExportFormat, string> = {
+  png: 'PNG',
+  jpeg: 'JPEG',
+  tiff: 'TIFF',
+  pdf: 'PDF (vector)',
+  svg: 'SVG (vector)'
+};
+
+export function PlotActions(props: IPlotActionsProps): JSX.Element {
+  const { source, graph, insertCell } = props;
+  const [format, setFormat] = React.useState<ExportFormat>('png');
+  const [width, setWidth] = React.useState(0);
+  const [height, setHeight] = React.useState(0);
+  const [dpi, setDpi] = React.useState(DEFAULT_DPI);
+  const [busy, setBusy] = React.useState(false);
+  const [message, setMessage] = React.useState<{
+    text: string;
+    error: boolean;
+  } | null>(null);
+
+  const say = (text: string, error = false) => setMessage({ text, error });
+  const currentSpec = (): IPlotSpec | null => {
+    const spec = source.spec();
+    if (!spec) {
+      say('Nothing is plotted yet.', true);
+    }
+    return spec;
+  };
+
+  const onExport = async () => {
+    const element = graph();
+    const spec = currentSpec();
+    if (!element || !spec) {
+      if (!element) {
+        say('Nothing is drawn yet.', true);
+      }
+      return;
+    }
+    const rect = element.getBoundingClientRect();
+    setBusy(true);
+    say(`Exporting ${FORMAT_LABELS[format]}…`);
+    try {
+      const { blob, fileName } = await exportFigure(
+        element,
+        format,
+        {
+          width: width > 0 ? width : Math.round(rect.width),
+          height: height > 0 ? height : Math.round(rect.height),
+          dpi
+        },
+        spec
+      );
+      downloadBlob(blob, fileName);
+      say(`Saved ${fileName} (${formatBytes(blob.size)}).`);
+    } catch (err) {
+      say(`Export failed: ${(err as Error)?.message ?? err}`, true);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onCopy = async () => {
+    const spec = currentSpec();
+    if (!spec) {
+      return;
+    }
+    const text = serializeSpec(spec);
+    try {
+      await navigator.clipboard.writeText(text);
+      say('Parameters copied to the clipboard.');
+    } catch {
+      // Clipboard access can be refused (insecure origin, permissions): show the text.
+      await showDialog({
+        title: 'Plot parameters',
+        body: new TextBody(text, true),
+        buttons: [Dialog.okButton()]
+      });
+    }
+  };
+
+  const onLoad = async () => {
+    const body = new TextBody('', false);
+    const result = await showDialog({
+      title: 'Load plot parameters',
+      body,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Load' })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    try {
+      source.applySpec(parseSpec(JSON.parse(body.value)));
+      say('Parameters loaded.');
+    } catch (err) {
+      say(`Could not load the parameters: ${(err as Error).message}`, true);
+    }
+  };
+
+  const onInsert = () => {
+    const spec = currentSpec();
+    if (!spec || !insertCell) {
+      return;
+    }
+    try {
+      insertCell(spec);
+      say('Inserted a cell that reproduces this plot below the active cell.');
+    } catch (err) {
+      say((err as Error).message, true);
+    }
+  };
+
+  const tables = source.tables();
+  const sizeField = (
+    className: string,
+    label: string,
+    value: number,
+    set: (n: number) => void
+  ) => (
+    <label>
+      {label}{' '}
+      <input
+        className={`jp-exprscope-number ${className}`}
+        type="number"
+        min={0}
+        placeholder="as shown"
+        value={value > 0 ? value : ''}
+        onChange={e => {
+          const n = Math.round(Number(e.target.value));
+          set(Number.isFinite(n) && n > 0 ? n : 0);
+        }}
+      />
+    </label>
+  );
+  return (
+    <div className="jp-exprscope-plot-actions" aria-label="Plot actions">
+      <details className="jp-exprscope-export">
+        <summary>Export…</summary>
+        <form
+          className="jp-exprscope-export-form"
+          aria-label="Export the plot"
+          onSubmit={e => {
+            e.preventDefault();
+            void onExport();
+          }}
+        >
+          <label>
+            Format{' '}
+            <select
+              className="jp-mod-styled jp-exprscope-export-format"
+              value={format}
+              onChange={e => setFormat(e.target.value as ExportFormat)}
+            >
+              {EXPORT_FORMATS.map(f => (
+                <option key={f} value={f}>
+                  {FORMAT_LABELS[f]}
+                </option>
+              ))}
+            </select>
+          </label>
+          {sizeField(
+            'jp-exprscope-export-width',
+            'Width (px)',
+            width,
+            setWidth
+          )}
+          {sizeField(
+            'jp-exprscope-export-height',
+            'Height (px)',
+            height,
+            setHeight
+          )}
+          <label>
+            DPI{' '}
+            <input
+              className="jp-exprscope-number jp-exprscope-export-dpi"
+              type="number"
+              min={1}
+              max={2400}
+              value={dpi}
+              onChange={e => {
+                const n = Math.round(Number(e.target.value));
+                if (n >= 1 && n <= 2400) {
+                  setDpi(n);
+                }
+              }}
+            />
+          </label>
+          <button
+            type="submit"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-exprscope-export-button"
+            disabled={busy}
+          >
+            Export
+          </button>
+        </form>
+      </details>
+      <button
+        type="button"
+        className="jp-Button jp-mod-styled jp-exprscope-copy-spec"
+        onClick={() => void onCopy()}
+      >
+        Copy parameters
+      </button>
+      <button
+        type="button"
+        className="jp-Button jp-mod-styled jp-exprscope-load-spec"
+        onClick={() => void onLoad()}
+      >
+        Load parameters
+      </button>
+      {tables.map(table => (
+        <button
+          key={table.name}
+          type="button"
+          className="jp-Button jp-mod-styled jp-exprscope-download-data"
+          data-table={table.name}
+          onClick={() => {
+            const spec = currentSpec();
+            if (spec) {
+              const file = csvFile(table.csv, spec);
+              // One download per table: name the table in the file name.
+              const name = file.fileName.replace(
+                /\.csv$/,
+                `-${table.name}.csv`
+              );
+              downloadBlob(file.blob, name);
+              say(`Saved ${name}.`);
+            }
+          }}
+        >
+          Download {table.name} (CSV)
+        </button>
+      ))}
+      {insertCell && (
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-exprscope-insert-cell"
+          onClick={onInsert}
+        >
+          Insert into notebook
+        </button>
+      )}
+      {busy && (
+        <span
+          className="jp-exprscope-spinner"
+          role="progressbar"
+          aria-label="Exporting"
+        />
+      )}
+      {message && (
+        <span
+          className={
+            message.error
+              ? 'jp-exprscope-error-text'
+              : 'jp-exprscope-action-message'
+          }
+          role="status"
+        >
+          {message.text}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function formatBytes(n: number): string {
+  return n < 1024 * 1024
+    ? `${Math.max(1, Math.round(n / 1024))} KB`
+    : `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** A dialog body with a text area: read-only to show text, editable to paste it. */
+class TextBody extends Widget {
+  constructor(text: string, readOnly: boolean) {
+    super({ node: document.createElement('textarea') });
+    const area = this.node as HTMLTextAreaElement;
+    area.className = 'jp-exprscope-spec-text';
+    area.value = text;
+    area.readOnly = readOnly;
+    area.rows = 14;
+    area.setAttribute(
+      'aria-label',
+      readOnly ? 'Plot parameters' : 'Paste plot parameters (JSON)'
+    );
+  }
+
+  get value(): string {
+    return (this.node as HTMLTextAreaElement).value;
+  }
+}

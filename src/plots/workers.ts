@@ -1,0 +1,24 @@
+/**
+ * The model builders that run in Web Workers. Kept apart because creating a worker uses
+ * `import.meta.url`, which only the bundler understands (jest does not).
+ */
+import { createModelBuilder } from './modelWorker';
+import type { IDualModelBuilder } from './dual/workerProtocol';
+import type { IHeatmapModelBuilder } from './heatmap/workerProtocol';
+
+export function createDualWorkerBuilder(): IDualModelBuilder {
+  return createModelBuilder(
+    () => new Worker(new URL('./dual/worker.js', import.meta.url)),
+    {
+      // Cell ids stay here: a million strings cost more to copy than to re-attach.
+      strip: input => ({ ...input, cellIds: null }),
+      attach: (model, input) => ({ ...model, cellIds: input.cellIds ?? null })
+    }
+  );
+}
+
+export function createHeatmapWorkerBuilder(): IHeatmapModelBuilder {
+  return createModelBuilder(
+    () => new Worker(new URL('./heatmap/worker.js', import.meta.url))
+  );
+}

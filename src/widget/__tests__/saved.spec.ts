@@ -1,0 +1,75 @@
+import { encodeFigure, readPayload } from '../saved';
+import { LiveModelRegistry } from '../registry';
+
+function decode(spec: { dtype: string; bdata: string }): number[] {
+  const bytes = Uint8Array.from(atob(spec.bdata), c => c.charCodeAt(0));
+  const types: Record<string, any> = {
+    f4: Float32Array,
+    f8: Float64Array,
+    i4: Int32Array,
+    u1: Uint8Array
+  };
+  return Array.from(new types[spec.dtype](bytes.buffer));
+}
+
+describe('encodeFigure', () => {
+  it("writes typed arrays as Plotly's base64 typed arrays, exactly", () => {
+    const x = new Float32Array([0, 1.5, -2.25, 3.1]);
+    const codes = new Int32Array([0, -1, 7]);
+    const encoded = encodeFigure({
+      data: [
+        {
+          type: 'scattergl',
+          x: x as any,
+          marker: { color: codes as any }
+        }
+      ],
+      layout: { title: { text: 'ISG15 vs IFI6' } }
+    });
+    const trace = encoded.data[0] as any;
+    expect(trace.x.dtype).toBe('f4');
+    expect(decode(trace.x)).toEqual(Array.from(x));
+    expect(trace.marker.color.dtype).toBe('i4');
+    expect(decode(trace.marker.color)).toEqual([0, -1, 7]);
+    // Plain JSON survives a round trip through the notebook file.
+    expect(JSON.parse(JSON.stringify(encoded))).toEqual(encoded);
+  });
+
+  it("drops Plotly's private keys and functions, and non-finite numbers", () => {
+    const encoded = encodeFigure({
+      data: [{ type: 'heatmap', z: [[1, NaN]] as any, _input: {} } as any],
+      layout: { _fullLayout: {}, width: Infinity } as any
+    });
+    expect(encoded.data[0]).toEqual({ type: 'heatmap', z: [[1, null]] });
+    expect(encoded.layout).toEqual({ width: null });
+  });
+});
+
+describe('readPayload', () => {
+  it('accepts the JSON the Python widget writes and rejects damaged outputs', () => {
+    expect(readPayload({ model_id: 'abc', spec: { kind: 'heatmap' } })).toEqual(
+      {
+        model_id: 'abc',
+        spec: { kind: 'heatmap' }
+      }
+    );
+    expect(readPayload(null)).toBeNull();
+    expect(readPayload({ model_id: 'abc' })).toBeNull();
+    expect(readPayload([1])).toBeNull();
+  });
+});
+
+describe('LiveModelRegistry', () => {
+  it('resolves a model added after the wait began, and null on timeout', async () => {
+    const registry = new LiveModelRegistry<{ name: string }>();
+    const waiting = registry.whenAvailable('m1', 1000);
+    const model = { name: 'plot' };
+    registry.add('m1', model);
+    await expect(waiting).resolves.toBe(model);
+    await expect(registry.whenAvailable('m2', 10)).resolves.toBeNull();
+    registry.remove('m1', { name: 'other' }); // another model: kept
+    expect(registry.get('m1')).toBe(model);
+    registry.remove('m1', model);
+    expect(registry.get('m1')).toBeNull();
+  });
+});

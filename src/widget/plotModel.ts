@@ -1,0 +1,90 @@
+/**
+ * The notebook widget created by `exprscope.heatmap(...)` / `exprscope.dual_expression(...)`
+ * in Python. The model carries the plot specification (`spec`, docs/plot-spec.md) both ways:
+ * the kernel sets it, the plot's controls write the user's changes back so the Python
+ * object's `.spec` and `.data` follow.
+ *
+ * The Python object displays itself as an `application/vnd.exprscope.plot+json` output
+ * naming this model (see renderer.ts), which shows the same live plot as this view; the view
+ * serves widget containers (`VBox([plot])`) and `display(widget)` from other frontends.
+ */
+import {
+  DOMWidgetModel,
+  DOMWidgetView,
+  IBackboneModelOptions
+} from '@jupyter-widgets/base';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { PACKAGE_VERSION } from '../version';
+import { createLivePlot, ILivePlot } from './livePlot';
+import { LiveModelRegistry } from './registry';
+import { plotServices } from './services';
+
+export const MODULE_NAME = 'exprscope';
+export const MODULE_VERSION = PACKAGE_VERSION;
+
+/** Every live plot model on the page, for the output renderer. */
+export const liveModels = new LiveModelRegistry<ExprscopePlotModel>();
+
+export class ExprscopePlotModel extends DOMWidgetModel {
+  defaults(): Backbone.ObjectHash {
+    return {
+      ...super.defaults(),
+      _model_name: 'ExprscopePlotModel',
+      _model_module: MODULE_NAME,
+      _model_module_version: MODULE_VERSION,
+      _view_name: 'ExprscopePlotView',
+      _view_module: MODULE_NAME,
+      _view_module_version: MODULE_VERSION,
+      kind: '',
+      spec: {}
+    };
+  }
+
+  /**
+   * Whether the kernel still holds this model. Models of a closed notebook or a dead kernel
+   * can linger in memory; their outputs must show the saved copy.
+   */
+  get isLive(): boolean {
+    const context = (this.widget_manager as any)?.context;
+    return this.comm_live && !(context?.isDisposed ?? false);
+  }
+
+  initialize(
+    attributes: Backbone.ObjectHash,
+    options: IBackboneModelOptions
+  ): void {
+    super.initialize(attributes, options);
+    liveModels.add(this.model_id, this);
+    this.once('destroy', () => liveModels.remove(this.model_id, this));
+  }
+}
+
+export class ExprscopePlotView extends DOMWidgetView {
+  render(): void {
+    this.el.classList.add('jp-exprscope-widget-view');
+    try {
+      this._plot = createLivePlot(
+        { model: this.model as ExprscopePlotModel },
+        plotServices()
+      );
+    } catch (err) {
+      this.el.textContent = `exprscope: ${(err as Error).message}`;
+      return;
+    }
+    const widget = this._plot.widget;
+    // The view's element is not in the document yet: attach by hand, as widget containers do.
+    MessageLoop.sendMessage(widget, Widget.Msg.BeforeAttach);
+    this.el.appendChild(widget.node);
+    MessageLoop.sendMessage(widget, Widget.Msg.AfterAttach);
+  }
+
+  remove(): void {
+    this._plot?.dispose();
+    this._plot = null;
+    super.remove();
+  }
+
+  private _plot: ILivePlot | null = null;
+}

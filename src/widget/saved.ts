@@ -1,0 +1,138 @@
+/**
+ * A plot output's saved copy: what a notebook keeps so the plot shows when reopened without
+ * its kernel (interactive, from the saved figure) and, as `image/png` beside it, wherever
+ * exprscope is absent (GitHub, nbviewer, nbconvert).
+ */
+import type { IDataTable } from '../plots/PlotActions';
+import type { IFigure } from '../plots/plotly';
+
+/** The output MIME type of exprscope plots (one constant on each side). */
+export const PLOT_MIME = 'application/vnd.exprscope.plot+json';
+
+/** A saved figure above this size keeps only its picture (notebooks must stay openable). */
+export const MAX_SAVED_FIGURE_BYTES = 8 * 1024 * 1024;
+/** Tables of plotted numbers above this size are not kept (per-cell values of big data). */
+export const MAX_SAVED_TABLE_BYTES = 2 * 1024 * 1024;
+
+export interface ISavedPlot {
+  /** The Plotly figure, typed arrays base64-encoded; null when too large to keep. */
+  figure: IFigure | null;
+  /** Why the figure was not kept, when it was not. */
+  omitted?: string;
+  tables: IDataTable[];
+  notes: string[];
+  width: number;
+  height: number;
+}
+
+/** The output's JSON: written by Python, completed by the frontend. */
+export interface IPlotPayload {
+  model_id?: string;
+  spec: unknown;
+  version?: string;
+  saved?: ISavedPlot;
+}
+
+export function readPayload(value: unknown): IPlotPayload | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return null;
+  }
+  const payload = value as IPlotPayload;
+  return typeof payload.spec === 'object' && payload.spec !== null
+    ? payload
+    : null;
+}
+
+const DTYPES: [new (...args: any[]) => ArrayBufferView, string][] = [
+  [Float32Array, 'f4'],
+  [Float64Array, 'f8'],
+  [Int8Array, 'i1'],
+  [Uint8Array, 'u1'],
+  [Uint8ClampedArray, 'u1'],
+  [Int16Array, 'i2'],
+  [Uint16Array, 'u2'],
+  [Int32Array, 'i4'],
+  [Uint32Array, 'u4']
+];
+
+/**
+ * The figure as JSON, typed arrays written as Plotly's own base64 typed-array objects
+ * (`{dtype, bdata}`, which plotly.js reads back): compact, and exact for float32.
+ */
+export function encodeFigure(figure: IFigure): IFigure {
+  return {
+    data: figure.data.map(trace => encodeValue(trace)),
+    layout: encodeValue(figure.layout)
+  };
+}
+
+function encodeValue(value: any): any {
+  if (ArrayBuffer.isView(value)) {
+    const entry = DTYPES.find(([type]) => value instanceof type);
+    if (entry) {
+      return { dtype: entry[1], bdata: toBase64(value) };
+    }
+    return Array.from(value as any);
+  }
+  if (Array.isArray(value)) {
+    return value.map(encodeValue);
+  }
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      // Plotly's private bookkeeping (_input, _fullData links) is not part of the figure.
+      if (!key.startsWith('_') && typeof v !== 'function') {
+        out[key] = encodeValue(v);
+      }
+    }
+    return out;
+  }
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
+function toBase64(view: ArrayBufferView): string {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let text = '';
+  const step = 0x8000;
+  for (let i = 0; i < bytes.length; i += step) {
+    text += String.fromCharCode(...bytes.subarray(i, i + step));
+  }
+  return btoa(text);
+}
+
+/** The saved copy of a drawn plot: its figure (when small enough), numbers and notes. */
+export function savePlot(
+  graph: HTMLElement,
+  tables: IDataTable[],
+  notes: string[]
+): ISavedPlot {
+  const plot = graph as any;
+  const rect = graph.getBoundingClientRect();
+  const width = Math.max(1, Math.round(rect.width));
+  const height = Math.max(1, Math.round(rect.height));
+  const kept = tables.filter(t => t.csv.length <= MAX_SAVED_TABLE_BYTES);
+  if (kept.length < tables.length) {
+    const dropped = tables.filter(t => !kept.includes(t)).map(t => t.name);
+    notes = [
+      ...notes,
+      `Not kept in the notebook (too large): ${dropped.join(', ')}; re-run the cell to download it.`
+    ];
+  }
+  tables = kept;
+  const figure = encodeFigure({
+    data: plot.data ?? [],
+    layout: plot.layout ?? {}
+  });
+  const size = JSON.stringify(figure).length;
+  if (size > MAX_SAVED_FIGURE_BYTES) {
+    return {
+      figure: null,
+      omitted: `The interactive figure (${(size / 1024 / 1024).toFixed(0)} MB) is too large to keep in the notebook; its picture is kept.`,
+      tables,
+      notes,
+      width,
+      height
+    };
+  }
+  return { figure, tables, notes, width, height };
+}

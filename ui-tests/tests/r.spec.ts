@@ -1,0 +1,199 @@
+/**
+ * The R kernel end to end: an R notebook (IRkernel, kernel "ir") holding the real Seurat 4
+ * object with an integrated assay (exprscope/data/kang_seurat.rds), the sidebar on it, a
+ * dual-expression plot whose per-dataset correlations equal R's cor(), a heatmap whose
+ * linear-space means equal Seurat's AverageExpression, and a request made while a cell runs
+ * waiting for the kernel ("Kernel busy") instead of failing.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+import { kernelJson, openSidebar, pasteGenes } from './helpers';
+
+test.use({ autoGoto: true });
+
+const NOTEBOOK = 'seurat.ipynb';
+const RDS = path.resolve(__dirname, '../../exprscope/data/kang_seurat.rds');
+const DUAL = '#exprscope-dual';
+const HEATMAP = '#exprscope-heatmap';
+const HEATMAP_GENES = ['ISG15', 'IFI6', 'CD3E', 'MS4A1', 'LYZ', 'CD14'];
+
+/** Run R code in a new cell and parse the JSON it prints (the kernel-side reference). */
+function rJson<T>(page: IJupyterLabPageFixture, code: string): Promise<T> {
+  return kernelJson<T>(page, code, NOTEBOOK);
+}
+
+async function runCell(page: IJupyterLabPageFixture, code: string) {
+  await page.notebook.activate(NOTEBOOK);
+  const index = await page.notebook.getCellCount();
+  await page.notebook.addCell('code', code);
+  await page.notebook.runCell(index);
+}
+
+async function rendered(page: IJupyterLabPageFixture, selector: string) {
+  await expect(
+    page.locator(`${selector} .jp-exprscope-plot`).first()
+  ).toHaveAttribute('data-rendered', 'true');
+}
+
+test('Seurat in an R kernel: dual expression equals cor(), heatmap equals AverageExpression', async ({
+  page
+}) => {
+  await page.setViewportSize({ width: 1400, height: 1200 });
+  // In the test's folder; the object is read by absolute path from the repository.
+  await page.notebook.createNew(NOTEBOOK, { kernel: 'ir' });
+  await runCell(
+    page,
+    [
+      'suppressPackageStartupMessages(library(Seurat))',
+      `kang <- readRDS(${JSON.stringify(RDS)})`
+    ].join('\n')
+  );
+
+  const sidebar = await openSidebar(page);
+  await sidebar.locator('#jp-exprscope-object').selectOption('kang');
+  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue(
+    'orig.ident'
+  );
+  await expect(sidebar.locator('#jp-exprscope-cluster')).toHaveValue(
+    'seurat_clusters'
+  );
+  await expect(sidebar.locator('#jp-exprscope-matrix')).toHaveValue('RNA/data');
+
+  // Dual expression, faceted per dataset: Pearson and Spearman equal R's cor().
+  await pasteGenes(sidebar, 'ISG15, IFI6');
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    'Loaded 2 genes'
+  );
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator(DUAL);
+  await expect(dual).toBeVisible();
+  await dual.locator('#jp-exprscope-facet-by').selectOption('dataset');
+  await rendered(page, `${DUAL} .jp-exprscope-dual-scatter`);
+  const rows = dual.locator('tr[data-section="dataset"]');
+  await expect(rows).toHaveCount(2);
+  const shown = await rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      dataset: tr.getAttribute('data-group'),
+      n: Number(tr.getAttribute('data-n')),
+      pearson: Number(tr.getAttribute('data-pearson')),
+      spearman: Number(tr.getAttribute('data-spearman'))
+    }))
+  );
+  const fromR = await rJson<
+    { dataset: string; n: number; pearson: number; spearman: number }[]
+  >(
+    page,
+    [
+      'local({',
+      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[c('ISG15', 'IFI6'), ]",
+      '  out <- lapply(sort(unique(kang$orig.ident)), function(s) {',
+      '    x <- d[1, kang$orig.ident == s]; y <- d[2, kang$orig.ident == s]',
+      "    list(dataset = s, n = length(x), pearson = cor(x, y, method = 'pearson'),",
+      "      spearman = cor(x, y, method = 'spearman'))",
+      '  })',
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n')
+  );
+  expect(shown.map(s => s.dataset)).toEqual(fromR.map(r => r.dataset));
+  shown.forEach((row, i) => {
+    expect(row.n).toBe(fromR[i].n);
+    expect(Math.abs(row.pearson - fromR[i].pearson)).toBeLessThan(1e-6);
+    expect(Math.abs(row.spearman - fromR[i].spearman)).toBeLessThan(1e-6);
+  });
+
+  // Heatmap per cluster, Seurat's linear-space mean: equals log1p(AverageExpression()).
+  await pasteGenes(sidebar, `${HEATMAP_GENES.join(', ')}, NOT_A_GENE`);
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${HEATMAP_GENES.length} genes`
+  );
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await expect(heatmap).toBeVisible();
+  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
+  await heatmap.locator('#jp-exprscope-value').selectOption('linear_mean');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
+  await rendered(page, HEATMAP);
+  const plotted = await page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
+    const trace = plot.data.find((t: any) => t.name === 'expression');
+    return (
+      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata
+    ) as [string, string, number, number | null][];
+  }, HEATMAP);
+  const average = await rJson<
+    { gene: string; cluster: string; n: number; mean: number }[]
+  >(
+    page,
+    [
+      'local({',
+      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
+      "  a <- AverageExpression(kang, assays = 'RNA', slot = 'data', group.by = 'seurat_clusters',",
+      '    features = genes, verbose = FALSE)$RNA',
+      '  n <- table(kang$seurat_clusters)',
+      '  out <- list()',
+      '  for (g in genes) for (c in colnames(a)) out[[length(out) + 1]] <- list(',
+      '    gene = g, cluster = c, n = as.integer(n[[c]]), mean = log1p(a[g, c]))',
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n')
+  );
+  const byKey = new Map(average.map(r => [`${r.gene}|${r.cluster}`, r]));
+  expect(plotted.length).toBe(average.length);
+  for (const [gene, column, n, mean] of plotted) {
+    const reference = byKey.get(`${gene}|${column}`);
+    expect(reference, `${gene} in ${column}`).toBeDefined();
+    expect(n).toBe(reference!.n);
+    expect(mean).toBeCloseTo(reference!.mean, 5);
+  }
+  // The unknown gene is reported where it was typed, never dropped silently.
+  await expect(sidebar.locator('.jp-exprscope-messages')).toContainText(
+    'NOT_A_GENE'
+  );
+
+  // While a cell runs, requests wait for the kernel and the sidebar says so.
+  await page.notebook.activate(NOTEBOOK);
+  const index = await page.notebook.getCellCount();
+  await page.notebook.addCell('code', 'Sys.sleep(8)');
+  const running = page.notebook.runCell(index);
+  await pasteGenes(sidebar, 'GNLY');
+  await expect(sidebar.locator('.jp-exprscope-status')).toHaveAttribute(
+    'data-status',
+    'busy'
+  );
+  await running;
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${HEATMAP_GENES.length + 1} genes`,
+    { timeout: 60000 }
+  );
+
+  // The heatmap reproduced as R code below the active cell, run: a live plot in the
+  // notebook (no widget model in R: the output draws on its notebook's kernel).
+  await page.notebook.activate(NOTEBOOK);
+  const before = await page.notebook.getCellCount();
+  await page.notebook.selectCells(before - 1);
+  await page.locator(`${HEATMAP} .jp-exprscope-insert-cell`).click();
+  await page.notebook.activate(NOTEBOOK);
+  const source = await page.notebook.getCellTextInput(before);
+  expect(source).toMatch(/exprscope_heatmap\(\s*kang,/);
+  await page.notebook.runCell(before);
+  const cell = await page.notebook.getCellLocator(before);
+  await expect(
+    cell!.locator(
+      '.jp-exprscope-output .jp-exprscope-plot[data-rendered="true"]'
+    )
+  ).toBeVisible();
+
+  // A bad argument stops in R with a clear message and draws nothing.
+  const bad = await page.notebook.getCellCount();
+  await runCell(page, 'exprscope_dual_expression(kang, "ISG15", "NOT_A_GENE")');
+  const badCell = await page.notebook.getCellLocator(bad);
+  await expect(badCell!.locator('.jp-OutputArea-output')).toContainText(
+    'NOT_A_GENE'
+  );
+  await expect(badCell!.locator('.jp-exprscope-output')).toHaveCount(0);
+});
