@@ -521,7 +521,13 @@ export class ExprscopePanelModel {
     }
     const { object, matrix, genes, datasetColumn, clusterColumn } =
       state.selection;
-    if (!object || genes.length === 0) {
+    if (
+      !object ||
+      genes.length === 0 ||
+      description.execution?.path === 'kernel'
+    ) {
+      // Kernel path (out of core, very large): the plots ask for per-group sums; the cells
+      // of the chosen genes are not brought into the browser ahead of time.
       state.loaded = null;
       this._emit();
       return;

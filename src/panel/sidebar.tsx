@@ -236,6 +236,11 @@ function SidebarContent(props: {
               Dual expression
             </button>
           </div>
+          {description.execution?.path === 'kernel' && (
+            <p className="jp-exprscope-loaded" data-path="kernel">
+              Computed in the kernel: {description.execution.reason}
+            </p>
+          )}
           {model.loaded && (
             <LoadedSummary
               nCells={model.loaded.nCells}

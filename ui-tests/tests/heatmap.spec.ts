@@ -248,6 +248,10 @@ test('a backed h5ad takes the kernel path and plots the in-memory numbers', asyn
   );
   const sidebar = await openSidebar(page);
   await sidebar.locator('#jp-exprscope-object').selectOption('backed');
+  // Out of core: no cells are brought into the browser, the plots ask for sums.
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    'Computed in the kernel'
+  );
   await pasteGenes(sidebar, GENES.join(', '));
   await sidebar.locator('#jp-exprscope-open-heatmap').click();
   const heatmap = page.locator(HEATMAP);
