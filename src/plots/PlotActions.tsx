@@ -18,11 +18,16 @@ import {
 } from '../export/exportFigure';
 import { IPlotSpec, parseSpec, serializeSpec } from './spec';
 
-/** One table of plotted numbers, offered as a CSV download. */
+/**
+ * One table of plotted numbers, offered as a CSV download. The text is built only when
+ * asked for: a million cells make a 40 MB CSV, too costly to build on every redraw.
+ */
 export interface IDataTable {
   /** Label of the download button and part of the file name. */
   name: string;
-  csv: string;
+  /** Data rows (a cheap upper bound of the text's size, see `savePlot`). */
+  rows: number;
+  csv(): string;
 }
 
 /** What a plot lets the actions read and change. */
@@ -265,7 +270,7 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
           onClick={() => {
             const spec = currentSpec();
             if (spec) {
-              const file = csvFile(table.csv, spec);
+              const file = csvFile(table.csv(), spec);
               // One download per table: name the table in the file name.
               const name = file.fileName.replace(
                 /\.csv$/,

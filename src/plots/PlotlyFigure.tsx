@@ -10,7 +10,7 @@
  */
 import * as React from 'react';
 
-import { IFigure, loadPlotly, PlotConfig } from './plotly';
+import { IFigure, IPlotSelection, loadPlotly, PlotConfig } from './plotly';
 
 export interface IPlotlyFigureProps {
   figure: IFigure;
@@ -19,10 +19,10 @@ export interface IPlotlyFigureProps {
   /** Accessible description of the plot. */
   label: string;
   /**
-   * Lasso / box selection: the selected points as [curveNumber, pointIndex] pairs, or null
-   * when the selection is cleared (double click).
+   * Lasso / box selection: the selected points as [curveNumber, pointIndex] pairs and the
+   * shape drawn, or null when the selection is cleared (double click).
    */
-  onSelect?: (points: [number, number][] | null) => void;
+  onSelect?: (selection: IPlotSelection | null) => void;
   /** Called with the plot element after every completed draw (export, snapshots). */
   onRendered?: (graph: HTMLElement) => void;
   /** Swap for a picture while out of view, freeing the WebGL context (see above). */
@@ -95,11 +95,15 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
               const plot = node as any;
               plot.on('plotly_selected', (event: any) =>
                 onSelect.current?.(
-                  event?.points
-                    ? event.points.map((p: any) => [
-                        p.curveNumber,
-                        p.pointIndex ?? p.pointNumber
-                      ])
+                  event
+                    ? {
+                        points: (event.points ?? []).map((p: any) => [
+                          p.curveNumber,
+                          p.pointIndex ?? p.pointNumber
+                        ]),
+                        range: event.range,
+                        lasso: event.lassoPoints
+                      }
                     : null
                 )
               );

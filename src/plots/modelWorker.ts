@@ -99,17 +99,30 @@ export function createModelBuilder<I, O, M>(
   return { build, dispose: () => stop('The view was closed.') };
 }
 
+/** How the worker sends a model back. */
+export interface IModelReplyOptions<M> {
+  /** What is sent instead of the model (without what the view already holds). */
+  strip?: (model: M) => M;
+  /**
+   * Buffers moved to the view instead of copied: only ones the worker made for this
+   * model and keeps nowhere (a moved buffer is empty on the worker's side).
+   */
+  transfer?: (model: M) => ArrayBuffer[];
+}
+
 /**
  * The worker side: keep the last input (so the model's memos, keyed by the input arrays,
  * keep working across builds) and answer each build.
  */
 export function serveModelBuilds<I, O, M>(
-  buildModel: (input: I, options: O) => M
+  buildModel: (input: I, options: O) => M,
+  reply: IModelReplyOptions<M> = {}
 ): void {
+  const strip = reply.strip ?? ((model: M) => model);
   let input: I | null = null;
   const scope = self as unknown as {
     onmessage: ((event: MessageEvent<ModelWorkerRequest<I, O>>) => void) | null;
-    postMessage(message: ModelWorkerReply<M>): void;
+    postMessage(message: ModelWorkerReply<M>, transfer?: Transferable[]): void;
   };
   scope.onmessage = event => {
     const request = event.data;
@@ -121,10 +134,11 @@ export function serveModelBuilds<I, O, M>(
       if (input === null) {
         throw new Error('The worker has no data yet.');
       }
-      scope.postMessage({
-        id: request.id,
-        model: buildModel(input, request.options)
-      });
+      const model = strip(buildModel(input, request.options));
+      scope.postMessage(
+        { id: request.id, model },
+        reply.transfer ? reply.transfer(model) : []
+      );
     } catch (err) {
       scope.postMessage({
         id: request.id,

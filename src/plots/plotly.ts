@@ -15,6 +15,17 @@ export interface IFigure {
   layout: PlotLayout;
 }
 
+/**
+ * A Plotly selection: the points picked ([curveNumber, pointIndex]), and the box
+ * (`range`) or lasso polygon (`lasso`) in data coordinates by axis id ("x", "y2"), as
+ * `plotly_selected` reports them.
+ */
+export interface IPlotSelection {
+  points: readonly (readonly [number, number])[];
+  range?: Readonly<Record<string, readonly number[]>>;
+  lasso?: Readonly<Record<string, readonly number[]>>;
+}
+
 let loading: Promise<Plotly> | null = null;
 
 export function loadPlotly(): Promise<Plotly> {

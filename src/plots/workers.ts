@@ -3,7 +3,7 @@
  * `import.meta.url`, which only the bundler understands (jest does not).
  */
 import { createModelBuilder } from './modelWorker';
-import type { IDualModelBuilder } from './dual/workerProtocol';
+import { dualReplies, type IDualModelBuilder } from './dual/workerProtocol';
 import type { IHeatmapModelBuilder } from './heatmap/workerProtocol';
 
 export function createDualWorkerBuilder(): IDualModelBuilder {
@@ -12,7 +12,7 @@ export function createDualWorkerBuilder(): IDualModelBuilder {
     {
       // Cell ids stay here: a million strings cost more to copy than to re-attach.
       strip: input => ({ ...input, cellIds: null }),
-      attach: (model, input) => ({ ...model, cellIds: input.cellIds ?? null })
+      attach: dualReplies().attach
     }
   );
 }

@@ -13,13 +13,21 @@ export const PLOT_MIME = 'application/vnd.exprscope.plot+json';
 export const MAX_SAVED_FIGURE_BYTES = 8 * 1024 * 1024;
 /** Tables of plotted numbers above this size are not kept (per-cell values of big data). */
 export const MAX_SAVED_TABLE_BYTES = 2 * 1024 * 1024;
+/** No CSV row is shorter: tables with more rows than this share of the cap are not built. */
+const MIN_CSV_ROW_BYTES = 8;
+
+/** A table of plotted numbers as the notebook keeps it. */
+export interface ISavedTable {
+  name: string;
+  csv: string;
+}
 
 export interface ISavedPlot {
   /** The Plotly figure, typed arrays base64-encoded; null when too large to keep. */
   figure: IFigure | null;
   /** Why the figure was not kept, when it was not. */
   omitted?: string;
-  tables: IDataTable[];
+  tables: ISavedTable[];
   notes: string[];
   width: number;
   height: number;
@@ -110,15 +118,26 @@ export function savePlot(
   const rect = graph.getBoundingClientRect();
   const width = Math.max(1, Math.round(rect.width));
   const height = Math.max(1, Math.round(rect.height));
-  const kept = tables.filter(t => t.csv.length <= MAX_SAVED_TABLE_BYTES);
-  if (kept.length < tables.length) {
-    const dropped = tables.filter(t => !kept.includes(t)).map(t => t.name);
+  const kept: ISavedTable[] = [];
+  const dropped: string[] = [];
+  for (const table of tables) {
+    // A table that cannot fit is not built at all (a million cells: 40 MB of text).
+    const csv =
+      table.rows * MIN_CSV_ROW_BYTES <= MAX_SAVED_TABLE_BYTES
+        ? table.csv()
+        : null;
+    if (csv !== null && csv.length <= MAX_SAVED_TABLE_BYTES) {
+      kept.push({ name: table.name, csv });
+    } else {
+      dropped.push(table.name);
+    }
+  }
+  if (dropped.length > 0) {
     notes = [
       ...notes,
       `Not kept in the notebook (too large): ${dropped.join(', ')}; re-run the cell to download it.`
     ];
   }
-  tables = kept;
   const figure = encodeFigure({
     data: plot.data ?? [],
     layout: plot.layout ?? {}
@@ -128,11 +147,11 @@ export function savePlot(
     return {
       figure: null,
       omitted: `The interactive figure (${(size / 1024 / 1024).toFixed(0)} MB) is too large to keep in the notebook; its picture is kept.`,
-      tables,
+      tables: kept,
       notes,
       width,
       height
     };
   }
-  return { figure, tables, notes, width, height };
+  return { figure, tables: kept, notes, width, height };
 }

@@ -36,7 +36,12 @@ export class SavedPlotWidget extends ReactWidget {
           'This is the saved copy of the plot: run its cell to change it.'
         );
       },
-      tables: () => saved.tables
+      tables: () =>
+        saved.tables.map(table => ({
+          name: table.name,
+          rows: table.csv.split('\n').length - 1,
+          csv: () => table.csv
+        }))
     };
   }
 

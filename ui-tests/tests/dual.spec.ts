@@ -167,4 +167,59 @@ test('50,000 cells are correlated in a Web Worker, with the same numbers', async
     expect(Math.abs(s.r - expected[i].r)).toBeLessThan(1e-6)
   );
   await rendered(page, '.jp-exprscope-dual-scatter');
+
+  // Binned views: the embedding as an image of its pixels; a lasso on it still picks
+  // cells, the same ones as counted in the kernel from the coordinates.
+  await page.locator(`${DUAL} #jp-exprscope-density`).selectOption('on');
+  const blendPlot = page.locator(
+    `${DUAL} .jp-exprscope-dual-blend .jp-exprscope-plot`
+  );
+  await expect
+    .poll(() => blendPlot.evaluate((p: any) => p.data?.[0]?.type))
+    .toBe('heatmap');
+  await expect(page.locator(`${DUAL} .jp-exprscope-notes`)).toContainText(
+    'pixels'
+  );
+  const drag = page
+    .locator(`${DUAL} .jp-exprscope-dual-blend .nsewdrag`)
+    .first();
+  await drag.scrollIntoViewIfNeeded();
+  const box = (await drag.boundingBox())!;
+  const corners: [number, number][] = [
+    [0.3, 0.25],
+    [0.7, 0.25],
+    [0.7, 0.65],
+    [0.3, 0.65]
+  ];
+  await page.mouse.move(box.x + 0.3 * box.width, box.y + 0.25 * box.height);
+  await page.mouse.down();
+  for (const [fx, fy] of [...corners.slice(1), corners[0]]) {
+    await page.mouse.move(box.x + fx * box.width, box.y + fy * box.height, {
+      steps: 6
+    });
+  }
+  await page.mouse.up();
+  const selection = page.locator(`${DUAL} .jp-exprscope-selection`);
+  await expect(selection).toContainText('cells selected');
+  const selected = Number(
+    (await selection.textContent())!.replace(/,/g, '').match(/\d+/)![0]
+  );
+  // The rectangle in data coordinates, from the axes as drawn
+  const [x0, x1, y0, y1] = await blendPlot.evaluate((p: any) => {
+    const xa = p._fullLayout.xaxis.range;
+    const ya = p._fullLayout.yaxis.range;
+    const at = (r: number[], f: number) => r[0] + f * (r[1] - r[0]);
+    return [at(xa, 0.3), at(xa, 0.7), at(ya, 1 - 0.65), at(ya, 1 - 0.25)];
+  });
+  const inKernel = await kernelJson<{ n: number }>(
+    page,
+    [
+      '_u = big.obsm["X_umap"]',
+      `_in = (_u[:, 0] > ${x0}) & (_u[:, 0] < ${x1}) & (_u[:, 1] > ${y0}) & (_u[:, 1] < ${y1})`,
+      'print(json.dumps(dict(n=int(_in.sum()))))'
+    ].join('\n')
+  );
+  expect(inKernel.n).toBeGreaterThan(1000);
+  // Mouse positions are whole pixels: cells within a pixel of the edge may differ
+  expect(Math.abs(selected - inKernel.n)).toBeLessThan(inKernel.n * 0.02);
 });

@@ -130,8 +130,19 @@ export class DualController {
     const model = this._state.model;
     return model
       ? [
-          { name: 'cells', csv: dualCsv(model) },
-          { name: 'statistics', csv: dualStatsCsv(model) }
+          {
+            name: 'cells',
+            rows: model.points.cells.length,
+            csv: () => dualCsv(model)
+          },
+          {
+            name: 'statistics',
+            rows:
+              model.stats.dataset.length +
+              model.stats.cluster.length +
+              model.stats.facet.length,
+            csv: () => dualStatsCsv(model)
+          }
         ]
       : [];
   }
@@ -385,27 +396,30 @@ export class DualController {
           status: 'loading',
           message: `Drawing ${expression.nCells.toLocaleString('en-US')} cells…`
         });
-        // Draw first (correlations already known are shown), then correlate: the
-        // statistics of a million cells take long, the points do not.
+        // Draw first (correlations already known are shown), then correlate what is
+        // still unknown: the statistics of a million cells take long, the points do not.
+        // Recolouring or refaceting finds every correlation memoised: one build.
         const worker = this._buildInWorker;
-        if (buildOptions.statistics) {
-          void worker
-            .build(input, { ...buildOptions, statistics: false })
-            .then(model => finish(model, true))
-            .catch(() => undefined); // the full build reports errors
-        }
-        worker.build(input, buildOptions).then(
-          model => finish(model),
-          err => {
-            if (build === this._buildId) {
-              this._set({
-                status: 'error',
-                message: describeError(err),
-                model: null
-              });
-            }
+        const fail = (err: unknown) => {
+          if (build === this._buildId) {
+            this._set({
+              status: 'error',
+              message: describeError(err),
+              model: null
+            });
           }
-        );
+        };
+        worker
+          .build(input, { ...buildOptions, statistics: false })
+          .then(drawn => {
+            const pending =
+              buildOptions.statistics &&
+              drawn.notes.some(note => note.kind === 'statistics_pending');
+            finish(drawn, pending || kernelPending);
+            if (pending && build === this._buildId) {
+              worker.build(input, buildOptions).then(finish, fail);
+            }
+          }, fail);
       } else {
         finish(buildDualModel(input, buildOptions));
       }

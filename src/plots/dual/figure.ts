@@ -7,16 +7,21 @@
  * Each figure comes with `pointCells`: for trace t of `figure.data`, the cell index of
  * each of its points (null for traces that are not cells), which turns a Plotly
  * selection ([curveNumber, pointIndex] pairs) into cells and back
- * (`selectionToCells`, and `selected` → `selectedpoints` here).
+ * (`selectionToCells`, and `selected` → `selectedpoints` here). Binned views (the
+ * density scatter, the blend raster) have no points: their `regions` give the cells drawn
+ * on each pair of axes, so that a lasso or box there still selects cells
+ * (`regionCells`).
  */
 import { escapeLabel } from '../heatmap/figure';
-import type { IFigure, PlotData, PlotLayout } from '../plotly';
+import type { IFigure, IPlotSelection, PlotData, PlotLayout } from '../plotly';
 import { categoryColors, missingCategoryColor } from '../palette';
 import { IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
 import { binCentre } from './binning';
 import { blendColorscale, blendCorners } from './blend';
 import {
   DualStatsSection,
+  EMPTY_PIXEL,
+  IBlendRaster,
   IDualFacet,
   IDualModel,
   IDualStats,
@@ -26,10 +31,20 @@ import {
 /** Per trace of a figure, the cell of each point (null: the trace's points are not cells). */
 export type PointCells = (Int32Array | null)[];
 
-/** A figure and the map from its points to cells. */
+/** Cells drawn binned on a pair of axes (Plotly axis ids "x", "y2"), at these coordinates. */
+export interface ICellRegion {
+  xaxis: string;
+  yaxis: string;
+  cells: Int32Array;
+  x: Float32Array;
+  y: Float32Array;
+}
+
+/** A figure and the map from its points (and binned regions) to cells. */
 export interface ICellFigure {
   figure: IFigure;
   pointCells: PointCells;
+  regions: ICellRegion[];
 }
 
 export interface IDualFigureOptions {
@@ -83,6 +98,7 @@ export function dualScatterFigure(
 
   const data: PlotData[] = [];
   const pointCells: PointCells = [];
+  const regions: ICellRegion[] = [];
   const inLegend = new Set<number>();
   const densityMax = model.density.on
     ? Math.max(1, ...facets.map(f => maxOf(f.density)))
@@ -93,6 +109,13 @@ export function dualScatterFigure(
     if (model.density.on) {
       data.push(densityTrace(model, facet, xa, ya, densityMax, f === 0, theme));
       pointCells.push(null);
+      regions.push({
+        xaxis: xa,
+        yaxis: ya,
+        cells: points.cells.subarray(facet.start, facet.end),
+        x: points.x.subarray(facet.start, facet.end),
+        y: points.y.subarray(facet.start, facet.end)
+      });
       const chosen = selected
         ? selectedIn(points.cells, facet.start, facet.end, selected)
         : null;
@@ -216,7 +239,7 @@ export function dualScatterFigure(
       };
     }
   });
-  return { figure: { data, layout }, pointCells };
+  return { figure: { data, layout }, pointCells, regions };
 }
 
 /** The embedding coloured by the two genes' blend, with its 2-D colour key. */
@@ -245,24 +268,55 @@ export function blendEmbeddingFigure(
   const n = blend.cells.length;
   const hover = new PointHover(model, n <= HOVER_TEXT_LIMIT);
   const levelOf = (code: number) => [code % L, Math.floor(code / L)];
-  const embedding: PlotData = {
-    type: 'scattergl',
-    mode: 'markers',
-    name: 'cells',
-    x: blend.x,
-    y: blend.y,
-    showlegend: false,
-    marker: {
-      color: blend.code,
-      colorscale,
-      cmin: -0.5,
-      cmax: L * L - 0.5,
-      showscale: false,
-      size: n > 50_000 ? 2 : n > 5_000 ? 3 : 5
-    },
-    ...hover.trace(blend.cells, '', '', blend.code, levelOf),
-    ...selectionStyle(blend.cells, options.selected ?? null)
-  } as PlotData;
+  const selected = options.selected ?? null;
+  const cellTraces: PlotData[] = [];
+  const pointCells: PointCells = [];
+  const regions: ICellRegion[] = [];
+  if (blend.raster) {
+    cellTraces.push(blendRasterTrace(model, blend.raster, L, colorscale));
+    pointCells.push(null);
+    regions.push({
+      xaxis: 'x',
+      yaxis: 'y',
+      cells: blend.cells,
+      x: blend.x,
+      y: blend.y
+    });
+    const chosen = selected ? selectedIn(blend.cells, 0, n, selected) : null;
+    if (chosen && chosen.cells.length > 0) {
+      cellTraces.push({
+        type: 'scattergl',
+        mode: 'markers',
+        name: 'selected',
+        showlegend: false,
+        x: chosen.position.length === n ? blend.x : pick(blend.x, chosen),
+        y: chosen.position.length === n ? blend.y : pick(blend.y, chosen),
+        marker: { color: theme.font, size: 2, opacity: 0.9 },
+        ...hover.trace(chosen.cells, 'selected', '')
+      } as PlotData);
+      pointCells.push(chosen.cells);
+    }
+  } else {
+    cellTraces.push({
+      type: 'scattergl',
+      mode: 'markers',
+      name: 'cells',
+      x: blend.x,
+      y: blend.y,
+      showlegend: false,
+      marker: {
+        color: blend.code,
+        colorscale,
+        cmin: -0.5,
+        cmax: L * L - 0.5,
+        showscale: false,
+        size: n > 50_000 ? 2 : n > 5_000 ? 3 : 5
+      },
+      ...hover.trace(blend.cells, '', '', blend.code, levelOf),
+      ...selectionStyle(blend.cells, selected)
+    } as PlotData);
+    pointCells.push(blend.cells);
+  }
   const levelRange = (scale: { min: number; max: number }, level: number) => {
     const step = (scale.max - scale.min) / (L - 1);
     const lo = Math.max(scale.min, scale.min + (level - 0.5) * step);
@@ -365,25 +419,155 @@ export function blendEmbeddingFigure(
     uirevision: `blend|${blend.embedding}`
   };
   return {
-    figure: { data: [embedding, key], layout },
-    pointCells: [blend.cells, null]
+    figure: { data: [...cellTraces, key], layout },
+    pointCells: [...pointCells, null],
+    regions
   };
 }
 
-/** Cells selected by a Plotly selection ([curveNumber, pointIndex] pairs). */
+/** Values at the chosen positions (a selection's points, in the blend's drawing order). */
+function pick(values: Float32Array, chosen: { position: Int32Array }) {
+  const out = new Float32Array(chosen.position.length);
+  chosen.position.forEach((at, k) => (out[k] = values[at]));
+  return out;
+}
+
+/** The raster as a heatmap of blend codes (empty pixels blank), hover per pixel. */
+function blendRasterTrace(
+  model: IDualModel,
+  raster: IBlendRaster,
+  L: number,
+  colorscale: [number, string][]
+): PlotData {
+  const nx = raster.x.count;
+  const z: (number | null)[][] = [];
+  const customdata: (number[] | null)[][] = [];
+  for (let iy = 0; iy < raster.y.count; iy++) {
+    const row: (number | null)[] = new Array(nx);
+    const info: (number[] | null)[] = new Array(nx);
+    for (let ix = 0; ix < nx; ix++) {
+      const p = iy * nx + ix;
+      const code = raster.code[p];
+      if (code === EMPTY_PIXEL) {
+        row[ix] = null;
+        info[ix] = null;
+      } else {
+        row[ix] = code;
+        info[ix] = [code % L, Math.floor(code / L), raster.count[p]];
+      }
+    }
+    z.push(row);
+    customdata.push(info);
+  }
+  return {
+    type: 'heatmap',
+    name: 'cells',
+    x0: binCentre(raster.x, 0),
+    dx: raster.x.size,
+    y0: binCentre(raster.y, 0),
+    dy: raster.y.size,
+    z: z as any,
+    customdata: customdata as any,
+    zmin: -0.5,
+    zmax: L * L - 0.5,
+    colorscale,
+    showscale: false,
+    showlegend: false,
+    hoverongaps: false,
+    hovertemplate:
+      `${escapeLabel(model.geneX)} level %{customdata[0]}, ` +
+      `${escapeLabel(model.geneY)} level %{customdata[1]} (cell on top)<br>` +
+      '%{customdata[2]:,} cells in this pixel<extra></extra>'
+  } as PlotData;
+}
+
+/**
+ * Cells inside a box or lasso drawn on a binned view, from the regions of its figure
+ * (Plotly reports the shape on each pair of axes it covers).
+ */
+export function regionCells(
+  regions: readonly ICellRegion[],
+  selection: IPlotSelection,
+  selected: Uint8Array
+): void {
+  for (const region of regions) {
+    const box = selection.range;
+    const lasso = selection.lasso;
+    if (box?.[region.xaxis] && box[region.yaxis]) {
+      const [x0, x1] = box[region.xaxis];
+      const [y0, y1] = box[region.yaxis];
+      const { x, y, cells } = region;
+      for (let k = 0; k < cells.length; k++) {
+        if (x[k] >= x0 && x[k] <= x1 && y[k] >= y0 && y[k] <= y1) {
+          selected[cells[k]] = 1;
+        }
+      }
+    } else if (lasso?.[region.xaxis] && lasso[region.yaxis]) {
+      cellsInPolygon(
+        region,
+        lasso[region.xaxis],
+        lasso[region.yaxis],
+        selected
+      );
+    }
+  }
+}
+
+/** Even-odd rule, after a bounding-box test (most cells of a million fail that cheaply). */
+function cellsInPolygon(
+  region: ICellRegion,
+  px: readonly number[],
+  py: readonly number[],
+  selected: Uint8Array
+): void {
+  const m = Math.min(px.length, py.length);
+  if (m < 3) {
+    return;
+  }
+  const minX = Math.min(...px);
+  const maxX = Math.max(...px);
+  const minY = Math.min(...py);
+  const maxY = Math.max(...py);
+  const { x, y, cells } = region;
+  for (let k = 0; k < cells.length; k++) {
+    const cx = x[k];
+    const cy = y[k];
+    if (cx < minX || cx > maxX || cy < minY || cy > maxY) {
+      continue;
+    }
+    let inside = false;
+    for (let i = 0, j = m - 1; i < m; j = i++) {
+      if (
+        py[i] > cy !== py[j] > cy &&
+        cx < ((px[j] - px[i]) * (cy - py[i])) / (py[j] - py[i]) + px[i]
+      ) {
+        inside = !inside;
+      }
+    }
+    if (inside) {
+      selected[cells[k]] = 1;
+    }
+  }
+}
+
+/**
+ * Cells selected by a Plotly selection: its points ([curveNumber, pointIndex] pairs) and,
+ * on binned views, the cells inside its box or lasso. Null when it picked no cell.
+ */
 export function selectionToCells(
-  pointCells: PointCells,
-  points: readonly (readonly [number, number])[],
+  figure: Pick<ICellFigure, 'pointCells' | 'regions'>,
+  selection: IPlotSelection,
   nCells: number
-): Uint8Array {
+): Uint8Array | null {
   const selected = new Uint8Array(nCells);
-  for (const [trace, point] of points) {
-    const cells = pointCells[trace];
+  for (const [trace, point] of selection.points) {
+    const cells = figure.pointCells[trace];
     if (cells && point >= 0 && point < cells.length) {
       selected[cells[point]] = 1;
     }
   }
-  return selected;
+  regionCells(figure.regions, selection, selected);
+  return selected.includes(1) ? selected : null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -901,6 +1085,7 @@ function emptyFigure(
         ]
       }
     },
-    pointCells: []
+    pointCells: [],
+    regions: []
   };
 }

@@ -26,6 +26,7 @@ import { hash32 } from '../../compute/rng';
 import type { ICodedColumn } from '../heatmap/model';
 import {
   binning,
+  binOf,
   histogram1d,
   histogram2d,
   IBinning,
@@ -194,6 +195,11 @@ export interface IDualPoints {
 }
 
 export interface IBlendModel {
+  /**
+   * Names this blend's content (a memo entry; swapped genes and the raster are other
+   * content). Lets a view that gets models as copies (from the worker) keep its drawing.
+   */
+  key: string;
   embedding: string;
   dimLabels: [string, string];
   levels: number;
@@ -208,7 +214,28 @@ export interface IBlendModel {
   /** Value extent that the levels of each gene scale. */
   scaleX: { min: number; max: number };
   scaleY: { min: number; max: number };
+  /** Above the density threshold: the embedding drawn as pixels, not points. */
+  raster: IBlendRaster | null;
 }
+
+/**
+ * The blend embedding as an image: what one-pixel points drawn in the blend's order would
+ * show. A million WebGL points take seconds to draw in software and to restyle; an image
+ * of the same look takes milliseconds. Pixels are square (the embedding keeps its aspect).
+ */
+export interface IBlendRaster {
+  x: IBinning;
+  y: IBinning;
+  /** Per pixel (iy · nx + ix): blend code of the cell drawn last (on top); EMPTY_PIXEL if none. */
+  code: Uint8Array;
+  /** Cells per pixel. */
+  count: Uint32Array;
+}
+
+/** Raster pixel without cells. */
+export const EMPTY_PIXEL = 255;
+/** Raster pixels along the embedding's longer side. */
+export const BLEND_RASTER_PIXELS = 400;
 
 export type DualNoteKind =
   | 'missing_genes'
@@ -227,6 +254,7 @@ export type DualNoteKind =
   | 'kernel_statistics'
   | 'jitter'
   | 'density'
+  | 'blend_raster'
   | 'many_points'
   | 'no_embedding'
   | 'embedding_partial'
@@ -560,7 +588,11 @@ export function buildDualModel(
 
   const blend =
     x !== null && y !== null
-      ? memoBlend(input, x, y, kept, filterKeyOf(keepCluster, opts), notes)
+      ? withRaster(
+          memoBlend(input, x, y, kept, filterKeyOf(keepCluster, opts), notes),
+          opts,
+          notes
+        )
       : null;
 
   return {
@@ -636,6 +668,7 @@ export function swapDualModel(model: IDualModel): IDualModel {
 export function clearDualCaches(): void {
   statsCache = new WeakMap();
   blendMemo = new WeakMap();
+  rasterMemo = new WeakMap();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1232,13 +1265,108 @@ function memoBlend(
 /** The blend with the genes exchanged: levels swap, drawing order stays. */
 function transposeBlend(blend: IBlendModel): IBlendModel {
   const L = blend.levels;
+  const swap = (c: number) => (c % L) * L + Math.floor(c / L);
   return {
     ...blend,
-    code: blend.code.map(c => (c % L) * L + Math.floor(c / L)),
+    key: blend.key.endsWith(SWAPPED)
+      ? blend.key.slice(0, -SWAPPED.length)
+      : blend.key + SWAPPED,
+    code: blend.code.map(swap),
     counts: transposeCounts(blend.counts, L, L),
     scaleX: blend.scaleY,
-    scaleY: blend.scaleX
+    scaleY: blend.scaleX,
+    raster: blend.raster && {
+      ...blend.raster,
+      code: blend.raster.code.map(c => (c === EMPTY_PIXEL ? c : swap(c)))
+    }
   };
+}
+
+const SWAPPED = '/swapped';
+/** Blend keys: unique across workers and reloads (a counter alone restarts at 0). */
+const BLEND_KEY_PREFIX = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+let blendCount = 0;
+
+/** Memoised blends with their rasters: recolouring a million cells reuses the image too. */
+let rasterMemo = new WeakMap<IBlendModel, IBlendModel>();
+
+/** The blend with its raster when the density option asks for one (see IBlendRaster). */
+function withRaster(
+  blend: IBlendModel | null,
+  opts: IDualOptions,
+  notes: IDualNote[]
+): IBlendModel | null {
+  if (!blend) {
+    return null;
+  }
+  const n = blend.cells.length;
+  const on =
+    n > 0 &&
+    (opts.density === 'on' ||
+      (opts.density === 'auto' && n > opts.densityThreshold));
+  if (!on) {
+    return blend;
+  }
+  let drawn = rasterMemo.get(blend);
+  if (!drawn) {
+    drawn = {
+      ...blend,
+      key: `${blend.key}/raster`,
+      raster: blendRaster(blend, BLEND_RASTER_PIXELS)
+    };
+    rasterMemo.set(blend, drawn);
+  }
+  const raster = drawn.raster!;
+  notes.push({
+    kind: 'blend_raster',
+    message:
+      `${fmtInt(n)} cells on ${blend.embedding} drawn as ${raster.x.count} × ${raster.y.count} pixels, ` +
+      'each showing the blend of the cell on top' +
+      (opts.density === 'auto'
+        ? ` (more than ${fmtInt(opts.densityThreshold)} cells)`
+        : '') +
+      '.',
+    items: []
+  });
+  return drawn;
+}
+
+/**
+ * The blend drawn into square pixels, `pixels` along the longer side of the embedding:
+ * cells are visited in drawing order, so each pixel keeps the code of the cell on top.
+ */
+export function blendRaster(blend: IBlendModel, pixels: number): IBlendRaster {
+  const { x, y } = blend;
+  let loX = Infinity;
+  let hiX = -Infinity;
+  let loY = Infinity;
+  let hiY = -Infinity;
+  for (let k = 0; k < x.length; k++) {
+    loX = Math.min(loX, x[k]);
+    hiX = Math.max(hiX, x[k]);
+    loY = Math.min(loY, y[k]);
+    hiY = Math.max(hiY, y[k]);
+  }
+  const span = Math.max(hiX - loX, hiY - loY);
+  const side = (lo: number, hi: number): IBinning =>
+    span > 0
+      ? {
+          start: lo,
+          size: span / pixels,
+          count: Math.max(1, Math.ceil(((hi - lo) / span) * pixels))
+        }
+      : binning(lo, hi, 1);
+  const bx = side(loX, hiX);
+  const by = side(loY, hiY);
+  const nx = bx.count;
+  const code = new Uint8Array(nx * by.count).fill(EMPTY_PIXEL);
+  const count = new Uint32Array(nx * by.count);
+  for (let k = 0; k < x.length; k++) {
+    const p = binOf(y[k], by) * nx + binOf(x[k], bx);
+    code[p] = blend.code[k];
+    count[p]++;
+  }
+  return { x: bx, y: by, code, count };
 }
 
 function buildBlend(
@@ -1337,6 +1465,7 @@ function buildBlend(
     ey[at] = d2[cell];
   }
   return {
+    key: `${BLEND_KEY_PREFIX}-${blendCount++}`,
     embedding: embedding.name,
     dimLabels: [`${embedding.name} 1`, `${embedding.name} 2`],
     levels,
@@ -1346,7 +1475,8 @@ function buildBlend(
     code,
     counts,
     scaleX: { min: n > 0 ? loX : 0, max: n > 0 ? hiX : 0 },
-    scaleY: { min: n > 0 ? loY : 0, max: n > 0 ? hiY : 0 }
+    scaleY: { min: n > 0 ? loY : 0, max: n > 0 ? hiY : 0 },
+    raster: null
   };
 }
 

@@ -7,6 +7,7 @@ import * as React from 'react';
 import { Field, GeneSearch } from '../../panel/components';
 import { ChoiceField, ClusterListField, MatrixField } from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
+import type { IPlotSelection } from '../plotly';
 import {
   IPlotWidgetOptions,
   PlotNotes,
@@ -65,6 +66,11 @@ function DualView(props: {
         : null,
     [model, state.selected, themeVersion]
   );
+  // Recolouring or refaceting leaves the blend as it was: keep its figure (and spare
+  // Plotly a redraw). Models from the worker are copies, so the blend's key tells.
+  const blendKey = model?.blend
+    ? [model.blend.key, model.geneX, model.geneY, model.matrix].join('\u0000')
+    : null;
   const blend = React.useMemo(
     () =>
       model?.blend
@@ -73,7 +79,15 @@ function DualView(props: {
             selected: state.selected
           })
         : null,
-    [model, state.selected, themeVersion]
+    // hover names cells by the input's ids and labels: the same objects while it holds
+    [
+      blendKey,
+      model?.dataset,
+      model?.cluster,
+      model?.cellIds,
+      state.selected,
+      themeVersion
+    ]
   );
   const rows = React.useMemo(
     () => (model ? statsTableRows(model) : []),
@@ -81,12 +95,10 @@ function DualView(props: {
   );
   const nCells = model?.nCells ?? 0;
   const onSelect =
-    (pointCells: NonNullable<typeof scatter>['pointCells']) =>
-    (points: [number, number][] | null) =>
+    (figure: NonNullable<typeof scatter>) =>
+    (selection: IPlotSelection | null) =>
       controller.select(
-        points && points.length > 0
-          ? selectionToCells(pointCells, points, nCells)
-          : null
+        selection ? selectionToCells(figure, selection, nCells) : null
       );
   return (
     <div className="jp-exprscope-plot-panel">
@@ -113,7 +125,7 @@ function DualView(props: {
               figure={scatter.figure}
               className="jp-exprscope-dual-scatter"
               label={`${model.geneX} against ${model.geneY}, one point per cell`}
-              onSelect={onSelect(scatter.pointCells)}
+              onSelect={onSelect(scatter)}
               onRendered={props.onRendered}
               releaseOffscreen={embedded}
             />
@@ -123,7 +135,7 @@ function DualView(props: {
               figure={blend.figure}
               className="jp-exprscope-dual-blend"
               label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
-              onSelect={onSelect(blend.pointCells)}
+              onSelect={onSelect(blend)}
               releaseOffscreen={embedded}
             />
           )}

@@ -4,5 +4,9 @@
  */
 import { serveModelBuilds } from '../modelWorker';
 import { buildDualModel } from './model';
+import { dualReplies, freshBuffers } from './workerProtocol';
 
-serveModelBuilds(buildDualModel);
+serveModelBuilds(buildDualModel, {
+  strip: dualReplies().strip,
+  transfer: freshBuffers
+});

@@ -165,7 +165,15 @@ export class HeatmapController {
 
   tables(): IDataTable[] {
     const model = this._state.model;
-    return model ? [{ name: 'data', csv: heatmapCsv(model) }] : [];
+    return model
+      ? [
+          {
+            name: 'data',
+            rows: model.genes.length * model.columns.length,
+            csv: () => heatmapCsv(model)
+          }
+        ]
+      : [];
   }
 
   notes(): string[] {

@@ -1,4 +1,9 @@
-import { encodeFigure, readPayload } from '../saved';
+import {
+  encodeFigure,
+  MAX_SAVED_TABLE_BYTES,
+  readPayload,
+  savePlot
+} from '../saved';
 import { LiveModelRegistry } from '../registry';
 
 function decode(spec: { dtype: string; bdata: string }): number[] {
@@ -42,6 +47,35 @@ describe('encodeFigure', () => {
     });
     expect(encoded.data[0]).toEqual({ type: 'heatmap', z: [[1, null]] });
     expect(encoded.layout).toEqual({ width: null });
+  });
+});
+
+describe('savePlot', () => {
+  it('keeps small tables and never builds those that cannot fit', () => {
+    const graph = document.createElement('div') as any;
+    graph.data = [{ type: 'heatmap', z: [[1, 2]] }];
+    graph.layout = {};
+    const huge = jest.fn(() => 'x');
+    const saved = savePlot(
+      graph,
+      [
+        { name: 'statistics', rows: 1, csv: () => 'r\r\n0.5\r\n' },
+        { name: 'cells', rows: MAX_SAVED_TABLE_BYTES, csv: huge },
+        {
+          name: 'wide',
+          rows: 2,
+          csv: () => 'y'.repeat(MAX_SAVED_TABLE_BYTES + 1)
+        }
+      ],
+      ['a note']
+    );
+    expect(huge).not.toHaveBeenCalled();
+    expect(saved.tables).toEqual([{ name: 'statistics', csv: 'r\r\n0.5\r\n' }]);
+    expect(saved.notes).toEqual([
+      'a note',
+      'Not kept in the notebook (too large): cells, wide; re-run the cell to download it.'
+    ]);
+    expect(saved.figure?.data).toHaveLength(1);
   });
 });
 

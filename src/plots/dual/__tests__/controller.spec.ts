@@ -7,7 +7,12 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { correlateByGroup } from '../../../compute/correlation';
 import { parseSpec } from '../../spec';
 import { DualController } from '../controller';
-import { buildDualModel, IDualInput, IDualOptions } from '../model';
+import {
+  buildDualModel,
+  clearDualCaches,
+  IDualInput,
+  IDualOptions
+} from '../model';
 
 const N = 40;
 const X = Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : i / 4));
@@ -204,30 +209,43 @@ describe('DualController', () => {
         }
       }
     );
+    const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+    clearDualCaches(); // no correlations memoised by earlier tests
     await controller.refresh();
     expect(controller.state.status).toBe('loading');
     expect(controller.state.message).toContain('Drawing 40 cells');
-    // Each build draws first (no statistics), then correlates.
-    expect(inputs).toHaveLength(2);
-    // Options change while those run: only the newest results are shown.
+    // Each build draws first (no statistics); it correlates once that is drawn.
+    expect(inputs).toHaveLength(1);
+    // Options change meanwhile: only the newest results are shown.
     controller.update({ options: { colorBy: 'cluster' } });
-    expect(inputs).toHaveLength(4);
-    expect(inputs[2]).toBe(inputs[0]); // same data: the worker keeps its copy
-    resolvers[2]();
-    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(inputs).toHaveLength(2);
+    expect(inputs[1]).toBe(inputs[0]); // same data: the worker keeps its copy
+    resolvers[1]();
+    await settle();
     expect(controller.state.status).toBe('loading');
     expect(controller.state.message).toContain('Correlating 40 cells');
     expect(controller.state.model?.options.statistics).toBe(false);
-    resolvers[3]();
-    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(inputs).toHaveLength(3); // the correlating build
+    resolvers[2]();
+    await settle();
     expect(controller.state.status).toBe('ready');
     expect(controller.state.model?.options.colorBy).toBe('cluster');
     expect(controller.state.model?.stats.dataset[0].reason).toBeNull();
+    // The superseded first build lands late: ignored, and it correlates nothing
     resolvers[0]();
-    resolvers[1]();
-    await new Promise(resolve => setTimeout(resolve, 0));
+    await settle();
+    expect(inputs).toHaveLength(3);
     expect(controller.state.model?.options.colorBy).toBe('cluster');
     expect(controller.state.status).toBe('ready');
+    // Correlations memoised: recolouring is one build, ready at once
+    controller.update({ options: { colorBy: 'dataset' } });
+    expect(inputs).toHaveLength(4);
+    resolvers[3]();
+    await settle();
+    expect(inputs).toHaveLength(4);
+    expect(controller.state.status).toBe('ready');
+    expect(controller.state.model?.options.statistics).toBe(false);
+    expect(controller.state.model?.stats.dataset[0].reason).toBeNull();
     controller.swap();
     expect(inputs[4]).not.toBe(inputs[0]);
     expect(panel.calls).toHaveLength(1);
@@ -266,11 +284,12 @@ describe('DualController', () => {
 
     const [cells, statistics] = controller.tables();
     expect(cells.name).toBe('cells');
-    const rows = cells.csv.trim().split('\r\n');
+    expect(cells.rows).toBe(controller.state.model!.points.cells.length);
+    const rows = cells.csv().trim().split('\r\n');
     expect(rows[0]).toBe('cell,dataset,cluster,GX,GY');
     // Detected only, clusters 0 and 2: the drawn cells.
     expect(rows).toHaveLength(controller.state.model!.points.cells.length + 1);
-    expect(statistics.csv.split('\r\n')[0]).toContain('pearson_r');
+    expect(statistics.csv().split('\r\n')[0]).toContain('pearson_r');
   });
 
   it('takes correlations from the kernel for out-of-core objects', async () => {

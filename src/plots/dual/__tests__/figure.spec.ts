@@ -110,10 +110,11 @@ describe('dualScatterFigure', () => {
     });
     const selected = new Uint8Array(N);
     [1, 4, 7, 30, 58].forEach(cell => (selected[cell] = 1));
-    const { figure, pointCells } = dualScatterFigure(model, {
+    const drawn = dualScatterFigure(model, {
       theme,
       selected
     });
+    const { figure, pointCells } = drawn;
     const events: [number, number][] = [];
     figure.data.forEach((trace: any, t) => {
       const cells = pointCells[t] as Int32Array;
@@ -124,18 +125,75 @@ describe('dualScatterFigure', () => {
       }
     });
     expect(events).toHaveLength(5);
-    expect(selectionToCells(pointCells, events, N)).toEqual(selected);
-    // Out-of-range or non-cell points are ignored
+    expect(selectionToCells(drawn, { points: events }, N)).toEqual(selected);
+    // Out-of-range or non-cell points are ignored: nothing selected
     expect(
       selectionToCells(
-        [null],
-        [
-          [0, 0],
-          [3, 1]
-        ],
+        { pointCells: [null], regions: [] },
+        {
+          points: [
+            [0, 0],
+            [3, 1]
+          ]
+        },
         N
-      ).some(Boolean)
-    ).toBe(false);
+      )
+    ).toBeNull();
+  });
+
+  it('selects the cells inside a box or lasso drawn on the density view', () => {
+    const model = buildDualModel(dualInput(), {
+      facetBy: 'dataset',
+      density: 'on',
+      nBoot: 0
+    });
+    const drawn = dualScatterFigure(model, { theme });
+    expect(drawn.regions.map(r => [r.xaxis, r.yaxis])).toEqual([
+      ['x', 'y'],
+      ['x2', 'y2'],
+      ['x3', 'y3']
+    ]);
+    const { points } = model;
+    const facet = model.facets[1];
+    const inFacet = (test: (x: number, y: number) => boolean) =>
+      Array.from(points.cells.subarray(facet.start, facet.end))
+        .filter((_, k) =>
+          test(points.x[facet.start + k], points.y[facet.start + k])
+        )
+        .sort((a, b) => a - b);
+    const cellsOf = (selected: Uint8Array | null) =>
+      selected ? Array.from(selected.keys()).filter(c => selected[c]) : [];
+
+    // A box on the second facet: its cells with 1 ≤ x ≤ 4 and 2 ≤ y ≤ 6
+    const box = selectionToCells(
+      drawn,
+      { points: [], range: { x2: [1, 4], y2: [2, 6] } },
+      N
+    );
+    const expectedBox = inFacet((x, y) => x >= 1 && x <= 4 && y >= 2 && y <= 6);
+    expect(expectedBox.length).toBeGreaterThan(0);
+    expect(cellsOf(box)).toEqual(expectedBox);
+
+    // A lasso triangle with corner (−1, −1): the cells below the line y = 9.3 − 1.5x
+    // (no value lies on it)
+    const lasso = selectionToCells(
+      drawn,
+      { points: [], lasso: { x2: [-1, 10.3 / 1.5, -1], y2: [-1, -1, 10.8] } },
+      N
+    );
+    const expectedLasso = inFacet(
+      (x, y) => x > -1 && y > -1 && y < 9.3 - 1.5 * x
+    );
+    expect(expectedLasso.length).toBeGreaterThan(0);
+    expect(cellsOf(lasso)).toEqual(expectedLasso);
+    // A shape on axes without cells selects nothing
+    expect(
+      selectionToCells(
+        drawn,
+        { points: [], range: { x9: [0, 9], y9: [0, 9] } },
+        N
+      )
+    ).toBeNull();
   });
 
   it('draws a shared log-count density, with selected cells on top', () => {
@@ -251,6 +309,53 @@ describe('blendEmbeddingFigure', () => {
       points.selectedpoints.map((k: number) => pointCells[0]![k]).sort()
     ).toEqual([10, 11]);
     expect(points.text[0]).toContain('(level ');
+  });
+
+  it('draws the raster as pixels of the top cell, selectable by lasso', () => {
+    const model = buildDualModel(dualInput(), { nBoot: 0, density: 'on' });
+    const blend = model.blend!;
+    const raster = blend.raster!;
+    const selected = new Uint8Array(N);
+    selected[10] = selected[11] = 1;
+    const drawn = blendEmbeddingFigure(model, { theme, selected });
+    const [image, overlay, key] = drawn.figure.data as any[];
+    expect(image.type).toBe('heatmap');
+    expect(key.name).toBe('colour key');
+    expect(drawn.pointCells[0]).toBeNull();
+    expect(image.x0).toBeCloseTo(raster.x.start + raster.x.size / 2, 12);
+    expect(image.dy).toBe(raster.y.size);
+    const nx = raster.x.count;
+    let filled = 0;
+    image.z.forEach((row: (number | null)[], iy: number) =>
+      row.forEach((z, ix) => {
+        const p = iy * nx + ix;
+        if (raster.count[p] === 0) {
+          expect(z).toBeNull();
+          expect(image.customdata[iy][ix]).toBeNull();
+        } else {
+          filled++;
+          expect(z).toBe(raster.code[p]);
+          expect(image.customdata[iy][ix]).toEqual([
+            raster.code[p] % 10,
+            Math.floor(raster.code[p] / 10),
+            raster.count[p]
+          ]);
+        }
+      })
+    );
+    expect(filled).toBeGreaterThan(0);
+    // Selected cells are drawn over the image, in their blend positions
+    expect(overlay.name).toBe('selected');
+    expect(Array.from(drawn.pointCells[1]!).sort()).toEqual([10, 11]);
+    // A box over the whole embedding selects every cell drawn on it
+    const all = selectionToCells(
+      drawn,
+      { points: [], range: { x: [-10, 10], y: [-10, 10] } },
+      N
+    )!;
+    expect(Array.from(all.keys()).filter(c => all[c])).toEqual(
+      Array.from(blend.cells).sort((a, b) => a - b)
+    );
   });
 
   it('says why without an embedding', () => {

@@ -1,4 +1,4 @@
-import type { IDualInput } from '../model';
+import type { IDualInput, IDualModel } from '../model';
 
 /**
  * 60 cells: datasets ctrl/stim, clusters 0/1/2; cell 58 has no cluster, cell 59 no
@@ -53,4 +53,15 @@ export function cellsOf(
   end: number
 ): number[] {
   return Array.from(cells.subarray(start, end));
+}
+
+/**
+ * The model without its blend's key: the key names a memo entry (it differs between
+ * builds of the same content after `clearDualCaches`), the rest is content.
+ */
+export function content(model: IDualModel): IDualModel {
+  return {
+    ...model,
+    blend: model.blend && { ...model.blend, key: '' }
+  };
 }

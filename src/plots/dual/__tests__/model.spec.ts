@@ -9,9 +9,15 @@ import {
   JITTER_FRACTION,
   NOT_COMPUTED,
   swapDualModel,
-  zeroJitter
+  zeroJitter,
+  BLEND_RASTER_PIXELS,
+  EMPTY_PIXEL
 } from '../model';
-import { cellsOf, dualInput, N, swapped } from './fixture';
+import { binOf } from '../binning';
+import { MessageChannel } from 'worker_threads';
+
+import { dualReplies, freshBuffers } from '../workerProtocol';
+import { cellsOf, content, dualInput, N, swapped } from './fixture';
 
 const { correlateByGroup } = correlation;
 
@@ -471,7 +477,7 @@ describe('swapping and recomputation', () => {
     const model = buildDualModel(input, options);
     clearDualCaches();
     const rebuilt = buildDualModel(swapped(input), options);
-    expect(swapDualModel(model)).toEqual(rebuilt);
+    expect(content(swapDualModel(model))).toEqual(content(rebuilt));
     expect(swapDualModel(swapDualModel(model))).toEqual(model);
   });
 
@@ -588,10 +594,46 @@ describe('blend on the embedding', () => {
     );
     const swap = buildDualModel(swapped(input), { nBoot: 0 });
     clearDualCaches();
-    expect(swap.blend).toEqual(
-      buildDualModel(swapped(input), { nBoot: 0 }).blend
+    expect(content(swap).blend).toEqual(
+      content(buildDualModel(swapped(input), { nBoot: 0 })).blend
     );
     expect(swap.blend).toEqual(swapDualModel(model).blend);
+  });
+
+  it('draws the embedding as square pixels of the top cell above the threshold', () => {
+    const input = dualInput();
+    const auto = { nBoot: 0, densityThreshold: 20 };
+    const model = buildDualModel(input, auto);
+    const blend = model.blend!;
+    const raster = blend.raster!;
+    expect(raster).not.toBeNull();
+    expect(note(model, 'blend_raster')?.message).toContain(
+      `${raster.x.count} × ${raster.y.count} pixels`
+    );
+    // Square pixels, BLEND_RASTER_PIXELS along the longer side (v spans twice u)
+    expect(raster.x.size).toBe(raster.y.size);
+    expect(raster.y.count).toBe(BLEND_RASTER_PIXELS);
+    expect(raster.x.count).toBeLessThan(BLEND_RASTER_PIXELS);
+    // Brute force: each pixel holds the last cell drawn into it
+    const expectedCode = new Uint8Array(raster.code.length).fill(EMPTY_PIXEL);
+    const expectedCount = new Uint32Array(raster.code.length);
+    for (let k = 0; k < blend.cells.length; k++) {
+      const p =
+        binOf(blend.y[k], raster.y) * raster.x.count +
+        binOf(blend.x[k], raster.x);
+      expectedCode[p] = blend.code[k];
+      expectedCount[p]++;
+    }
+    expect(raster.code).toEqual(expectedCode);
+    expect(raster.count).toEqual(expectedCount);
+    // Recolouring reuses the image; below the threshold or with points there is none
+    expect(
+      buildDualModel(input, { ...auto, colorBy: 'cluster' }).blend!.raster
+    ).toBe(raster);
+    expect(buildDualModel(input, { nBoot: 0 }).blend!.raster).toBeNull();
+    const points = buildDualModel(input, { ...auto, density: 'off' });
+    expect(points.blend!.raster).toBeNull();
+    expect(note(points, 'blend_raster')).toBeUndefined();
   });
 
   it('follows the cluster filter and notes a missing embedding', () => {
@@ -608,5 +650,74 @@ describe('blend on the embedding', () => {
     );
     expect(short.blend).toBeNull();
     expect(note(short, 'no_embedding')?.message).toContain('X_pca');
+  });
+});
+
+describe('the worker protocol', () => {
+  it('sends models back without the input arrays, and a blend only once', () => {
+    const input = dualInput();
+    const options = { nBoot: 0, density: 'on' as const };
+    const model = buildDualModel(input, options);
+    const worker = dualReplies();
+    const view = dualReplies();
+    const shipped = worker.strip(model);
+    expect(shipped.x).toBeNull();
+    expect(shipped.dataset.codes).toHaveLength(0);
+    expect(shipped.cellIds).toBeNull();
+    expect(shipped.blend).toBe(model.blend);
+    const landed = view.attach(shipped, input);
+    expect(landed).toEqual(model);
+    expect(landed.x).toBe(input.x);
+    expect(landed.cluster).toBe(input.cluster);
+    // Recoloured: the same blend goes as its key, and the view puts its copy back
+    const recoloured = buildDualModel(input, {
+      ...options,
+      colorBy: 'cluster'
+    });
+    const second = worker.strip(recoloured);
+    expect(second.blend).toEqual({ key: model.blend!.key, sent: true });
+    expect(view.attach(second, input).blend).toBe(landed.blend);
+    // Another blend (other cells) is sent whole again
+    const subset = buildDualModel(input, { ...options, clusters: ['1'] });
+    expect(worker.strip(subset).blend).toBe(subset.blend);
+    // A view that never got the blend refuses a reference to it
+    expect(() => dualReplies().attach(second, input)).toThrow('blend');
+  });
+
+  it('moves only buffers that no memo keeps: later builds are unharmed', () => {
+    const input = dualInput();
+    const options = {
+      nBoot: 0,
+      density: 'on' as const,
+      marginals: true,
+      facetBy: 'dataset' as const
+    };
+    const model = buildDualModel(input, options);
+    const moved = freshBuffers(model);
+    expect(moved).toContain(model.points.x.buffer);
+    expect(moved).toContain(model.facets[0].density!.buffer);
+    const kept = [
+      input.x!.buffer,
+      input.y!.buffer,
+      input.dataset.codes.buffer,
+      input.cluster.codes.buffer,
+      model.blend!.cells.buffer,
+      model.blend!.code.buffer,
+      model.blend!.raster!.code.buffer
+    ];
+    expect(moved.filter(b => kept.includes(b))).toEqual([]);
+    // Detach them as postMessage's transfer does, then recolour from the memos
+    const { port1 } = new MessageChannel();
+    port1.postMessage(null, moved);
+    port1.close();
+    expect(model.points.x.byteLength).toBe(0);
+    const recoloured = buildDualModel(input, {
+      ...options,
+      colorBy: 'cluster'
+    });
+    clearDualCaches();
+    expect(content(recoloured)).toEqual(
+      content(buildDualModel(input, { ...options, colorBy: 'cluster' }))
+    );
   });
 });

@@ -294,7 +294,7 @@ describe('HeatmapController', () => {
       options: { ...controller.settings.options, scaling: 'none', minCells: 0 }
     });
     const [table] = controller.tables();
-    const lines = table.csv.trim().split('\r\n');
+    const lines = table.csv().trim().split('\r\n');
     expect(lines[0]).toBe(
       'gene,column,dataset,cluster,n_cells,mean,fraction_expressing,plotted_mean_none'
     );
