@@ -91,7 +91,59 @@ export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
       .sort((a, b) => a - b)
       .map(dim => embeddingDims.get(dim)!);
   }
+  ownColumnsUnlessTheyFillTheReply(decoded, bytes);
   return decoded;
+}
+
+/** Zero-copy views may leave this much of a reply unused (share and bytes), else copied. */
+const MAX_UNUSED_REPLY_SHARE = 0.1;
+const MAX_UNUSED_REPLY_BYTES = 1024 * 1024;
+
+/**
+ * A view keeps its whole reply buffer alive. When much of the reply is not held by
+ * views (cell ids turned into strings, int8 codes or float64 coordinates converted),
+ * the views are copied out so the reply can be freed: one copy now instead of holding
+ * the unused part as long as the data is cached.
+ */
+function ownColumnsUnlessTheyFillTheReply(
+  decoded: IDecodedFetch,
+  bytes: Uint8Array
+): void {
+  const reply = bytes.buffer;
+  const isView = (array: ArrayBufferView) => array.buffer === reply;
+  const columns: ArrayBufferView[] = [
+    ...decoded.genes.values(),
+    ...[...decoded.obs.values()].map(column =>
+      column instanceof Float64Array ? column : column.codes
+    ),
+    ...(decoded.embedding?.dims ?? [])
+  ];
+  const viewed = columns
+    .filter(isView)
+    .reduce((sum, array) => sum + array.byteLength, 0);
+  const unused = reply.byteLength - viewed;
+  if (
+    viewed === 0 ||
+    unused <= MAX_UNUSED_REPLY_BYTES ||
+    unused <= reply.byteLength * MAX_UNUSED_REPLY_SHARE
+  ) {
+    return;
+  }
+  for (const [gene, values] of decoded.genes) {
+    decoded.genes.set(gene, isView(values) ? values.slice() : values);
+  }
+  for (const [name, column] of decoded.obs) {
+    if (column instanceof Float64Array) {
+      decoded.obs.set(name, isView(column) ? column.slice() : column);
+    } else if (isView(column.codes)) {
+      decoded.obs.set(name, { ...column, codes: column.codes.slice() });
+    }
+  }
+  if (decoded.embedding) {
+    decoded.embedding.dims = decoded.embedding.dims.map(dim =>
+      isView(dim) ? dim.slice() : dim
+    );
+  }
 }
 
 /**

@@ -50,9 +50,9 @@ const STRING_OVERHEAD_BYTES = 16;
  * older data, so stale data is never served. Least recently used columns
  * are evicted beyond the byte budget.
  *
- * Decoded columns may be views into a larger reply buffer; the budget counts
- * the views' bytes, so it is exact only once a reply's columns are all
- * cached or all evicted.
+ * Decoded columns may be views into their reply buffer (only when they fill
+ * most of it, see `decodeFetchPayload`); the budget counts the views' bytes,
+ * so it is exact once a reply's columns are all cached or all evicted.
  */
 export class ExpressionCache {
   constructor(options: IExpressionCacheOptions = {}) {

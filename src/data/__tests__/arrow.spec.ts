@@ -65,6 +65,32 @@ describe('decodeFetchPayload', () => {
     expect(Array.from(codes)).toEqual([0, 1, 0, 1, 0]);
   });
 
+  it('copies columns out of a reply they leave mostly unused, so it can be freed', () => {
+    const n = 200_000;
+    const values = Float32Array.from({ length: n }, (_, i) => i % 7);
+    const codes = Array.from({ length: n }, (_, i) => (i % 3 ? 'a' : 'b'));
+    // Cell ids become strings: their UTF-8 (~2.4 MB) is unused once decoded
+    const withIds = encodeFetchTable({
+      'gene:A': values,
+      'obs:c': { categorical: codes },
+      cell_id: Array.from({ length: n }, (_, i) => `AAACCTGAGC-${i}`)
+    });
+    const decoded = decodeFetchPayload(withIds);
+    const gene = decoded.genes.get('A')!;
+    const cluster = decoded.obs.get('c') as ICategoricalColumn;
+    expect(gene.buffer).not.toBe(withIds.buffer);
+    expect(cluster.codes.buffer).not.toBe(withIds.buffer);
+    expect(gene).toEqual(values);
+    expect(cluster.codes[0]).toBe(cluster.categories.indexOf('b'));
+    expect(decoded.cellIds![n - 1]).toBe(`AAACCTGAGC-${n - 1}`);
+    // Without the ids the columns fill the reply: views, no copy
+    const plain = encodeFetchTable({
+      'gene:A': values,
+      'obs:c': { categorical: codes }
+    });
+    expect(decodeFetchPayload(plain).genes.get('A')!.buffer).toBe(plain.buffer);
+  });
+
   it('decodes a payload that starts at an unaligned offset', () => {
     const bytes = encodeFetchTable({ 'gene:A': geneA });
     const shifted = new Uint8Array(bytes.byteLength + 1);
