@@ -175,7 +175,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       let view: Widget | null = null;
       return () => {
         if (!view || view.isDisposed) {
-          view = create();
+          const created = create();
+          // A closed view must not stay reachable from here (it holds its data).
+          created.disposed.connect(() => {
+            if (view === created) {
+              view = null;
+            }
+          });
+          view = created;
           app.shell.add(view, 'main', { mode: 'split-right' });
         }
         app.shell.activateById(view.id);

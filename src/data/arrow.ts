@@ -91,26 +91,21 @@ export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
       .sort((a, b) => a - b)
       .map(dim => embeddingDims.get(dim)!);
   }
-  ownColumnsUnlessTheyFillTheReply(decoded, bytes);
+  ownColumnsUnlessTheyFillTheReply(decoded);
   return decoded;
 }
 
-/** Zero-copy views may leave this much of a reply unused (share and bytes), else copied. */
+/** Zero-copy views may leave this much of a buffer unused (share and bytes), else copied. */
 const MAX_UNUSED_REPLY_SHARE = 0.1;
 const MAX_UNUSED_REPLY_BYTES = 1024 * 1024;
 
 /**
- * A view keeps its whole reply buffer alive. When much of the reply is not held by
- * views (cell ids turned into strings, int8 codes or float64 coordinates converted),
- * the views are copied out so the reply can be freed: one copy now instead of holding
- * the unused part as long as the data is cached.
+ * A view keeps its whole buffer alive: the reply, or Arrow's copy of it. When views
+ * leave much of their buffer unused (cell ids turned into strings, int8 codes or
+ * float64 coordinates converted), they are copied out so the buffer can be freed: one
+ * copy now instead of holding the unused part as long as the data is cached.
  */
-function ownColumnsUnlessTheyFillTheReply(
-  decoded: IDecodedFetch,
-  bytes: Uint8Array
-): void {
-  const reply = bytes.buffer;
-  const isView = (array: ArrayBufferView) => array.buffer === reply;
+function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
   const columns: ArrayBufferView[] = [
     ...decoded.genes.values(),
     ...[...decoded.obs.values()].map(column =>
@@ -118,31 +113,39 @@ function ownColumnsUnlessTheyFillTheReply(
     ),
     ...(decoded.embedding?.dims ?? [])
   ];
-  const viewed = columns
-    .filter(isView)
-    .reduce((sum, array) => sum + array.byteLength, 0);
-  const unused = reply.byteLength - viewed;
-  if (
-    viewed === 0 ||
-    unused <= MAX_UNUSED_REPLY_BYTES ||
-    unused <= reply.byteLength * MAX_UNUSED_REPLY_SHARE
-  ) {
+  const used = new Map<ArrayBufferLike, number>();
+  for (const column of columns) {
+    used.set(column.buffer, (used.get(column.buffer) ?? 0) + column.byteLength);
+  }
+  const wasteful = new Set(
+    [...used]
+      .filter(([buffer, bytes]) => {
+        const unused = buffer.byteLength - bytes;
+        return (
+          unused > MAX_UNUSED_REPLY_BYTES &&
+          unused > buffer.byteLength * MAX_UNUSED_REPLY_SHARE
+        );
+      })
+      .map(([buffer]) => buffer)
+  );
+  if (wasteful.size === 0) {
     return;
   }
+  const own = <T extends Float32Array | Float64Array | Int32Array>(array: T) =>
+    wasteful.has(array.buffer) ? (array.slice() as T) : array;
   for (const [gene, values] of decoded.genes) {
-    decoded.genes.set(gene, isView(values) ? values.slice() : values);
+    decoded.genes.set(gene, own(values));
   }
   for (const [name, column] of decoded.obs) {
-    if (column instanceof Float64Array) {
-      decoded.obs.set(name, isView(column) ? column.slice() : column);
-    } else if (isView(column.codes)) {
-      decoded.obs.set(name, { ...column, codes: column.codes.slice() });
-    }
+    decoded.obs.set(
+      name,
+      column instanceof Float64Array
+        ? own(column)
+        : { ...column, codes: own(column.codes) }
+    );
   }
   if (decoded.embedding) {
-    decoded.embedding.dims = decoded.embedding.dims.map(dim =>
-      isView(dim) ? dim.slice() : dim
-    );
+    decoded.embedding.dims = decoded.embedding.dims.map(own);
   }
 }
 

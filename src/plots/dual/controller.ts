@@ -90,6 +90,15 @@ export class DualController {
     return this._state;
   }
 
+  /**
+   * Changes whenever the model does. Views key what they derive from the model on this
+   * rather than on the model itself, so that what they keep of past renders does not
+   * keep past models (a million cells each) alive.
+   */
+  get modelVersion(): number {
+    return this._modelVersion;
+  }
+
   /** The plot's parameters (docs/plot-spec.md), or null until both genes are chosen. */
   spec(): IDualSpec | null {
     const context = plotContextOf(this._panel);
@@ -255,6 +264,11 @@ export class DualController {
     this._buildInWorker?.dispose();
     this._panel.changed.disconnect(this._onPanelChanged, this);
     Signal.clearData(this);
+    // Let go of the data (a million cells), even while something still holds us.
+    this._buildId++;
+    this._data = null;
+    this._input = null;
+    this._state = { ...this._state, model: null, selected: null };
   }
 
   /** Gene X / Y default to the sidebar's first two genes; the embedding to a UMAP. */
@@ -466,9 +480,14 @@ export class DualController {
   }
 
   private _set(patch: Partial<IDualState>): void {
+    if ('model' in patch && patch.model !== this._state.model) {
+      this._modelVersion++;
+    }
     this._state = { ...this._state, ...patch };
     this._changed.emit();
   }
+
+  private _modelVersion = 0;
 
   private readonly _panel: ExprscopePanelModel;
   private readonly _buildInWorker: IDualModelBuilder | null;

@@ -8,9 +8,10 @@
  * each of its points (null for traces that are not cells), which turns a Plotly
  * selection ([curveNumber, pointIndex] pairs) into cells and back
  * (`selectionToCells`, and `selected` → `selectedpoints` here). Binned views (the
- * density scatter, the blend raster) have no points: their `regions` give the cells drawn
- * on each pair of axes, so that a lasso or box there still selects cells
- * (`regionCells`).
+ * density scatter, the blend raster) have no points: `binnedRegions` gives the cells
+ * drawn on each pair of axes, so that a lasso or box there still selects cells. It is
+ * read from the model when a selection is made: figures do not hold per-cell arrays
+ * (a view keeps its previous figure a while, which must not keep a million cells).
  */
 import { escapeLabel } from '../heatmap/figure';
 import type { IFigure, IPlotSelection, PlotData, PlotLayout } from '../plotly';
@@ -40,11 +41,10 @@ export interface ICellRegion {
   y: Float32Array;
 }
 
-/** A figure and the map from its points (and binned regions) to cells. */
+/** A figure and the map from its points to cells. */
 export interface ICellFigure {
   figure: IFigure;
   pointCells: PointCells;
-  regions: ICellRegion[];
 }
 
 export interface IDualFigureOptions {
@@ -98,7 +98,6 @@ export function dualScatterFigure(
 
   const data: PlotData[] = [];
   const pointCells: PointCells = [];
-  const regions: ICellRegion[] = [];
   const inLegend = new Set<number>();
   const densityMax = model.density.on
     ? Math.max(1, ...facets.map(f => maxOf(f.density)))
@@ -109,13 +108,6 @@ export function dualScatterFigure(
     if (model.density.on) {
       data.push(densityTrace(model, facet, xa, ya, densityMax, f === 0, theme));
       pointCells.push(null);
-      regions.push({
-        xaxis: xa,
-        yaxis: ya,
-        cells: points.cells.subarray(facet.start, facet.end),
-        x: points.x.subarray(facet.start, facet.end),
-        y: points.y.subarray(facet.start, facet.end)
-      });
       const chosen = selected
         ? selectedIn(points.cells, facet.start, facet.end, selected)
         : null;
@@ -239,7 +231,7 @@ export function dualScatterFigure(
       };
     }
   });
-  return { figure: { data, layout }, pointCells, regions };
+  return { figure: { data, layout }, pointCells };
 }
 
 /** The embedding coloured by the two genes' blend, with its 2-D colour key. */
@@ -271,17 +263,9 @@ export function blendEmbeddingFigure(
   const selected = options.selected ?? null;
   const cellTraces: PlotData[] = [];
   const pointCells: PointCells = [];
-  const regions: ICellRegion[] = [];
   if (blend.raster) {
     cellTraces.push(blendRasterTrace(model, blend.raster, L, colorscale));
     pointCells.push(null);
-    regions.push({
-      xaxis: 'x',
-      yaxis: 'y',
-      cells: blend.cells,
-      x: blend.x,
-      y: blend.y
-    });
     const chosen = selected ? selectedIn(blend.cells, 0, n, selected) : null;
     if (chosen && chosen.cells.length > 0) {
       cellTraces.push({
@@ -420,8 +404,7 @@ export function blendEmbeddingFigure(
   };
   return {
     figure: { data: [...cellTraces, key], layout },
-    pointCells: [...pointCells, null],
-    regions
+    pointCells: [...pointCells, null]
   };
 }
 
@@ -481,9 +464,33 @@ function blendRasterTrace(
   } as PlotData;
 }
 
+/** The cells a view draws binned, per pair of axes (none when it draws points). */
+export function binnedRegions(
+  model: IDualModel,
+  view: 'scatter' | 'blend'
+): ICellRegion[] {
+  if (view === 'blend') {
+    const blend = model.blend;
+    return blend?.raster
+      ? [{ xaxis: 'x', yaxis: 'y', cells: blend.cells, x: blend.x, y: blend.y }]
+      : [];
+  }
+  if (!model.density.on) {
+    return [];
+  }
+  const { points } = model;
+  return model.facets.map((facet, f) => ({
+    xaxis: axisId('x', f + 1),
+    yaxis: axisId('y', f + 1),
+    cells: points.cells.subarray(facet.start, facet.end),
+    x: points.x.subarray(facet.start, facet.end),
+    y: points.y.subarray(facet.start, facet.end)
+  }));
+}
+
 /**
- * Cells inside a box or lasso drawn on a binned view, from the regions of its figure
- * (Plotly reports the shape on each pair of axes it covers).
+ * Cells inside a box or lasso drawn on a binned view (Plotly reports the shape on each
+ * pair of axes it covers).
  */
 export function regionCells(
   regions: readonly ICellRegion[],
@@ -555,18 +562,19 @@ function cellsInPolygon(
  * on binned views, the cells inside its box or lasso. Null when it picked no cell.
  */
 export function selectionToCells(
-  figure: Pick<ICellFigure, 'pointCells' | 'regions'>,
+  pointCells: PointCells,
+  regions: readonly ICellRegion[],
   selection: IPlotSelection,
   nCells: number
 ): Uint8Array | null {
   const selected = new Uint8Array(nCells);
   for (const [trace, point] of selection.points) {
-    const cells = figure.pointCells[trace];
+    const cells = pointCells[trace];
     if (cells && point >= 0 && point < cells.length) {
       selected[cells[point]] = 1;
     }
   }
-  regionCells(figure.regions, selection, selected);
+  regionCells(regions, selection, selected);
   return selected.includes(1) ? selected : null;
 }
 
@@ -1085,7 +1093,6 @@ function emptyFigure(
         ]
       }
     },
-    pointCells: [],
-    regions: []
+    pointCells: []
   };
 }

@@ -379,34 +379,14 @@ export function buildDualModel(
   const nD = datasets.length;
   const nK = clusters.length;
   const keepCluster = clusterFilter(clusters, opts.clusters, notes);
-  const dIndex = new Int32Array(nCells).fill(-1);
-  const cIndex = new Int32Array(nCells).fill(-1);
-  const keptAll = new Int32Array(nCells);
-  let nKept = 0;
-  let nonFinite = 0;
-  const perDataset = new Float64Array(nD + 1);
-  const perCluster = new Float64Array(nK + 1);
-  if (x !== null && y !== null) {
-    const dCodes = input.dataset.codes;
-    const cCodes = input.cluster.codes;
-    for (let i = 0; i < nCells; i++) {
-      const c = cCodes[i] >= 0 && cCodes[i] < nK ? cCodes[i] : nK;
-      if (!keepCluster[c]) {
-        continue;
-      }
-      if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) {
-        nonFinite++;
-        continue;
-      }
-      const d = dCodes[i] >= 0 && dCodes[i] < nD ? dCodes[i] : nD;
-      dIndex[i] = d;
-      cIndex[i] = c;
-      perDataset[d]++;
-      perCluster[c]++;
-      keptAll[nKept++] = i;
-    }
-  }
-  const kept = keptAll.slice(0, nKept);
+  const { dIndex, cIndex, kept, nonFinite, perDataset, perCluster } = memoCells(
+    input,
+    x,
+    y,
+    keepCluster,
+    filterKeyOf(keepCluster, opts)
+  );
+  const nKept = kept.length;
   explainCells(
     opts,
     clusters,
@@ -550,6 +530,26 @@ export function buildDualModel(
           y: binning(axisY.min, axisY.max, opts.marginalBins)
         }
       : null;
+  // Bins count the cells of each facet, whatever their colour: recolouring reuses them
+  const densities =
+    densityX && densityY && x && y
+      ? memoDensities(
+          kept,
+          [opts.facetBy, opts.detectedOnly, densityX, densityY],
+          () =>
+            layout.facets.map((_, f) =>
+              histogram2d(
+                x,
+                y,
+                cells,
+                offsets[f * nG],
+                offsets[(f + 1) * nG],
+                densityX,
+                densityY
+              )
+            )
+        )
+      : null;
   const facets: IDualFacet[] = layout.facets.map((facet, f) => {
     const start = offsets[f * nG];
     const end = offsets[(f + 1) * nG];
@@ -559,10 +559,7 @@ export function buildDualModel(
       start,
       end,
       segments,
-      density:
-        densityX && densityY && x && y
-          ? histogram2d(x, y, cells, start, end, densityX, densityY)
-          : null,
+      density: densities?.[f] ?? null,
       marginals:
         marginals && x && y
           ? facetMarginals(x, y, cells, segments, marginals, axisX, axisY)
@@ -667,8 +664,141 @@ export function swapDualModel(model: IDualModel): IDualModel {
 /** Forget memoised correlations and blends (tests; the memos hold weak keys anyway). */
 export function clearDualCaches(): void {
   statsCache = new WeakMap();
+  cellsMemo = new WeakMap();
+  densityMemo = new WeakMap();
   blendMemo = new WeakMap();
   rasterMemo = new WeakMap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Cells
+
+/**
+ * The cells a build keeps and their groups: the one pass over every cell, which
+ * recolouring, refaceting and other drawing options repeat unchanged. Read-only once
+ * made (memoised, and kept out of the worker's moved buffers).
+ */
+interface ICells {
+  /** Dataset / cluster slot per cell (categories.length: no label; −1: not kept). */
+  dIndex: Int32Array;
+  cIndex: Int32Array;
+  /** Kept cells, ascending. */
+  kept: Int32Array;
+  nonFinite: number;
+  perDataset: Float64Array;
+  perCluster: Float64Array;
+}
+
+interface ICellsMemo {
+  y: Float32Array;
+  datasetCodes: Int32Array;
+  clusterCodes: Int32Array;
+  nD: number;
+  nK: number;
+  filterKey: string;
+  cells: ICells;
+}
+
+/** Recent cell passes per value array of gene X. */
+let cellsMemo = new WeakMap<Float32Array, ICellsMemo[]>();
+const CELLS_MEMO_SIZE = 4;
+
+/** The cluster filter, then finite values of both genes (none when a gene is missing). */
+function memoCells(
+  input: IDualInput,
+  x: Float32Array | null,
+  y: Float32Array | null,
+  keepCluster: Uint8Array,
+  filterKey: string
+): ICells {
+  const nD = input.dataset.categories.length;
+  const nK = input.cluster.categories.length;
+  const entries = x ? (cellsMemo.get(x) ?? []) : [];
+  const hit = entries.find(
+    e =>
+      e.y === y &&
+      e.datasetCodes === input.dataset.codes &&
+      e.clusterCodes === input.cluster.codes &&
+      e.nD === nD &&
+      e.nK === nK &&
+      e.filterKey === filterKey
+  );
+  if (hit) {
+    return hit.cells;
+  }
+  const nCells = input.dataset.codes.length;
+  const dIndex = new Int32Array(nCells).fill(-1);
+  const cIndex = new Int32Array(nCells).fill(-1);
+  const keptAll = new Int32Array(nCells);
+  let nKept = 0;
+  let nonFinite = 0;
+  const perDataset = new Float64Array(nD + 1);
+  const perCluster = new Float64Array(nK + 1);
+  if (x !== null && y !== null) {
+    const dCodes = input.dataset.codes;
+    const cCodes = input.cluster.codes;
+    for (let i = 0; i < nCells; i++) {
+      const c = cCodes[i] >= 0 && cCodes[i] < nK ? cCodes[i] : nK;
+      if (!keepCluster[c]) {
+        continue;
+      }
+      if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) {
+        nonFinite++;
+        continue;
+      }
+      const d = dCodes[i] >= 0 && dCodes[i] < nD ? dCodes[i] : nD;
+      dIndex[i] = d;
+      cIndex[i] = c;
+      perDataset[d]++;
+      perCluster[c]++;
+      keptAll[nKept++] = i;
+    }
+  }
+  const cells: ICells = {
+    dIndex,
+    cIndex,
+    kept: keptAll.slice(0, nKept),
+    nonFinite,
+    perDataset,
+    perCluster
+  };
+  if (x !== null && y !== null) {
+    entries.unshift({
+      y,
+      datasetCodes: input.dataset.codes,
+      clusterCodes: input.cluster.codes,
+      nD,
+      nK,
+      filterKey,
+      cells
+    });
+    entries.length = Math.min(entries.length, CELLS_MEMO_SIZE);
+    cellsMemo.set(x, entries);
+  }
+  return cells;
+}
+
+/** Density bins per kept-cells array (from `memoCells`) and drawing options. */
+let densityMemo = new WeakMap<Int32Array, Map<string, Uint32Array[]>>();
+
+function memoDensities(
+  kept: Int32Array,
+  key: readonly unknown[],
+  count: () => Uint32Array[]
+): Uint32Array[] {
+  const text = JSON.stringify(key);
+  let entries = densityMemo.get(kept);
+  const hit = entries?.get(text);
+  if (hit) {
+    return hit;
+  }
+  const densities = count();
+  if (!entries || entries.size >= CELLS_MEMO_SIZE) {
+    entries = new Map();
+    densityMemo.set(kept, entries);
+  }
+  entries.set(text, densities);
+  return densities;
 }
 
 // ---------------------------------------------------------------------------------------

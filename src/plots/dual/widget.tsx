@@ -17,8 +17,10 @@ import {
 import { readPlotTheme } from '../theme';
 import { DualController } from './controller';
 import {
+  binnedRegions,
   blendEmbeddingFigure,
   dualScatterFigure,
+  PointCells,
   selectionToCells,
   statsTableRows
 } from './figure';
@@ -55,51 +57,61 @@ function DualView(props: {
   const { controller, themeVersion, embedded } = props;
   const { state } = controller;
   const model = state.model;
-  const scatter = React.useMemo(
-    () =>
-      model
-        ? dualScatterFigure(model, {
-            theme: readPlotTheme(),
-            selected: state.selected,
-            title: `${state.object ?? ''} · ${state.matrixLabel ?? ''}`
-          })
-        : null,
-    [model, state.selected, themeVersion]
-  );
+  // Keyed on the model's version, read from the controller inside: React keeps the
+  // previous render's memos a while, and they must not keep the previous model.
+  const version = controller.modelVersion;
+  const scatter = React.useMemo(() => {
+    const current = controller.state;
+    return current.model
+      ? dualScatterFigure(current.model, {
+          theme: readPlotTheme(),
+          selected: current.selected,
+          title: `${current.object ?? ''} · ${current.matrixLabel ?? ''}`
+        })
+      : null;
+  }, [version, state.selected, themeVersion]);
   // Recolouring or refaceting leaves the blend as it was: keep its figure (and spare
-  // Plotly a redraw). Models from the worker are copies, so the blend's key tells.
+  // Plotly a redraw). Models from the worker are copies, so the blend's key tells; hover
+  // names cells by the input's ids and labels, the same objects while the input holds.
   const blendKey = model?.blend
     ? [model.blend.key, model.geneX, model.geneY, model.matrix].join('\u0000')
     : null;
-  const blend = React.useMemo(
-    () =>
-      model?.blend
-        ? blendEmbeddingFigure(model, {
-            theme: readPlotTheme(),
-            selected: state.selected
-          })
-        : null,
-    // hover names cells by the input's ids and labels: the same objects while it holds
-    [
-      blendKey,
-      model?.dataset,
-      model?.cluster,
-      model?.cellIds,
-      state.selected,
-      themeVersion
-    ]
-  );
-  const rows = React.useMemo(
-    () => (model ? statsTableRows(model) : []),
-    [model]
-  );
-  const nCells = model?.nCells ?? 0;
+  const blend = React.useMemo(() => {
+    const current = controller.state;
+    return current.model?.blend
+      ? blendEmbeddingFigure(current.model, {
+          theme: readPlotTheme(),
+          selected: current.selected
+        })
+      : null;
+  }, [
+    blendKey,
+    model?.dataset,
+    model?.cluster,
+    model?.cellIds,
+    state.selected,
+    themeVersion
+  ]);
+  const rows = React.useMemo(() => {
+    const current = controller.state.model;
+    return current ? statsTableRows(current) : [];
+  }, [version]);
+  // Binned views are selected by the shape drawn, over the model's cells at that time
   const onSelect =
-    (figure: NonNullable<typeof scatter>) =>
-    (selection: IPlotSelection | null) =>
+    (pointCells: PointCells, view: 'scatter' | 'blend') =>
+    (selection: IPlotSelection | null) => {
+      const current = controller.state.model;
       controller.select(
-        selection ? selectionToCells(figure, selection, nCells) : null
+        selection && current
+          ? selectionToCells(
+              pointCells,
+              binnedRegions(current, view),
+              selection,
+              current.nCells
+            )
+          : null
       );
+    };
   return (
     <div className="jp-exprscope-plot-panel">
       <DualControls controller={controller} />
@@ -125,7 +137,7 @@ function DualView(props: {
               figure={scatter.figure}
               className="jp-exprscope-dual-scatter"
               label={`${model.geneX} against ${model.geneY}, one point per cell`}
-              onSelect={onSelect(scatter)}
+              onSelect={onSelect(scatter.pointCells, 'scatter')}
               onRendered={props.onRendered}
               releaseOffscreen={embedded}
             />
@@ -135,7 +147,7 @@ function DualView(props: {
               figure={blend.figure}
               className="jp-exprscope-dual-blend"
               label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
-              onSelect={onSelect(blend)}
+              onSelect={onSelect(blend.pointCells, 'blend')}
               releaseOffscreen={embedded}
             />
           )}

@@ -83,8 +83,9 @@ export function dualReplies(): IDualReplies {
 
 /**
  * The buffers of a model that its build made and no memo keeps: the drawn points, the
- * kept cells, the facets' bins. Moved to the view, not copied (a million cells: 16 MB).
- * The blend is memoised in the worker (recolouring reuses it), so it is copied.
+ * facets' colour segments and marginals. Moved to the view, not copied (a million cells:
+ * 12 MB). The kept cells, density bins and blend are memoised in the worker
+ * (recolouring reuses them), so they are copied.
  */
 export function freshBuffers(model: IDualModel): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
@@ -93,13 +94,11 @@ export function freshBuffers(model: IDualModel): ArrayBuffer[] {
       buffers.add(array.buffer);
     }
   };
-  add(model.kept);
   add(model.points.cells);
   add(model.points.x);
   add(model.points.y);
   for (const facet of model.facets) {
     add(facet.segments);
-    add(facet.density);
     for (const side of facet.marginals ? [facet.marginals] : []) {
       side.x.forEach(add);
       side.y.forEach(add);

@@ -298,6 +298,11 @@ export class HeatmapController {
     this._buildInWorker?.dispose();
     this._panel.changed.disconnect(this._onPanelChanged, this);
     Signal.clearData(this);
+    // Let go of the data (a million cells), even while something still holds us.
+    this._buildId++;
+    this._data = null;
+    this._input = null;
+    this._state = { ...this._state, model: null };
   }
 
   /** The kernel path: sums per dataset × cluster of the genes, computed in the kernel. */

@@ -178,6 +178,18 @@ describe('DualController', () => {
     expect(controller.state.selected).toBe(selected);
   });
 
+  it('lets go of its data and model when disposed', async () => {
+    const panel = new FakePanel();
+    const controller = new DualController(
+      panel as unknown as ExprscopePanelModel
+    );
+    await controller.refresh();
+    expect(controller.state.model).not.toBeNull();
+    controller.dispose();
+    expect(controller.state.model).toBeNull();
+    expect(controller.tables()).toEqual([]);
+  });
+
   it('fetches only when a new gene is asked for, and reports one the matrix lacks', async () => {
     const panel = new FakePanel();
     const controller = new DualController(

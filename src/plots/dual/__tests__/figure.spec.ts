@@ -2,6 +2,7 @@ import { categoryColors, missingCategoryColor } from '../../palette';
 import { IPlotTheme, LIGHT_PLOT_THEME } from '../../theme';
 import { DARK_BLEND_CORNERS, LIGHT_BLEND_CORNERS } from '../blend';
 import {
+  binnedRegions,
   blendEmbeddingFigure,
   dualScatterFigure,
   formatCorrelation,
@@ -125,11 +126,14 @@ describe('dualScatterFigure', () => {
       }
     });
     expect(events).toHaveLength(5);
-    expect(selectionToCells(drawn, { points: events }, N)).toEqual(selected);
+    expect(selectionToCells(pointCells, [], { points: events }, N)).toEqual(
+      selected
+    );
     // Out-of-range or non-cell points are ignored: nothing selected
     expect(
       selectionToCells(
-        { pointCells: [null], regions: [] },
+        [null],
+        [],
         {
           points: [
             [0, 0],
@@ -147,8 +151,9 @@ describe('dualScatterFigure', () => {
       density: 'on',
       nBoot: 0
     });
-    const drawn = dualScatterFigure(model, { theme });
-    expect(drawn.regions.map(r => [r.xaxis, r.yaxis])).toEqual([
+    const { pointCells } = dualScatterFigure(model, { theme });
+    const regions = binnedRegions(model, 'scatter');
+    expect(regions.map(r => [r.xaxis, r.yaxis])).toEqual([
       ['x', 'y'],
       ['x2', 'y2'],
       ['x3', 'y3']
@@ -166,7 +171,8 @@ describe('dualScatterFigure', () => {
 
     // A box on the second facet: its cells with 1 ≤ x ≤ 4 and 2 ≤ y ≤ 6
     const box = selectionToCells(
-      drawn,
+      pointCells,
+      regions,
       { points: [], range: { x2: [1, 4], y2: [2, 6] } },
       N
     );
@@ -177,7 +183,8 @@ describe('dualScatterFigure', () => {
     // A lasso triangle with corner (−1, −1): the cells below the line y = 9.3 − 1.5x
     // (no value lies on it)
     const lasso = selectionToCells(
-      drawn,
+      pointCells,
+      regions,
       { points: [], lasso: { x2: [-1, 10.3 / 1.5, -1], y2: [-1, -1, 10.8] } },
       N
     );
@@ -189,7 +196,8 @@ describe('dualScatterFigure', () => {
     // A shape on axes without cells selects nothing
     expect(
       selectionToCells(
-        drawn,
+        pointCells,
+        regions,
         { points: [], range: { x9: [0, 9], y9: [0, 9] } },
         N
       )
@@ -348,8 +356,13 @@ describe('blendEmbeddingFigure', () => {
     expect(overlay.name).toBe('selected');
     expect(Array.from(drawn.pointCells[1]!).sort()).toEqual([10, 11]);
     // A box over the whole embedding selects every cell drawn on it
+    // Points mode: no binned regions
+    expect(
+      binnedRegions(buildDualModel(dualInput(), { nBoot: 0 }), 'blend')
+    ).toEqual([]);
     const all = selectionToCells(
-      drawn,
+      drawn.pointCells,
+      binnedRegions(model, 'blend'),
       { points: [], range: { x: [-10, 10], y: [-10, 10] } },
       N
     )!;

@@ -523,6 +523,38 @@ describe('swapping and recomputation', () => {
   });
 });
 
+describe('memoised passes over the cells', () => {
+  it('reuses the kept cells and density bins when only colours change', () => {
+    const input = dualInput();
+    const options = {
+      nBoot: 0,
+      density: 'on' as const,
+      facetBy: 'dataset' as const
+    };
+    const first = buildDualModel(input, options);
+    const recoloured = buildDualModel(input, {
+      ...options,
+      colorBy: 'cluster'
+    });
+    expect(recoloured.kept).toBe(first.kept);
+    recoloured.facets.forEach((facet, f) =>
+      expect(facet.density).toBe(first.facets[f].density)
+    );
+    // Other cells or other facets: computed anew, equal to a fresh build
+    const subset = buildDualModel(input, { ...options, clusters: ['0'] });
+    expect(subset.kept).not.toBe(first.kept);
+    const byCluster = buildDualModel(input, { ...options, facetBy: 'cluster' });
+    expect(byCluster.facets[0].density).not.toBe(first.facets[0].density);
+    clearDualCaches();
+    expect(
+      content(buildDualModel(input, { ...options, colorBy: 'cluster' }))
+    ).toEqual(content(recoloured));
+    expect(
+      content(buildDualModel(input, { ...options, facetBy: 'cluster' }))
+    ).toEqual(content(byCluster));
+  });
+});
+
 describe('drawing before correlating', () => {
   it('skips unknown statistics with statistics: false, and shows memoised ones', () => {
     const input = dualInput();
@@ -695,8 +727,10 @@ describe('the worker protocol', () => {
     const model = buildDualModel(input, options);
     const moved = freshBuffers(model);
     expect(moved).toContain(model.points.x.buffer);
-    expect(moved).toContain(model.facets[0].density!.buffer);
+    expect(moved).toContain(model.facets[0].segments.buffer);
     const kept = [
+      model.kept.buffer,
+      model.facets[0].density!.buffer,
       input.x!.buffer,
       input.y!.buffer,
       input.dataset.codes.buffer,
