@@ -17,7 +17,20 @@ export interface IHeatmapFigureOptions {
   rowTags?: ReadonlyMap<string, string>;
   /** Height of one row in pixels. */
   rowHeight?: number;
+  /** Width of a line of label text in pixels (the view measures; estimated otherwise). */
+  measureText?: TextMeasure;
 }
+
+/** Width in pixels of one line of text at a font size, in the plot's font. */
+export type TextMeasure = (text: string, fontSize: number) => number;
+
+/** A width for one line of text without a canvas to measure it on (tests, exports). */
+export const estimateTextWidth: TextMeasure = (text, fontSize) =>
+  text.length * fontSize * 0.6;
+
+/** Space between tick labels and the plot edge, and around the margins. */
+const TICK_PADDING = 8;
+const EDGE = 10;
 
 /** The numbers behind one cell, in the order of `customdata` (read by hover and tests). */
 export const CELL_FIELDS = [
@@ -199,6 +212,27 @@ export function heatmapFigure(
       ? `${escapeLabel(gene)} <span style="color:${theme.mutedFont}">${escapeLabel(tag)}</span>`
       : escapeLabel(gene);
   });
+  // Margins from the labels' measured size, not Plotly's automargin: that draws the plot
+  // twice whenever labels change (each draw forcing layout of all of JupyterLab), so a
+  // regroup took twice as long.
+  const measure = options.measureText ?? estimateTextWidth;
+  const labelLines = (labels: string[]) =>
+    labels.map(label => plainLines(label));
+  const widest = (lines: string[][]) =>
+    Math.max(0, ...lines.flat().map(line => measure(line, axisFont.size)));
+  const lineHeight = axisFont.size * 1.25;
+  const columnLines = labelLines(columnLabels);
+  const columnLineCount = Math.max(1, ...columnLines.map(l => l.length));
+  const tickAngle = nCols > 6 ? -45 : 0;
+  const below = tickAngle
+    ? Math.SQRT1_2 * (widest(columnLines) + columnLineCount * lineHeight)
+    : columnLineCount * lineHeight;
+  const margin = {
+    l: EDGE + TICK_PADDING + Math.ceil(widest(labelLines(rowLabels))),
+    r: EDGE,
+    t: options.title ? 40 : EDGE,
+    b: EDGE + TICK_PADDING + Math.ceil(below)
+  };
   const layout: PlotLayout = {
     title: options.title
       ? { text: escapeLabel(options.title), font: { size: 13 }, x: 0 }
@@ -206,8 +240,11 @@ export function heatmapFigure(
     paper_bgcolor: theme.background,
     plot_bgcolor: theme.background,
     font: { family: theme.fontFamily, color: theme.font, size: theme.fontSize },
-    height: Math.max(260, 150 + nRows * rowHeight + (hasColumnTree ? 80 : 0)),
-    margin: { l: 10, r: 10, t: options.title ? 40 : 10, b: 10 },
+    height: Math.max(
+      260,
+      margin.t + margin.b + 40 + nRows * rowHeight + (hasColumnTree ? 80 : 0)
+    ),
+    margin,
     showlegend: model.size !== null,
     legend: { orientation: 'h', x: 0, y: -0.02, yanchor: 'top' },
     hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
@@ -215,11 +252,11 @@ export function heatmapFigure(
       domain: [0, heatmapRight],
       tickvals: cols,
       ticktext: columnLabels,
-      tickangle: nCols > 6 ? -45 : 0,
+      tickangle: tickAngle,
       range: [-0.5, nCols - 0.5],
       showgrid: false,
       zeroline: false,
-      automargin: true,
+      automargin: false,
       side: 'bottom',
       tickfont: axisFont,
       fixedrange: true
@@ -231,7 +268,7 @@ export function heatmapFigure(
       range: [nRows - 0.5, -0.5],
       showgrid: false,
       zeroline: false,
-      automargin: true,
+      automargin: false,
       tickfont: axisFont,
       fixedrange: true
     }
@@ -253,6 +290,19 @@ export function heatmapFigure(
     };
   }
   return { data, layout };
+}
+
+/** The lines of a label as shown: `<br>` breaks lines, other tags and entities go. */
+function plainLines(label: string): string[] {
+  return label.split(/<br\s*\/?>/i).map(line =>
+    line
+      .replace(/<[^>]*>/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&')
+  );
 }
 
 /** Dot diameter in pixels: area proportional to the fraction expressing. */

@@ -21,7 +21,7 @@ import {
   IHeatmapSettings,
   IHeatmapState
 } from './controller';
-import { heatmapFigure } from './figure';
+import { estimateTextWidth, heatmapFigure, TextMeasure } from './figure';
 import { markerRowTags } from './markers';
 import { HeatmapGroupBy, HeatmapValue, parseClusterList } from './model';
 
@@ -93,7 +93,8 @@ function HeatmapView(props: {
         ? heatmapFigure(model, {
             theme: readPlotTheme(),
             title: plotTitle(state),
-            rowTags: settings.geneSource === 'markers' ? rowTags : undefined
+            rowTags: settings.geneSource === 'markers' ? rowTags : undefined,
+            measureText: canvasTextMeasure(readPlotTheme().fontFamily)
           })
         : null,
     // The theme is read at render time; its version says when to read it again.
@@ -342,4 +343,21 @@ function plotTitle(state: IHeatmapState): string {
   }
   const what = VALUE_LABELS[model.options.value];
   return `${state.object ?? ''} · ${state.matrixLabel ?? ''} · ${what}`;
+}
+
+let measuringContext: CanvasRenderingContext2D | null | undefined;
+
+/** Text widths as the browser draws them in the plot's font (labels size the margins). */
+function canvasTextMeasure(fontFamily: string): TextMeasure {
+  if (measuringContext === undefined) {
+    measuringContext = document.createElement('canvas').getContext('2d');
+  }
+  const context = measuringContext;
+  return (text, fontSize) => {
+    if (!context) {
+      return estimateTextWidth(text, fontSize);
+    }
+    context.font = `${fontSize}px ${fontFamily}`;
+    return context.measureText(text).width;
+  };
 }

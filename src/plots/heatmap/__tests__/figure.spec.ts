@@ -112,6 +112,66 @@ describe('heatmapFigure', () => {
   });
 });
 
+describe('heatmap margins', () => {
+  it('fit the measured labels, without Plotly redrawing for them', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      minCells: 1
+    });
+    const measured: string[] = [];
+    const measureText = (text: string, size: number) => {
+      measured.push(text);
+      return text.length * size;
+    };
+    const { layout } = heatmapFigure(model, {
+      theme: LIGHT_PLOT_THEME,
+      measureText
+    }) as any;
+    expect(layout.xaxis.automargin).toBe(false);
+    expect(layout.yaxis.automargin).toBe(false);
+    // Rows: "G<1>" is measured as shown (4 characters), the widest
+    const size = LIGHT_PLOT_THEME.fontSize;
+    expect(measured).toContain('G<1>');
+    expect(layout.margin.l).toBe(10 + 8 + 4 * size);
+    // Columns: two lines each (label, n), upright below 7 columns: their height counts
+    expect(layout.xaxis.tickangle).toBe(0);
+    expect(layout.margin.b).toBe(10 + 8 + Math.ceil(2 * size * 1.25));
+
+    // Eight columns: labels turn 45°, the widest line and both lines' height count
+    const many = buildHeatmapModel(
+      {
+        ...input(),
+        cluster: {
+          codes: Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3].slice(0, 6)),
+          categories: ['0', '1', '2', '3']
+        },
+        dataset: {
+          codes: Int32Array.from([0, 0, 0, 1, 1, 1]),
+          categories: ['ctrl', 'stimulated']
+        }
+      },
+      { groupBy: 'dataset_cluster', minCells: 1 }
+    );
+    const rotated = heatmapFigure(many, {
+      theme: LIGHT_PLOT_THEME,
+      measureText
+    }).layout as any;
+    expect(rotated.xaxis.ticktext.length).toBeGreaterThan(6);
+    expect(rotated.xaxis.tickangle).toBe(-45);
+    const widestColumn = Math.max(
+      ...rotated.xaxis.ticktext.flatMap((t: string) =>
+        t
+          .replace(/<[^>]*>/g, '\n')
+          .split('\n')
+          .map((l: string) => l.length * size)
+      )
+    );
+    expect(rotated.margin.b).toBe(
+      10 + 8 + Math.ceil(Math.SQRT1_2 * (widestColumn + 2 * size * 1.25))
+    );
+  });
+});
+
 describe('markerRowTags', () => {
   it('names the clusters of each marker and stars those shared by datasets', () => {
     const row = (gene: string, cluster: string, shared: string[]) => ({
