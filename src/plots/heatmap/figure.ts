@@ -31,6 +31,9 @@ export const estimateTextWidth: TextMeasure = (text, fontSize) =>
 /** Space between tick labels and the plot edge, and around the margins. */
 const TICK_PADDING = 8;
 const EDGE = 10;
+/** Fractions expressing shown in the dot plot's size key, and the height of its lines. */
+const SIZE_KEY_FRACTIONS = [0.25, 0.5, 0.75, 1];
+const KEY_LINE = 22;
 
 /** The numbers behind one cell, in the order of `customdata` (read by hover and tests). */
 export const CELL_FIELDS = [
@@ -173,7 +176,7 @@ export function heatmapFigure(
       }
     } as PlotData);
     // Size key: invisible points, one legend entry per reference fraction.
-    for (const fraction of [0.25, 0.5, 0.75, 1]) {
+    for (const fraction of SIZE_KEY_FRACTIONS) {
       data.push({
         type: 'scatter',
         mode: 'markers',
@@ -227,12 +230,19 @@ export function heatmapFigure(
   const below = tickAngle
     ? Math.SQRT1_2 * (widest(columnLines) + columnLineCount * lineHeight)
     : columnLineCount * lineHeight;
+  // The dot plot's size key goes below the column labels, one size per line.
+  const labelsBelow = TICK_PADDING + Math.ceil(below);
+  const sizeKey = model.size !== null ? SIZE_KEY_FRACTIONS.length : 0;
   const margin = {
     l: EDGE + TICK_PADDING + Math.ceil(widest(labelLines(rowLabels))),
     r: EDGE,
     t: options.title ? 40 : EDGE,
-    b: EDGE + TICK_PADDING + Math.ceil(below)
+    b: EDGE + labelsBelow + (sizeKey ? TICK_PADDING + sizeKey * KEY_LINE : 0)
   };
+  const height = Math.max(
+    260,
+    margin.t + margin.b + 40 + nRows * rowHeight + (hasColumnTree ? 80 : 0)
+  );
   const layout: PlotLayout = {
     title: options.title
       ? { text: escapeLabel(options.title), font: { size: 13 }, x: 0 }
@@ -240,13 +250,17 @@ export function heatmapFigure(
     paper_bgcolor: theme.background,
     plot_bgcolor: theme.background,
     font: { family: theme.fontFamily, color: theme.font, size: theme.fontSize },
-    height: Math.max(
-      260,
-      margin.t + margin.b + 40 + nRows * rowHeight + (hasColumnTree ? 80 : 0)
-    ),
+    height,
     margin,
     showlegend: model.size !== null,
-    legend: { orientation: 'h', x: 0, y: -0.02, yanchor: 'top' },
+    // Paper coordinates span the plot area: this puts the key's top just below the labels
+    legend: {
+      orientation: 'v',
+      x: 0,
+      xanchor: 'left',
+      y: -(labelsBelow + TICK_PADDING) / (height - margin.t - margin.b),
+      yanchor: 'top'
+    },
     hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
     xaxis: {
       domain: [0, heatmapRight],

@@ -89,6 +89,13 @@ describe('heatmapFigure', () => {
       12
     );
     expect(figure.layout.showlegend).toBe(true);
+    // The size key sits below the column labels, inside the bottom margin
+    const layout = figure.layout as any;
+    const plotHeight = layout.height - layout.margin.t - layout.margin.b;
+    const keyTop = -layout.legend.y * plotHeight;
+    const size = LIGHT_PLOT_THEME.fontSize;
+    expect(keyTop).toBeCloseTo(8 + Math.ceil(2 * size * 1.25) + 8, 6);
+    expect(layout.margin.b).toBeGreaterThanOrEqual(keyTop + 4 * 22);
   });
 
   it('adds dendrograms on their own axes when genes and columns are clustered', () => {
