@@ -15,6 +15,14 @@
  */
 
 /** A dense row-major matrix (rows = genes in heatmaps). */
+
+/**
+ * Per-cell group codes, −1 = no group. Any signed width: categorical columns arrive as
+ * pandas sent them (int8 below 128 categories), and widening a million codes to int32
+ * would cost 3 MB per column.
+ */
+export type CodeArray = Int8Array | Int16Array | Int32Array;
+
 export interface IMatrix {
   nRows: number;
   nCols: number;
@@ -117,7 +125,7 @@ export function sparseColumn(
 /** Per-group statistics of one gene in a single pass over the cells. */
 export function groupStats(
   values: ExpressionColumn,
-  codes: Int32Array,
+  codes: CodeArray,
   nGroups: number,
   options: IGroupStatsOptions = {}
 ): IGroupStats {
@@ -150,7 +158,7 @@ interface IGeneSums {
  */
 function accumulate(
   column: ExpressionColumn,
-  codes: Int32Array,
+  codes: CodeArray,
   nGroups: number,
   linearMean: boolean
 ): IGeneSums {
@@ -189,7 +197,7 @@ function accumulate(
 
 /** Cells per group, refusing codes ≥ nGroups (−1 = no group). */
 function checkedCounts(
-  codes: Int32Array,
+  codes: CodeArray,
   nGroups: number,
   caller: string
 ): Float64Array {
@@ -282,7 +290,7 @@ export interface IAggregate {
  */
 export function aggregate(
   genes: GeneColumns,
-  codes: Int32Array,
+  codes: CodeArray,
   nGroups: number,
   options: IAggregateOptions = {}
 ): IAggregate {
@@ -328,7 +336,7 @@ export interface IPooledSums {
  */
 export function aggregatePooled(
   genes: ReadonlyMap<string, IPooledSums>,
-  codes: Int32Array,
+  codes: CodeArray,
   weights: Float64Array,
   nGroups: number,
   hasNegative: boolean,
@@ -420,7 +428,7 @@ function collect(
 
 /** Cells per group (code −1 ignored); with `weights`, element i counts weights[i] cells. */
 export function countGroups(
-  codes: Int32Array,
+  codes: CodeArray,
   nGroups: number,
   weights?: Float64Array
 ): Float64Array {
@@ -445,9 +453,9 @@ function isGeneMap(
  * `sc.get.aggregate(by=[a, b])` categories; −1 where either code is −1.
  */
 export function combineCodes(
-  a: Int32Array,
+  a: CodeArray,
   nA: number,
-  b: Int32Array,
+  b: CodeArray,
   nB: number
 ): Int32Array {
   if (a.length !== b.length) {

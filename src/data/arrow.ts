@@ -1,11 +1,88 @@
 import { Data, DataType, tableFromIPC, Vector } from 'apache-arrow';
 
-/** A categorical obs column: per-cell codes into `categories`, -1 = null. */
+import type { CodeArray } from '../compute/aggregate';
+
+/** A categorical obs column: per-cell codes (at their sent width) into `categories`, -1 = null. */
 export interface ICategoricalColumn {
   kind: 'categorical';
-  codes: Int32Array;
+  codes: CodeArray;
   categories: string[];
 }
+
+/** Cell ids, read one at a time (`at`, as on an array of strings). */
+export interface ICellIds extends Iterable<string> {
+  readonly length: number;
+  at(index: number): string | undefined;
+}
+
+/**
+ * A UTF-8 string column as Arrow sends it (offsets and bytes), strings made when read:
+ * a million barcodes take 20 MB here and 27 MB of heap as JavaScript strings, and are
+ * read only for hover text (a few thousand) and CSV downloads.
+ */
+export class Utf8Column implements ICellIds {
+  /** `offsets` has length + 1 entries; string i is bytes[offsets[i], offsets[i + 1]). */
+  constructor(
+    readonly offsets: Int32Array,
+    readonly bytes: Uint8Array
+  ) {}
+
+  static fromStrings(values: readonly string[]): Utf8Column {
+    const encoder = new TextEncoder();
+    const encoded = values.map(value => encoder.encode(value));
+    const offsets = new Int32Array(values.length + 1);
+    encoded.forEach((part, i) => (offsets[i + 1] = offsets[i] + part.length));
+    const bytes = new Uint8Array(offsets[values.length]);
+    encoded.forEach((part, i) => bytes.set(part, offsets[i]));
+    return new Utf8Column(offsets, bytes);
+  }
+
+  get length(): number {
+    return this.offsets.length - 1;
+  }
+
+  /** Bytes held by the views (the cache's budget counts these). */
+  get byteLength(): number {
+    return this.offsets.byteLength + this.bytes.byteLength;
+  }
+
+  at(index: number): string | undefined {
+    const i = index < 0 ? index + this.length : index;
+    if (!(i >= 0 && i < this.length)) {
+      return undefined;
+    }
+    const from = this.offsets[i];
+    const to = this.offsets[i + 1];
+    // Barcodes are short ASCII: building them by hand beats TextDecoder's call overhead.
+    if (to - from <= SHORT_STRING_BYTES) {
+      let ascii = true;
+      for (let k = from; k < to; k++) {
+        ascii &&= this.bytes[k] < 0x80;
+      }
+      if (ascii) {
+        return String.fromCharCode(...this.bytes.subarray(from, to));
+      }
+    }
+    return utf8Decoder.decode(this.bytes.subarray(from, to));
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (let i = 0; i < this.length; i++) {
+      yield this.at(i)!;
+    }
+  }
+
+  /** A copy that owns its bytes (offsets rebased to 0). */
+  copy(): Utf8Column {
+    const start = this.offsets[0];
+    const end = this.offsets[this.length];
+    const offsets = this.offsets.map(offset => offset - start);
+    return new Utf8Column(offsets, this.bytes.slice(start, end));
+  }
+}
+
+const SHORT_STRING_BYTES = 64;
+const utf8Decoder = new TextDecoder();
 
 /** An obs column: categorical, or numeric with NaN for missing values. */
 export type ObsColumn = ICategoricalColumn | Float64Array;
@@ -22,7 +99,7 @@ export interface IDecodedFetch {
   genes: Map<string, Float32Array>;
   obs: Map<string, ObsColumn>;
   embedding: IEmbedding | null;
-  cellIds: string[] | null;
+  cellIds: Utf8Column | null;
 }
 
 const GENE_PREFIX = 'gene:';
@@ -81,9 +158,7 @@ export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
         embeddingDims.set(dim, numericColumn(vector, Float32Array));
       }
     } else if (name === CELL_ID_COLUMN) {
-      decoded.cellIds = Array.from(vector, value =>
-        value === null ? '' : String(value)
-      );
+      decoded.cellIds = utf8Column(vector);
     }
   });
   if (decoded.embedding) {
@@ -111,7 +186,8 @@ function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
     ...[...decoded.obs.values()].map(column =>
       column instanceof Float64Array ? column : column.codes
     ),
-    ...(decoded.embedding?.dims ?? [])
+    ...(decoded.embedding?.dims ?? []),
+    ...(decoded.cellIds ? [decoded.cellIds.offsets, decoded.cellIds.bytes] : [])
   ];
   const used = new Map<ArrayBufferLike, number>();
   for (const column of columns) {
@@ -131,7 +207,7 @@ function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
   if (wasteful.size === 0) {
     return;
   }
-  const own = <T extends Float32Array | Float64Array | Int32Array>(array: T) =>
+  const own = <T extends Float32Array | Float64Array | CodeArray>(array: T) =>
     wasteful.has(array.buffer) ? (array.slice() as T) : array;
   for (const [gene, values] of decoded.genes) {
     decoded.genes.set(gene, own(values));
@@ -147,6 +223,72 @@ function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
   if (decoded.embedding) {
     decoded.embedding.dims = decoded.embedding.dims.map(own);
   }
+  const ids = decoded.cellIds;
+  if (
+    ids &&
+    (wasteful.has(ids.bytes.buffer) || wasteful.has(ids.offsets.buffer))
+  ) {
+    decoded.cellIds = ids.copy();
+  }
+}
+
+/**
+ * A string column as offsets and bytes: zero-copy for one null-free utf8 chunk; the
+ * chunks' bytes joined (null as '') for several record batches; other string types
+ * through their strings.
+ */
+function utf8Column(vector: Vector): Utf8Column {
+  const chunks = vector.data;
+  const plainUtf8 = chunks.every(
+    chunk =>
+      DataType.isUtf8(chunk.type) &&
+      chunk.offset === 0 &&
+      chunk.valueOffsets instanceof Int32Array &&
+      chunk.values instanceof Uint8Array
+  );
+  if (!plainUtf8) {
+    return Utf8Column.fromStrings(
+      Array.from(vector, value => (value === null ? '' : String(value)))
+    );
+  }
+  if (chunks.length === 1 && chunks[0].nullCount === 0) {
+    const chunk = chunks[0];
+    return new Utf8Column(
+      chunk.valueOffsets.subarray(0, chunk.length + 1),
+      chunk.values
+    );
+  }
+  let total = 0;
+  for (const chunk of chunks) {
+    total += chunk.valueOffsets[chunk.length] - chunk.valueOffsets[0];
+  }
+  const offsets = new Int32Array(vector.length + 1);
+  const bytes = new Uint8Array(total);
+  let row = 0;
+  let at = 0;
+  for (const chunk of chunks) {
+    const from: Int32Array = chunk.valueOffsets;
+    const values: Uint8Array = chunk.values;
+    const n = chunk.length;
+    if (chunk.nullCount === 0) {
+      // One copy of the chunk's bytes, its offsets shifted
+      bytes.set(values.subarray(from[0], from[n]), at);
+      const shift = at - from[0];
+      for (let i = 1; i <= n; i++) {
+        offsets[++row] = from[i] + shift;
+      }
+      at += from[n] - from[0];
+      continue;
+    }
+    for (let i = 0; i < n; i++) {
+      if (chunk.getValid(i)) {
+        bytes.set(values.subarray(from[i], from[i + 1]), at);
+        at += from[i + 1] - from[i];
+      }
+      offsets[++row] = at;
+    }
+  }
+  return new Utf8Column(offsets, bytes.subarray(0, at));
 }
 
 /**
@@ -196,7 +338,8 @@ function copyNumericChunk(
  * A dictionary-encoded column as codes + categories. Chunks normally share
  * one dictionary (possibly grown by delta batches); chunks with a different
  * dictionary are remapped onto the union of categories. Zero-copy for a
- * single null-free chunk with int32 indices.
+ * single null-free chunk with signed indices (int8, int16 or int32); otherwise
+ * copied into the narrowest signed type that holds every code and -1.
  */
 function categoricalColumn(vector: Vector): ICategoricalColumn {
   const categories: string[] = [];
@@ -216,19 +359,24 @@ function categoricalColumn(vector: Vector): ICategoricalColumn {
     const identity = remapFor(chunk.dictionary).every(
       (global, local) => global === local
     );
+    const values = chunk.values;
     if (
       identity &&
       chunk.nullCount === 0 &&
-      chunk.values instanceof Int32Array
+      (values instanceof Int8Array ||
+        values instanceof Int16Array ||
+        values instanceof Int32Array)
     ) {
       return {
         kind: 'categorical',
-        codes: chunk.values.subarray(0, chunk.length),
+        codes: values.subarray(0, chunk.length),
         categories
       };
     }
   }
-  const codes = new Int32Array(vector.length);
+  // Every dictionary is merged first, so the width fits the final categories.
+  chunks.forEach(chunk => remapFor(chunk.dictionary));
+  const codes = codeArray(categories.length, vector.length);
   let offset = 0;
   for (const chunk of chunks) {
     const remap = remapFor(chunk.dictionary);
@@ -241,6 +389,15 @@ function categoricalColumn(vector: Vector): ICategoricalColumn {
     offset += chunk.length;
   }
   return { kind: 'categorical', codes, categories };
+}
+
+/** The narrowest signed code array for `nCategories` categories and -1. */
+export function codeArray(nCategories: number, length: number): CodeArray {
+  return nCategories <= 0x7f
+    ? new Int8Array(length)
+    : nCategories <= 0x7fff
+      ? new Int16Array(length)
+      : new Int32Array(length);
 }
 
 /** Add a dictionary's values to `categories`; returns local → global codes. */

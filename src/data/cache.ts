@@ -1,4 +1,4 @@
-import type { IEmbedding, ObsColumn } from './arrow';
+import { ICellIds, IEmbedding, ObsColumn, Utf8Column } from './arrow';
 
 /** Which object version cached data belongs to. */
 export interface IObjectScope {
@@ -23,7 +23,7 @@ export interface ICacheStats {
 
 export const DEFAULT_CACHE_BYTES = 512 * 1024 * 1024;
 
-type CachedValue = Float32Array | ObsColumn | IEmbedding | string[];
+type CachedValue = Float32Array | ObsColumn | IEmbedding | ICellIds;
 
 interface IEntry {
   objectKey: string;
@@ -118,12 +118,16 @@ export class ExpressionCache {
     this._set(scope, `obsm\0${embedding.name}`, embedding, bytes);
   }
 
-  getCellIds(scope: IObjectScope): string[] | undefined {
-    return this._get(scope, 'cell_id') as string[] | undefined;
+  getCellIds(scope: IObjectScope): ICellIds | undefined {
+    return this._get(scope, 'cell_id') as ICellIds | undefined;
   }
 
-  setCellIds(scope: IObjectScope, cellIds: string[]): void {
-    this._set(scope, 'cell_id', cellIds, stringBytes(cellIds));
+  setCellIds(scope: IObjectScope, cellIds: ICellIds): void {
+    const bytes =
+      cellIds instanceof Utf8Column
+        ? cellIds.byteLength
+        : stringBytes([...cellIds]);
+    this._set(scope, 'cell_id', cellIds, bytes);
   }
 
   /** Number of cells of the object version, if seen. */
@@ -285,7 +289,7 @@ function geneKey(matrix: string, gene: string): string {
   return `gene\0${matrix}\0${gene}`;
 }
 
-function stringBytes(values: string[]): number {
+function stringBytes(values: readonly string[]): number {
   return values.reduce(
     (sum, value) => sum + 2 * value.length + STRING_OVERHEAD_BYTES,
     0

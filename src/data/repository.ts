@@ -8,7 +8,7 @@ import {
   IFetchArgs,
   MAX_GENES_PER_FETCH
 } from '../bridge/protocol';
-import type { IEmbedding, ObsColumn } from './arrow';
+import type { ICellIds, IEmbedding, ObsColumn } from './arrow';
 import type { ExpressionCache, IObjectScope } from './cache';
 
 /** What the repository needs from a KernelBridge (a fake in tests). */
@@ -43,7 +43,7 @@ export interface IExpressionData {
   missingReason: Record<string, string>;
   obs: Map<string, ObsColumn>;
   embedding: IEmbedding | null;
-  cellIds: string[] | null;
+  cellIds: ICellIds | null;
 }
 
 /**

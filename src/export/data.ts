@@ -54,7 +54,7 @@ export function dualCsv(model: IDualModel): string {
   const rows: CsvCell[][] = [];
   for (const cell of model.points.cells) {
     rows.push([
-      cellIds ? cellIds[cell] : cell,
+      cellIds ? (cellIds.at(cell) ?? cell) : cell,
       label(dataset, cell),
       label(cluster, cell),
       x ? x[cell] : null,

@@ -162,7 +162,9 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
     }
   };
 
-  const tables = source.tables();
+  // Names only: a table's csv() holds its model, and React keeps the previous render's
+  // handlers (a million-cell model kept alive). The table is looked up when clicked.
+  const tableNames = source.tables().map(table => table.name);
   const sizeField = (
     className: string,
     label: string,
@@ -261,15 +263,18 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
       >
         Load parameters
       </button>
-      {tables.map(table => (
+      {tableNames.map(tableName => (
         <button
-          key={table.name}
+          key={tableName}
           type="button"
           className="jp-Button jp-mod-styled jp-exprscope-download-data"
-          data-table={table.name}
+          data-table={tableName}
           onClick={() => {
             const spec = currentSpec();
-            if (spec) {
+            const table = source
+              .tables()
+              .find(candidate => candidate.name === tableName);
+            if (spec && table) {
               const file = csvFile(table.csv(), spec);
               // One download per table: name the table in the file name.
               const name = file.fileName.replace(
@@ -281,7 +286,7 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
             }
           }}
         >
-          Download {table.name} (CSV)
+          Download {tableName} (CSV)
         </button>
       ))}
       {insertCell && (

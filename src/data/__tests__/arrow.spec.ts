@@ -2,14 +2,21 @@ import {
   Dictionary,
   Float64,
   Int8,
+  Int16,
   Int32,
   Table,
   tableToIPC,
+  Uint8,
   Utf8,
   vectorFromArray
 } from 'apache-arrow';
 
-import { decodeFetchPayload, ICategoricalColumn } from '../arrow';
+import {
+  codeArray,
+  decodeFetchPayload,
+  ICategoricalColumn,
+  Utf8Column
+} from '../arrow';
 import { encodeFetchTable } from './payloads';
 
 describe('decodeFetchPayload', () => {
@@ -48,7 +55,7 @@ describe('decodeFetchPayload', () => {
       Float32Array.from([1, 2, 3, 4, 5]),
       Float32Array.from([-1, -2, -3, -4, -5])
     ]);
-    expect(decoded.cellIds).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
+    expect([...decoded.cellIds!]).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
   });
 
   it('returns views into the payload for a single aligned batch', () => {
@@ -65,28 +72,66 @@ describe('decodeFetchPayload', () => {
     expect(Array.from(codes)).toEqual([0, 1, 0, 1, 0]);
   });
 
+  it('keeps cell ids as UTF-8 views into the reply, strings made when read', () => {
+    const n = 20_000;
+    const values = Float32Array.from({ length: n }, (_, i) => i % 7);
+    const ids = Array.from({ length: n }, (_, i) => `AAACCTGAGC-${i}`);
+    ids[5] = 'ünïcödé-细胞-🧬';
+    const bytes = encodeFetchTable({ 'gene:A': values, cell_id: ids });
+    const decoded = decodeFetchPayload(bytes);
+    const cellIds = decoded.cellIds as Utf8Column;
+    expect(cellIds).toBeInstanceOf(Utf8Column);
+    expect(cellIds.bytes.buffer).toBe(bytes.buffer);
+    expect(decoded.genes.get('A')!.buffer).toBe(bytes.buffer);
+    expect(cellIds.length).toBe(n);
+    expect(cellIds.at(0)).toBe('AAACCTGAGC-0');
+    expect(cellIds.at(5)).toBe('ünïcödé-细胞-🧬');
+    expect(cellIds.at(n - 1)).toBe(`AAACCTGAGC-${n - 1}`);
+    expect(cellIds.at(-1)).toBe(`AAACCTGAGC-${n - 1}`);
+    expect(cellIds.at(n)).toBeUndefined();
+    expect([...cellIds]).toEqual(ids);
+    const owned = cellIds.copy();
+    expect(owned.bytes.buffer).not.toBe(bytes.buffer);
+    expect([...owned]).toEqual(ids);
+  });
+
+  it('writes null cell ids as empty strings', () => {
+    const decoded = decodeFetchPayload(
+      encodeFetchTable({ cell_id: ['a', null, 'c'] })
+    );
+    expect([...decoded.cellIds!]).toEqual(['a', '', 'c']);
+  });
+
   it('copies columns out of a reply they leave mostly unused, so it can be freed', () => {
-    const n = 200_000;
+    const n = 100_000;
     const values = Float32Array.from({ length: n }, (_, i) => i % 7);
     const codes = Array.from({ length: n }, (_, i) => (i % 3 ? 'a' : 'b'));
-    // Cell ids become strings: their UTF-8 (~2.4 MB) is unused once decoded
-    const withIds = encodeFetchTable({
+    const ids = Array.from({ length: n }, (_, i) => `AAACCTGAGC-${i}`);
+    // A float64 embedding is converted to float32: its 1.6 MB are unused once decoded
+    const wide = encodeFetchTable({
       'gene:A': values,
       'obs:c': { categorical: codes },
-      cell_id: Array.from({ length: n }, (_, i) => `AAACCTGAGC-${i}`)
+      'obsm:X_umap:0': Float64Array.from(values),
+      'obsm:X_umap:1': Float64Array.from(values),
+      cell_id: ids
     });
-    const decoded = decodeFetchPayload(withIds);
+    const decoded = decodeFetchPayload(wide);
     const gene = decoded.genes.get('A')!;
     const cluster = decoded.obs.get('c') as ICategoricalColumn;
-    expect(gene.buffer).not.toBe(withIds.buffer);
-    expect(cluster.codes.buffer).not.toBe(withIds.buffer);
+    const cellIds = decoded.cellIds as Utf8Column;
+    expect(gene.buffer).not.toBe(wide.buffer);
+    expect(cluster.codes.buffer).not.toBe(wide.buffer);
+    expect(cellIds.bytes.buffer).not.toBe(wide.buffer);
+    expect(cellIds.offsets.buffer).not.toBe(wide.buffer);
     expect(gene).toEqual(values);
     expect(cluster.codes[0]).toBe(cluster.categories.indexOf('b'));
-    expect(decoded.cellIds![n - 1]).toBe(`AAACCTGAGC-${n - 1}`);
-    // Without the ids the columns fill the reply: views, no copy
+    expect(decoded.embedding!.dims[1]).toEqual(values);
+    expect([...cellIds]).toEqual(ids);
+    // With every column used as sent the columns fill the reply: views, no copy
     const plain = encodeFetchTable({
       'gene:A': values,
-      'obs:c': { categorical: codes }
+      'obs:c': { categorical: codes },
+      cell_id: ids
     });
     expect(decodeFetchPayload(plain).genes.get('A')!.buffer).toBe(plain.buffer);
   });
@@ -106,7 +151,7 @@ describe('decodeFetchPayload', () => {
         'obs:sample': { categorical: ['s1', null, 's2'] },
         'obs:score': Float64Array.from([0.5, 1.5, 2.5]),
         'obsm:X_pca:0': Float32Array.from([9, 8, 7]),
-        cell_id: ['a', 'b', 'c']
+        cell_id: ['a', 'b', 'ç-3']
       },
       {
         'gene:A': Float32Array.from([4, 5]),
@@ -114,7 +159,7 @@ describe('decodeFetchPayload', () => {
         'obs:sample': { categorical: ['s3', 's1'] },
         'obs:score': Float64Array.from([3.5, NaN]),
         'obsm:X_pca:0': Float32Array.from([6, 5]),
-        cell_id: ['d', 'e']
+        cell_id: [null, 'é-5']
       }
     );
     const decoded = decodeFetchPayload(bytes);
@@ -136,7 +181,9 @@ describe('decodeFetchPayload', () => {
       name: 'X_pca',
       dims: [Float32Array.from([9, 8, 7, 6, 5])]
     });
-    expect(decoded.cellIds).toEqual(['a', 'b', 'c', 'd', 'e']);
+    // Cell ids: the batches' bytes joined, null as ''
+    expect(decoded.cellIds).toBeInstanceOf(Utf8Column);
+    expect([...decoded.cellIds!]).toEqual(['a', 'b', 'ç-3', '', 'é-5']);
   });
 
   it('keeps a shared dictionary across batches', () => {
@@ -164,7 +211,8 @@ describe('decodeFetchPayload', () => {
     });
     const decoded = decodeFetchPayload(tableToIPC(table, 'stream'));
     const leiden = decoded.obs.get('leiden') as ICategoricalColumn;
-    expect(leiden.codes).toBeInstanceOf(Int32Array);
+    // Copied for its null, at the narrowest width that holds the codes
+    expect(leiden.codes).toBeInstanceOf(Int8Array);
     expect(leiden.categories).toEqual(['1', '0']);
     expect(Array.from(leiden.codes)).toEqual([0, 1, -1]);
     expect(Array.from(decoded.obs.get('n_genes') as Float64Array)).toEqual([
@@ -177,6 +225,56 @@ describe('decodeFetchPayload', () => {
       NaN,
       1
     ]);
+  });
+
+  it('keeps codes at the width they were sent in', () => {
+    const labels = ['b', 'a', 'b', 'c'];
+    const table = new Table({
+      'obs:int8': vectorFromArray(
+        labels,
+        new Dictionary(new Utf8(), new Int8())
+      ),
+      'obs:int16': vectorFromArray(
+        labels,
+        new Dictionary(new Utf8(), new Int16())
+      ),
+      'obs:uint8': vectorFromArray(
+        labels,
+        new Dictionary(new Utf8(), new Uint8())
+      )
+    });
+    const bytes = tableToIPC(table, 'stream');
+    const decoded = decodeFetchPayload(bytes);
+    const int8 = decoded.obs.get('int8') as ICategoricalColumn;
+    const int16 = decoded.obs.get('int16') as ICategoricalColumn;
+    const uint8 = decoded.obs.get('uint8') as ICategoricalColumn;
+    expect(int8.codes).toBeInstanceOf(Int8Array);
+    expect(int16.codes).toBeInstanceOf(Int16Array);
+    // Unsigned codes cannot hold −1: copied into signed ones
+    expect(uint8.codes).toBeInstanceOf(Int8Array);
+    for (const column of [int8, int16, uint8]) {
+      expect(column.categories).toEqual(['b', 'a', 'c']);
+      expect(Array.from(column.codes)).toEqual([0, 1, 0, 2]);
+    }
+  });
+
+  it('widens copied codes to fit the categories', () => {
+    const labels = Array.from({ length: 300 }, (_, i) => `c${i}`);
+    const table = new Table({
+      'obs:many': vectorFromArray(
+        [...labels, null],
+        new Dictionary(new Utf8(), new Int32())
+      )
+    });
+    const many = decodeFetchPayload(tableToIPC(table, 'stream')).obs.get(
+      'many'
+    ) as ICategoricalColumn;
+    expect(many.codes).toBeInstanceOf(Int16Array);
+    expect(many.codes[299]).toBe(299);
+    expect(many.codes[300]).toBe(-1);
+    expect(codeArray(127, 1)).toBeInstanceOf(Int8Array);
+    expect(codeArray(128, 1)).toBeInstanceOf(Int16Array);
+    expect(codeArray(40_000, 1)).toBeInstanceOf(Int32Array);
   });
 
   it('parses names containing colons and orders embedding dimensions', () => {

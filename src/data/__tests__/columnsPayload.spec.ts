@@ -143,7 +143,7 @@ describe('decodeColumnsPayload', () => {
     // R sends every category in order (unused ones too) with -1 for missing.
     expect(fromR.obs.get('stim')).toEqual({
       kind: 'categorical',
-      codes: Int32Array.from([1, -1, 0]),
+      codes: Int8Array.from([1, -1, 0]),
       categories: ['ctrl', 'stim', 'unused']
     });
   });
@@ -266,7 +266,7 @@ describe('CommClient with R replies', () => {
     expect(response.result).toEqual(result);
     const decoded = decodeFetchPayload(response.payload!);
     expect(Array.from(decoded.genes.get('ISG15')!)).toEqual([0, 1.5, 2.25]);
-    expect(decoded.cellIds).toEqual(['c1', 'c2', 'c3']);
+    expect([...decoded.cellIds!]).toEqual(['c1', 'c2', 'c3']);
   });
 
   it('rejects a malformed columns payload with an internal error', async () => {

@@ -100,7 +100,7 @@ describe('ExpressionRepository', () => {
     expect(first.nCells).toBe(N_CELLS);
     expect(first.genes.get('A')).toEqual(geneValues('A'));
     expect((first.obs.get('cluster') as ICategoricalColumn).codes).toEqual(
-      Int32Array.from([0, 1, 0, -1])
+      Int8Array.from([0, 1, 0, -1])
     );
 
     const second = await repository.getExpression({
@@ -181,7 +181,7 @@ describe('ExpressionRepository', () => {
       cell_ids: true
     });
     expect(first.embedding?.dims[1]).toEqual(Float32Array.from([5, 6, 7, 8]));
-    expect(first.cellIds).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect([...first.cellIds!]).toEqual(['c1', 'c2', 'c3', 'c4']);
 
     const second = await repository.getExpression({
       ...request,

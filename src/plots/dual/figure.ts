@@ -32,13 +32,16 @@ import {
 /** Per trace of a figure, the cell of each point (null: the trace's points are not cells). */
 export type PointCells = (Int32Array | null)[];
 
-/** Cells drawn binned on a pair of axes (Plotly axis ids "x", "y2"), at these coordinates. */
+/**
+ * Cells drawn binned on a pair of axes (Plotly axis ids "x", "y2"): cell c is at
+ * (x[c], y[c]), the values the bins count (the input's, over all cells).
+ */
 export interface ICellRegion {
   xaxis: string;
   yaxis: string;
   cells: Int32Array;
-  x: Float32Array;
-  y: Float32Array;
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
 }
 
 /** A figure and the map from its points to cells. */
@@ -111,21 +114,16 @@ export function dualScatterFigure(
       const chosen = selected
         ? selectedIn(points.cells, facet.start, facet.end, selected)
         : null;
-      if (chosen && chosen.cells.length > 0) {
-        const xs = new Float32Array(chosen.cells.length);
-        const ys = new Float32Array(chosen.cells.length);
-        for (let k = 0; k < chosen.cells.length; k++) {
-          xs[k] = points.x[chosen.position[k]];
-          ys[k] = points.y[chosen.position[k]];
-        }
+      // Where the bins count them: at their values, not jittered
+      if (chosen && chosen.cells.length > 0 && model.x && model.y) {
         data.push({
           type: 'scattergl',
           mode: 'markers',
           name: 'selected',
           legendgroup: 'selected',
           showlegend: !inLegend.has(-1),
-          x: xs,
-          y: ys,
+          x: atCells(model.x, chosen.cells),
+          y: atCells(model.y, chosen.cells),
           xaxis: xa,
           yaxis: ya,
           marker: { color: theme.font, size: 3, opacity: 0.9 },
@@ -134,7 +132,8 @@ export function dualScatterFigure(
         pointCells.push(chosen.cells);
         inLegend.add(-1);
       }
-    } else {
+    } else if (points.x && points.y) {
+      const { x: px, y: py } = points;
       model.colorGroups.forEach((group, g) => {
         const from = facet.segments[g];
         const to = facet.segments[g + 1];
@@ -148,8 +147,8 @@ export function dualScatterFigure(
           name: escapeLabel(group.label),
           legendgroup: `group-${g}`,
           showlegend: !inLegend.has(g),
-          x: points.x.subarray(from, to),
-          y: points.y.subarray(from, to),
+          x: px.subarray(from, to),
+          y: py.subarray(from, to),
           xaxis: xa,
           yaxis: ya,
           marker: { color: colors[g], size: markerSize, opacity },
@@ -263,24 +262,25 @@ export function blendEmbeddingFigure(
   const selected = options.selected ?? null;
   const cellTraces: PlotData[] = [];
   const pointCells: PointCells = [];
+  const embedding = model.embedding;
   if (blend.raster) {
     cellTraces.push(blendRasterTrace(model, blend.raster, L, colorscale));
     pointCells.push(null);
     const chosen = selected ? selectedIn(blend.cells, 0, n, selected) : null;
-    if (chosen && chosen.cells.length > 0) {
+    if (chosen && chosen.cells.length > 0 && embedding) {
       cellTraces.push({
         type: 'scattergl',
         mode: 'markers',
         name: 'selected',
         showlegend: false,
-        x: chosen.position.length === n ? blend.x : pick(blend.x, chosen),
-        y: chosen.position.length === n ? blend.y : pick(blend.y, chosen),
+        x: atCells(embedding.dims[0], chosen.cells),
+        y: atCells(embedding.dims[1], chosen.cells),
         marker: { color: theme.font, size: 2, opacity: 0.9 },
         ...hover.trace(chosen.cells, 'selected', '')
       } as PlotData);
       pointCells.push(chosen.cells);
     }
-  } else {
+  } else if (blend.x && blend.y && blend.code) {
     cellTraces.push({
       type: 'scattergl',
       mode: 'markers',
@@ -409,9 +409,12 @@ export function blendEmbeddingFigure(
 }
 
 /** Values at the chosen positions (a selection's points, in the blend's drawing order). */
-function pick(values: Float32Array, chosen: { position: Int32Array }) {
-  const out = new Float32Array(chosen.position.length);
-  chosen.position.forEach((at, k) => (out[k] = values[at]));
+/** The values of these cells, from values over all cells (the input's genes or embedding). */
+function atCells(values: ArrayLike<number>, cells: Int32Array): Float32Array {
+  const out = new Float32Array(cells.length);
+  for (let k = 0; k < cells.length; k++) {
+    out[k] = values[cells[k]];
+  }
   return out;
 }
 
@@ -471,20 +474,21 @@ export function binnedRegions(
 ): ICellRegion[] {
   if (view === 'blend') {
     const blend = model.blend;
-    return blend?.raster
-      ? [{ xaxis: 'x', yaxis: 'y', cells: blend.cells, x: blend.x, y: blend.y }]
+    const dims = model.embedding?.dims;
+    return blend?.raster && dims
+      ? [{ xaxis: 'x', yaxis: 'y', cells: blend.cells, x: dims[0], y: dims[1] }]
       : [];
   }
-  if (!model.density.on) {
+  const { x, y, points } = model;
+  if (!model.density.on || !x || !y) {
     return [];
   }
-  const { points } = model;
   return model.facets.map((facet, f) => ({
     xaxis: axisId('x', f + 1),
     yaxis: axisId('y', f + 1),
     cells: points.cells.subarray(facet.start, facet.end),
-    x: points.x.subarray(facet.start, facet.end),
-    y: points.y.subarray(facet.start, facet.end)
+    x,
+    y
   }));
 }
 
@@ -505,8 +509,9 @@ export function regionCells(
       const [y0, y1] = box[region.yaxis];
       const { x, y, cells } = region;
       for (let k = 0; k < cells.length; k++) {
-        if (x[k] >= x0 && x[k] <= x1 && y[k] >= y0 && y[k] <= y1) {
-          selected[cells[k]] = 1;
+        const cell = cells[k];
+        if (x[cell] >= x0 && x[cell] <= x1 && y[cell] >= y0 && y[cell] <= y1) {
+          selected[cell] = 1;
         }
       }
     } else if (lasso?.[region.xaxis] && lasso[region.yaxis]) {
@@ -537,8 +542,8 @@ function cellsInPolygon(
   const maxY = Math.max(...py);
   const { x, y, cells } = region;
   for (let k = 0; k < cells.length; k++) {
-    const cx = x[k];
-    const cy = y[k];
+    const cx = x[cells[k]];
+    const cy = y[cells[k]];
     if (cx < minX || cx > maxX || cy < minY || cy > maxY) {
       continue;
     }
@@ -1025,7 +1030,7 @@ class PointHover {
     const text: string[] = new Array(cells.length);
     for (let k = 0; k < cells.length; k++) {
       const cell = cells[k];
-      const id = ids ? ids[cell] : undefined;
+      const id = ids?.at(cell);
       const name =
         id === undefined
           ? `cell ${cell}`

@@ -23,6 +23,8 @@ import {
   undefinedCorrelation
 } from '../../compute/correlation';
 import { hash32 } from '../../compute/rng';
+import type { CodeArray } from '../../compute/aggregate';
+import type { ICellIds } from '../../data/arrow';
 import type { ICodedColumn } from '../heatmap/model';
 import {
   binning,
@@ -109,7 +111,7 @@ export interface IDualInput {
   cluster: ICodedColumn;
   embedding?: IEmbeddingInput | null;
   /** Cell names (obs_names), for hover. */
-  cellIds?: readonly string[] | null;
+  cellIds?: ICellIds | null;
   /** The matrix the values come from ("X", "raw", "layers/counts"). */
   matrix?: string;
   /** Why a gene is missing, where the data layer knows. */
@@ -189,9 +191,12 @@ export interface IDualAxis {
 export interface IDualPoints {
   /** Drawn cells, sorted by facet, then colour group, then cell index. */
   cells: Int32Array;
-  /** Drawn coordinates (zeros jittered when asked). */
-  x: Float32Array;
-  y: Float32Array;
+  /**
+   * Drawn coordinates (zeros jittered when asked); null when the scatter is binned
+   * (density): nothing draws them, and binned views read the input's values by cell.
+   */
+  x: Float32Array | null;
+  y: Float32Array | null;
 }
 
 export interface IBlendModel {
@@ -205,10 +210,14 @@ export interface IBlendModel {
   levels: number;
   /** Kept cells with coordinates, in drawing order: higher levelX + levelY on top. */
   cells: Int32Array;
-  x: Float32Array;
-  y: Float32Array;
-  /** Seurat's blend code levelX + levels · levelY per drawn cell. */
-  code: Uint8Array;
+  /**
+   * Coordinates and Seurat's blend code levelX + levels · levelY per cell of `cells`;
+   * null when drawn as a raster (the image holds what is drawn, and selections read the
+   * embedding by cell).
+   */
+  x: Float32Array | null;
+  y: Float32Array | null;
+  code: Uint8Array | null;
   /** Cells per code. */
   counts: Uint32Array;
   /** Value extent that the levels of each gene scale. */
@@ -276,7 +285,9 @@ export interface IDualModel {
   y: Float32Array | null;
   dataset: ICodedColumn;
   cluster: ICodedColumn;
-  cellIds: readonly string[] | null;
+  cellIds: ICellIds | null;
+  /** The input's embedding: binned selections on the blend image read it by cell. */
+  embedding: IEmbeddingInput | null;
   /** Cells in the input. */
   nCells: number;
   /** Cells passing the cluster filter with finite values of both genes, ascending. */
@@ -488,9 +499,19 @@ export function buildDualModel(
   const extentY = extent(y, cells);
   finishAxis(axisX, extentX, opts.jitter);
   finishAxis(axisY, extentY, opts.jitter);
-  const px = new Float32Array(nShown);
-  const py = new Float32Array(nShown);
-  if (x !== null && y !== null) {
+  // Density and marginals, per facet (a binned scatter draws no points)
+  const densityOn =
+    opts.density === 'on' ||
+    (opts.density === 'auto' && nShown > opts.densityThreshold);
+  const densityReason =
+    opts.density === 'auto'
+      ? `${fmtInt(nShown)} points ${densityOn ? '>' : '≤'} ${fmtInt(opts.densityThreshold)} (automatic)`
+      : `density ${opts.density} (chosen)`;
+
+  // Drawn points, when drawn as points
+  const px = densityOn ? null : new Float32Array(nShown);
+  const py = densityOn ? null : new Float32Array(nShown);
+  if (x !== null && y !== null && px !== null && py !== null) {
     const saltX = jitterSalt(input.geneX, opts.seed);
     const saltY = jitterSalt(input.geneY, opts.seed);
     for (let k = 0; k < nShown; k++) {
@@ -508,15 +529,6 @@ export function buildDualModel(
       }
     }
   }
-
-  // Density and marginals, per facet
-  const densityOn =
-    opts.density === 'on' ||
-    (opts.density === 'auto' && nShown > opts.densityThreshold);
-  const densityReason =
-    opts.density === 'auto'
-      ? `${fmtInt(nShown)} points ${densityOn ? '>' : '≤'} ${fmtInt(opts.densityThreshold)} (automatic)`
-      : `density ${opts.density} (chosen)`;
   const densityX = densityOn
     ? binning(axisX.min, axisX.max, opts.densityBins)
     : null;
@@ -602,6 +614,7 @@ export function buildDualModel(
     dataset: input.dataset,
     cluster: input.cluster,
     cellIds: input.cellIds ?? null,
+    embedding: input.embedding ?? null,
     nCells,
     kept,
     points: { cells, x: px, y: py },
@@ -691,8 +704,8 @@ interface ICells {
 
 interface ICellsMemo {
   y: Float32Array;
-  datasetCodes: Int32Array;
-  clusterCodes: Int32Array;
+  datasetCodes: CodeArray;
+  clusterCodes: CodeArray;
   nD: number;
   nK: number;
   filterKey: string;
@@ -1338,7 +1351,7 @@ function filterKeyOf(keepCluster: Uint8Array, opts: IDualOptions): string {
 interface IBlendMemo {
   y: Float32Array;
   dims: readonly (Float32Array | Float64Array)[];
-  clusterCodes: Int32Array;
+  clusterCodes: CodeArray;
   filterKey: string;
   blend: IBlendModel | null;
   notes: IDualNote[];
@@ -1401,7 +1414,7 @@ function transposeBlend(blend: IBlendModel): IBlendModel {
     key: blend.key.endsWith(SWAPPED)
       ? blend.key.slice(0, -SWAPPED.length)
       : blend.key + SWAPPED,
-    code: blend.code.map(swap),
+    code: blend.code && blend.code.map(swap),
     counts: transposeCounts(blend.counts, L, L),
     scaleX: blend.scaleY,
     scaleY: blend.scaleX,
@@ -1442,7 +1455,10 @@ function withRaster(
     drawn = {
       ...blend,
       key: `${blend.key}/raster`,
-      raster: blendRaster(blend, BLEND_RASTER_PIXELS)
+      raster: blendRaster(blend, BLEND_RASTER_PIXELS),
+      x: null,
+      y: null,
+      code: null
     };
     rasterMemo.set(blend, drawn);
   }
@@ -1466,7 +1482,10 @@ function withRaster(
  * cells are visited in drawing order, so each pixel keeps the code of the cell on top.
  */
 export function blendRaster(blend: IBlendModel, pixels: number): IBlendRaster {
-  const { x, y } = blend;
+  const { x, y, code: cellCode } = blend;
+  if (!x || !y || !cellCode) {
+    throw new Error('blendRaster: the blend is already a raster.');
+  }
   let loX = Infinity;
   let hiX = -Infinity;
   let loY = Infinity;
@@ -1493,7 +1512,7 @@ export function blendRaster(blend: IBlendModel, pixels: number): IBlendRaster {
   const count = new Uint32Array(nx * by.count);
   for (let k = 0; k < x.length; k++) {
     const p = binOf(y[k], by) * nx + binOf(x[k], bx);
-    code[p] = blend.code[k];
+    code[p] = cellCode[k];
     count[p]++;
   }
   return { x: bx, y: by, code, count };

@@ -15,7 +15,7 @@ export type IDualModelBuilder = IModelBuilder<
 
 /**
  * The two ends of the worker's replies. Models go back without what the view holds:
- * the input's arrays (values, codes, cell ids) and a blend it was sent before (a
+ * the input's arrays (values, codes, cell ids, embedding) and a blend it was sent before (a
  * million cells: 16 MB and 13 MB less to copy on every recolouring). Replies arrive in
  * the order they were sent, so "the blend sent last" is the same on both sides.
  */
@@ -49,6 +49,7 @@ export function dualReplies(): IDualReplies {
         dataset: none,
         cluster: none,
         cellIds: null,
+        embedding: null,
         blend: known
           ? ({
               key: blend.key,
@@ -75,6 +76,7 @@ export function dualReplies(): IDualReplies {
         dataset: input.dataset,
         cluster: input.cluster,
         cellIds: input.cellIds ?? null,
+        embedding: input.embedding ?? null,
         blend
       };
     }

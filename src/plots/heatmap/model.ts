@@ -16,6 +16,7 @@
 import {
   aggregate,
   aggregatePooled,
+  CodeArray,
   combineCodes,
   IPooledSums,
   combineLabels,
@@ -68,7 +69,7 @@ export const DEFAULT_HEATMAP_OPTIONS: Readonly<IHeatmapOptions> = {
 
 /** Per-cell category codes (−1 = missing) and the category labels. */
 export interface ICodedColumn {
-  codes: Int32Array;
+  codes: CodeArray;
   categories: readonly string[];
 }
 
@@ -502,7 +503,7 @@ interface ISelectedColumn {
 }
 
 interface IGrouping {
-  codes: Int32Array;
+  codes: CodeArray;
   nGroups: number;
   columns: ISelectedColumn[];
   nKept: number;
@@ -591,7 +592,7 @@ function groupCells(
     }
   }
 
-  let codes: Int32Array;
+  let codes: CodeArray;
   let nGroups: number;
   const columns: ISelectedColumn[] = [];
   let unlabelled = 0;
@@ -682,7 +683,7 @@ function groupCells(
 }
 
 /** codes where `filter` ≥ 0, else −1. */
-function keepWhere(codes: Int32Array, filter: Int32Array): Int32Array {
+function keepWhere(codes: CodeArray, filter: CodeArray): Int32Array {
   const out = new Int32Array(codes.length);
   for (let i = 0; i < codes.length; i++) {
     out[i] = filter[i] >= 0 ? codes[i] : -1;

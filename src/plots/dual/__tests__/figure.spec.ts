@@ -145,12 +145,18 @@ describe('dualScatterFigure', () => {
     ).toBeNull();
   });
 
-  it('selects the cells inside a box or lasso drawn on the density view', () => {
-    const model = buildDualModel(dualInput(), {
+  it('selects the cells inside a box or lasso drawn on the density view, at their values', () => {
+    // Jitter on: the bins count the values, so the shape tests the values too
+    const input = dualInput();
+    const model = buildDualModel(input, {
       facetBy: 'dataset',
       density: 'on',
+      jitter: true,
       nBoot: 0
     });
+    // Binned: no drawn coordinates are kept
+    expect(model.points.x).toBeNull();
+    expect(model.points.y).toBeNull();
     const { pointCells } = dualScatterFigure(model, { theme });
     const regions = binnedRegions(model, 'scatter');
     expect(regions.map(r => [r.xaxis, r.yaxis])).toEqual([
@@ -159,12 +165,11 @@ describe('dualScatterFigure', () => {
       ['x3', 'y3']
     ]);
     const { points } = model;
+    const [x, y] = [input.x!, input.y!];
     const facet = model.facets[1];
     const inFacet = (test: (x: number, y: number) => boolean) =>
       Array.from(points.cells.subarray(facet.start, facet.end))
-        .filter((_, k) =>
-          test(points.x[facet.start + k], points.y[facet.start + k])
-        )
+        .filter(cell => test(x[cell], y[cell]))
         .sort((a, b) => a - b);
     const cellsOf = (selected: Uint8Array | null) =>
       selected ? Array.from(selected.keys()).filter(c => selected[c]) : [];
@@ -178,6 +183,16 @@ describe('dualScatterFigure', () => {
     );
     const expectedBox = inFacet((x, y) => x >= 1 && x <= 4 && y >= 2 && y <= 6);
     expect(expectedBox.length).toBeGreaterThan(0);
+    // Cells at exactly 0 are in a box from 0, however far jitter would have moved them
+    const fromZero = selectionToCells(
+      pointCells,
+      regions,
+      { points: [], range: { x2: [0, 0], y2: [-100, 100] } },
+      N
+    );
+    const zeros = inFacet(x => x === 0);
+    expect(zeros.length).toBeGreaterThan(0);
+    expect(cellsOf(fromZero)).toEqual(zeros);
     expect(cellsOf(box)).toEqual(expectedBox);
 
     // A lasso triangle with corner (−1, −1): the cells below the line y = 9.3 − 1.5x
@@ -241,6 +256,13 @@ describe('dualScatterFigure', () => {
       .filter(([t]) => t.name === 'selected');
     const overlayCells = overlays.flatMap(([, cells]) => Array.from(cells!));
     expect(overlayCells.sort()).toEqual([2, 3]);
+    // At their values, where the bins count them
+    const input = dualInput();
+    for (const [trace, cells] of overlays) {
+      expect(Array.from(trace.x)).toEqual(
+        Array.from(cells!, cell => input.x![cell])
+      );
+    }
     expect(pointCells[figure.data.indexOf(first)]).toBeNull();
   });
 
@@ -320,9 +342,12 @@ describe('blendEmbeddingFigure', () => {
   });
 
   it('draws the raster as pixels of the top cell, selectable by lasso', () => {
-    const model = buildDualModel(dualInput(), { nBoot: 0, density: 'on' });
+    const input = dualInput();
+    const model = buildDualModel(input, { nBoot: 0, density: 'on' });
     const blend = model.blend!;
     const raster = blend.raster!;
+    // The image holds what is drawn: no per-cell coordinates or codes are kept
+    expect([blend.x, blend.y, blend.code]).toEqual([null, null, null]);
     const selected = new Uint8Array(N);
     selected[10] = selected[11] = 1;
     const drawn = blendEmbeddingFigure(model, { theme, selected });
@@ -355,6 +380,13 @@ describe('blendEmbeddingFigure', () => {
     // Selected cells are drawn over the image, in their blend positions
     expect(overlay.name).toBe('selected');
     expect(Array.from(drawn.pointCells[1]!).sort()).toEqual([10, 11]);
+    const [u, v] = input.embedding!.dims;
+    expect(Array.from(overlay.x)).toEqual(
+      Array.from(drawn.pointCells[1]!, cell => u[cell])
+    );
+    expect(Array.from(overlay.y)).toEqual(
+      Array.from(drawn.pointCells[1]!, cell => v[cell])
+    );
     // A box over the whole embedding selects every cell drawn on it
     // Points mode: no binned regions
     expect(

@@ -1,3 +1,4 @@
+import type { CodeArray } from '../../../compute/aggregate';
 import * as correlation from '../../../compute/correlation';
 import {
   buildDualModel,
@@ -27,7 +28,7 @@ function note(model: IDualModel, kind: DualNoteKind) {
 
 /** Group codes of the cells kept by a cluster filter (−1 elsewhere). */
 function codesOver(
-  codes: Int32Array,
+  codes: CodeArray,
   nCategories: number,
   keep: (cell: number) => boolean
 ): Int32Array {
@@ -347,14 +348,14 @@ describe('buildDualModel: jitter, axes, density, marginals', () => {
       seed: 3
     });
     const again = buildDualModel(input, { jitter: true, nBoot: 100, seed: 3 });
-    expect(Array.from(again.points.x)).toEqual(Array.from(jittered.points.x));
+    expect(Array.from(again.points.x!)).toEqual(Array.from(jittered.points.x!));
     expect(jittered.stats).toEqual(plain.stats);
     const x = input.x as Float32Array;
     const { jitter, min, max, range } = jittered.axes.x;
     expect(jitter).toBeCloseTo(JITTER_FRACTION * (max - min), 6);
     let moved = 0;
     jittered.points.cells.forEach((cell, k) => {
-      const drawn = jittered.points.x[k];
+      const drawn = jittered.points.x![k];
       if (x[cell] !== 0) {
         expect(drawn).toBe(x[cell]);
       } else {
@@ -371,13 +372,13 @@ describe('buildDualModel: jitter, axes, density, marginals', () => {
     const offsets = zeroJitter(x, jittered.points.cells, 'CD3E', 3, jitter);
     jittered.points.cells.forEach((cell, k) => {
       if (x[cell] === 0) {
-        expect(jittered.points.x[k]).toBe(offsets[k]);
+        expect(jittered.points.x![k]).toBe(offsets[k]);
       }
     });
     // Another seed, other offsets; a cell keeps its offset when others are filtered
     const seeded = buildDualModel(input, { jitter: true, nBoot: 0, seed: 4 });
-    expect(Array.from(seeded.points.x)).not.toEqual(
-      Array.from(jittered.points.x)
+    expect(Array.from(seeded.points.x!)).not.toEqual(
+      Array.from(jittered.points.x!)
     );
     expect(note(jittered, 'jitter')?.message).toContain('display only');
   });
@@ -603,14 +604,16 @@ describe('blend on the embedding', () => {
     cells.forEach((cell, k) => {
       const lx = Math.round((9 * (x[cell] - loX)) / (hiX - loX));
       const ly = Math.round((9 * (y[cell] - loY)) / (hiY - loY));
-      const code = blend.code[k];
+      const code = blend.code![k];
       // JS rounds halves up, R to even: allow that one step
       expect(Math.abs((code % 10) - lx)).toBeLessThanOrEqual(1);
       expect(Math.abs(Math.floor(code / 10) - ly)).toBeLessThanOrEqual(1);
       const sum = (code % 10) + Math.floor(code / 10);
       expect(sum).toBeGreaterThanOrEqual(previous);
       previous = sum;
-      expect(blend.x[k]).toBe((input.embedding!.dims[0] as Float32Array)[cell]);
+      expect(blend.x![k]).toBe(
+        (input.embedding!.dims[0] as Float32Array)[cell]
+      );
     });
     expect(blend.counts.reduce((a, b) => a + b, 0)).toBe(cells.length);
     expect(blend.scaleX).toEqual({ min: loX, max: hiX });
@@ -646,16 +649,22 @@ describe('blend on the embedding', () => {
     expect(raster.x.size).toBe(raster.y.size);
     expect(raster.y.count).toBe(BLEND_RASTER_PIXELS);
     expect(raster.x.count).toBeLessThan(BLEND_RASTER_PIXELS);
-    // Brute force: each pixel holds the last cell drawn into it
+    // Brute force: each pixel holds the last cell drawn into it (the points' blend
+    // gives each cell's code, in the same drawing order)
+    const drawnAsPoints = buildDualModel(input, {
+      ...auto,
+      density: 'off'
+    }).blend!;
+    expect(drawnAsPoints.cells).toEqual(blend.cells);
+    const [u, v] = input.embedding!.dims;
     const expectedCode = new Uint8Array(raster.code.length).fill(EMPTY_PIXEL);
     const expectedCount = new Uint32Array(raster.code.length);
-    for (let k = 0; k < blend.cells.length; k++) {
+    blend.cells.forEach((cell, k) => {
       const p =
-        binOf(blend.y[k], raster.y) * raster.x.count +
-        binOf(blend.x[k], raster.x);
-      expectedCode[p] = blend.code[k];
+        binOf(v[cell], raster.y) * raster.x.count + binOf(u[cell], raster.x);
+      expectedCode[p] = drawnAsPoints.code![k];
       expectedCount[p]++;
-    }
+    });
     expect(raster.code).toEqual(expectedCode);
     expect(raster.count).toEqual(expectedCount);
     // Recolouring reuses the image; below the threshold or with points there is none
@@ -726,7 +735,7 @@ describe('the worker protocol', () => {
     };
     const model = buildDualModel(input, options);
     const moved = freshBuffers(model);
-    expect(moved).toContain(model.points.x.buffer);
+    expect(moved).toContain(model.points.cells.buffer);
     expect(moved).toContain(model.facets[0].segments.buffer);
     const kept = [
       model.kept.buffer,
@@ -736,7 +745,6 @@ describe('the worker protocol', () => {
       input.dataset.codes.buffer,
       input.cluster.codes.buffer,
       model.blend!.cells.buffer,
-      model.blend!.code.buffer,
       model.blend!.raster!.code.buffer
     ];
     expect(moved.filter(b => kept.includes(b))).toEqual([]);
@@ -744,7 +752,7 @@ describe('the worker protocol', () => {
     const { port1 } = new MessageChannel();
     port1.postMessage(null, moved);
     port1.close();
-    expect(model.points.x.byteLength).toBe(0);
+    expect(model.points.cells.byteLength).toBe(0);
     const recoloured = buildDualModel(input, {
       ...options,
       colorBy: 'cluster'
