@@ -10,7 +10,13 @@
  */
 import * as React from 'react';
 
-import { IFigure, IPlotSelection, loadPlotly, PlotConfig } from './plotly';
+import {
+  IFigure,
+  IPlotSelection,
+  loadPlotly,
+  PlotConfig,
+  shareUnchangedArrays
+} from './plotly';
 
 export interface IPlotlyFigureProps {
   figure: IFigure;
@@ -66,6 +72,8 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
   const listening = React.useRef(false);
   const [error, setError] = React.useState<string | null>(null);
   const [drawing, setDrawing] = React.useState(true);
+  // What Plotly holds now: arrays of the next figure equal to its own are passed as its own.
+  const drawn = React.useRef<IFigure | null>(null);
 
   React.useEffect(() => {
     let cancelled = false;
@@ -75,14 +83,17 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
     }
     setDrawing(true);
     loadPlotly()
-      .then(Plotly =>
-        cancelled
-          ? undefined
-          : Plotly.react(node, props.figure.data as any, props.figure.layout, {
-              ...DEFAULT_CONFIG,
-              ...(props.config ?? {})
-            })
-      )
+      .then(Plotly => {
+        if (cancelled) {
+          return;
+        }
+        const figure = shareUnchangedArrays(drawn.current, props.figure);
+        drawn.current = figure;
+        return Plotly.react(node, figure.data as any, figure.layout, {
+          ...DEFAULT_CONFIG,
+          ...(props.config ?? {})
+        });
+      })
       .then(
         () => {
           if (!cancelled) {
@@ -140,6 +151,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
       event.preventDefault();
       void loadPlotly().then(Plotly => {
         Plotly.purge(node);
+        drawn.current = null;
         delete node.dataset.rendered;
         listening.current = false;
         setGeneration(g => g + 1);
@@ -181,6 +193,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
           delete node.dataset.rendered;
           releaseWebGL(node);
           Plotly.purge(node);
+          drawn.current = null;
           listening.current = false;
           setVisible(false);
         });
@@ -208,6 +221,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
       observer.disconnect();
       delete node.dataset.rendered;
       releaseWebGL(node);
+      drawn.current = null;
       void loadPlotly().then(Plotly => Plotly.purge(node));
     };
   }, []);

@@ -26,6 +26,92 @@ export interface IPlotSelection {
   lasso?: Readonly<Record<string, readonly number[]>>;
 }
 
+/**
+ * `next`, with each data array whose content equals the one at the same place in
+ * `previous` replaced by that array. Plotly.react compares data arrays by reference: an
+ * equal new array still means recomputing and redrawing its trace (a recoloured density
+ * view, a million points re-uploaded), a shared one means nothing to do. Traces are
+ * matched by position and type; objects are copied where an array is replaced, never
+ * changed in place.
+ */
+export function shareUnchangedArrays(
+  previous: IFigure | null,
+  next: IFigure
+): IFigure {
+  if (!previous) {
+    return next;
+  }
+  let changed = false;
+  const data = next.data.map((trace, i) => {
+    const before = previous.data[i];
+    if (!before || before.type !== trace.type) {
+      return trace;
+    }
+    const shared = shareIn(before, trace);
+    changed ||= shared !== trace;
+    return shared;
+  });
+  return changed ? { ...next, data } : next;
+}
+
+/** Nesting followed into plain objects (marker.line.color is two levels down). */
+const MAX_SHARE_DEPTH = 3;
+
+function shareIn<T extends object>(before: T, after: T, depth = 0): T {
+  let out: T | null = null;
+  for (const [key, value] of Object.entries(after)) {
+    const old = (before as Record<string, unknown>)[key];
+    let replacement: unknown = value;
+    if (old === value || old === undefined || old === null) {
+      continue;
+    }
+    if (isDataArray(value)) {
+      replacement = sameContent(old, value) ? old : value;
+    } else if (
+      depth < MAX_SHARE_DEPTH &&
+      isPlainObject(value) &&
+      isPlainObject(old)
+    ) {
+      replacement = shareIn(old, value, depth + 1);
+    }
+    if (replacement !== value) {
+      out ??= { ...after };
+      (out as Record<string, unknown>)[key] = replacement;
+    }
+  }
+  return out ?? after;
+}
+
+function isDataArray(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || ArrayBuffer.isView(value);
+}
+
+function isPlainObject(value: unknown): value is object {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
+}
+
+/** Same kind, length and elements (nested arrays compared the same way). */
+function sameContent(a: unknown, b: ArrayLike<unknown>): boolean {
+  if (!isDataArray(a) || a.constructor !== b.constructor) {
+    return false;
+  }
+  if (a.length !== b.length) {
+    return false;
+  }
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y && !(isDataArray(y) && sameContent(x, y))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 let loading: Promise<Plotly> | null = null;
 
 export function loadPlotly(): Promise<Plotly> {

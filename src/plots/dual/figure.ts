@@ -194,6 +194,9 @@ export function dualScatterFigure(
       gridcolor: theme.grid,
       zeroline: false,
       linecolor: theme.grid,
+      // Not 'hide past div' (Plotly's default here), which measures every tick label
+      // after each draw: the margins hold them.
+      ticklabeloverflow: 'allow',
       tickfont: { color: theme.font, size: theme.fontSize - 1 }
     };
     axes[axisKey('x', f + 1)] = {

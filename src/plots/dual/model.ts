@@ -878,11 +878,12 @@ class StatsContext {
   /**
    * Correlations of the listed groups of `codes` (−1: not kept), through the memo: the
    * groups not yet known are computed in one `correlateByGroup` call with the others
-   * masked out (a group's result depends on its own cells only).
+   * masked out (a group's result depends on its own cells only). `codes` may be given as
+   * a function, called only when something is computed.
    */
   groups(
     section: DualStatsSection,
-    codes: Int32Array,
+    codesOf: Int32Array | (() => Int32Array),
     nGroups: number,
     groups: readonly IDualGroup[],
     describe: (
@@ -921,6 +922,7 @@ class StatsContext {
       this.opts.statistics &&
       !kernelStats
     ) {
+      const codes = typeof codesOf === 'function' ? codesOf() : codesOf;
       let masked = codes;
       if (nTodo < groups.length) {
         masked = new Int32Array(codes.length);
@@ -1165,13 +1167,17 @@ function facetLayout(
       ownStats
     };
   }
-  // One panel: the pooled statistics of every kept cell
-  const codes = new Int32Array(dIndex.length).fill(-1);
-  for (const cell of kept) {
-    codes[cell] = 0;
-  }
+  // One panel: the pooled statistics of every kept cell (codes made only when computed:
+  // a recolouring finds the statistics known)
+  const allCells = () => {
+    const codes = new Int32Array(dIndex.length).fill(-1);
+    for (let k = 0; k < kept.length; k++) {
+      codes[kept[k]] = 0;
+    }
+    return codes;
+  };
   const all: IDualGroup = { index: 0, label: 'all cells', missing: false };
-  const ownStats = stats.groups('all', codes, 1, [all], () => ({
+  const ownStats = stats.groups('all', allCells, 1, [all], () => ({
     label: 'all cells',
     dataset: null,
     cluster: null,

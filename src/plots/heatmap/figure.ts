@@ -262,8 +262,11 @@ export function heatmapFigure(
       yanchor: 'top'
     },
     hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
+    // Margins already hold every label: Plotly's default for value axes ('hide past div')
+    // would measure each label after every draw (a forced layout of the page per label).
     xaxis: {
       domain: [0, heatmapRight],
+      ticklabeloverflow: 'allow',
       tickvals: cols,
       ticktext: columnLabels,
       tickangle: tickAngle,
@@ -277,6 +280,7 @@ export function heatmapFigure(
     },
     yaxis: {
       domain: [0, heatmapTop],
+      ticklabeloverflow: 'allow',
       tickvals: rows,
       ticktext: rowLabels,
       range: [nRows - 0.5, -0.5],

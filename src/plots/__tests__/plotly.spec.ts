@@ -1,0 +1,82 @@
+import { IFigure, shareUnchangedArrays } from '../plotly';
+
+describe('shareUnchangedArrays', () => {
+  const figure = (
+    z: number[][],
+    x: Float32Array,
+    color: string[]
+  ): IFigure => ({
+    data: [
+      {
+        type: 'heatmap',
+        z,
+        customdata: z.map(row => row.map(v => [v, 1])) as any
+      },
+      { type: 'scattergl', x, y: x, marker: { color, size: 3 } }
+    ],
+    layout: { title: { text: 't' } }
+  });
+
+  it('passes the previous arrays where the content is equal', () => {
+    const before = figure(
+      [
+        [1, 2],
+        [3, 4]
+      ],
+      Float32Array.from([1, 2]),
+      ['a', 'b']
+    );
+    const after = figure(
+      [
+        [1, 2],
+        [3, 4]
+      ],
+      Float32Array.from([1, 2]),
+      ['a', 'c']
+    );
+    const shared = shareUnchangedArrays(before, after);
+    const [heatmap, points] = shared.data as any[];
+    const [heatmapBefore, pointsBefore] = before.data as any[];
+    expect(heatmap.z).toBe(heatmapBefore.z);
+    expect(heatmap.customdata).toBe(heatmapBefore.customdata);
+    expect(points.x).toBe(pointsBefore.x);
+    expect(points.y).toBe(pointsBefore.y);
+    // Changed content stays new, nested objects are followed
+    expect(points.marker.color).toBe((after.data[1] as any).marker.color);
+    expect(points.marker.size).toBe(3);
+    // The figure given is not changed in place
+    expect((after.data[0] as any).z).not.toBe(heatmapBefore.z);
+    expect(shared.layout).toBe(after.layout);
+  });
+
+  it('keeps new arrays of another length, type or trace type', () => {
+    const before = figure([[1, 2]], Float32Array.from([1, 2]), ['a']);
+    const longer = figure([[1, 2, 3]], Float32Array.from([1, 2, 3]), ['a']);
+    const shared = shareUnchangedArrays(before, longer);
+    expect((shared.data[0] as any).z).toBe((longer.data[0] as any).z);
+    expect((shared.data[1] as any).x).toBe((longer.data[1] as any).x);
+    const float64 = figure([[1, 2]], Float64Array.from([1, 2]) as any, ['a']);
+    expect(
+      (shareUnchangedArrays(before, float64).data[1] as any).x
+    ).toBeInstanceOf(Float64Array);
+    const retyped: IFigure = {
+      data: [{ ...before.data[0], type: 'contour' }],
+      layout: {}
+    };
+    expect(shareUnchangedArrays(before, retyped).data[0]).toBe(retyped.data[0]);
+    // NaN is never equal: such arrays are passed as new (a redraw, never stale)
+    const nan = figure([[NaN]], Float32Array.from([NaN]), []);
+    const again = figure([[NaN]], Float32Array.from([NaN]), []);
+    expect((shareUnchangedArrays(nan, again).data[1] as any).x).toBe(
+      (again.data[1] as any).x
+    );
+  });
+
+  it('returns the figure itself when nothing can be shared', () => {
+    const after = figure([[1]], Float32Array.from([1]), ['a']);
+    expect(shareUnchangedArrays(null, after)).toBe(after);
+    expect(
+      shareUnchangedArrays(figure([[2]], Float32Array.from([2]), ['b']), after)
+    ).toBe(after);
+  });
+});
