@@ -20,7 +20,7 @@ import pyarrow as pa
 from scipy import sparse
 
 from ..api import read_stored_markers, stored_markers_info
-from ..compute._matrix import columns_with_nan, group_codes
+from ..compute._matrix import columns_with_nan, drop_unused_categories, group_codes
 from ..kernel.protocol import (
     KERNEL_PATH_MIN_CELLS,
     MAX_REPLY_BYTES,
@@ -612,7 +612,7 @@ def _grouping(obs_columns: Mapping[str, pd.Series]) -> _Grouping:
     only, in category order; ``too_large`` above MAX_STAT_GROUPS."""
     categoricals = {}
     for name, column in obs_columns.items():
-        categorical = _as_categorical(column).remove_unused_categories()
+        categorical = drop_unused_categories(_as_categorical(column))
         if len(categorical.categories) > MAX_STAT_GROUPS:
             raise _too_many_groups(len(categorical.categories), f"obs column {name!r} has")
         categoricals[name] = categorical

@@ -117,6 +117,24 @@ def select_columns(data: Any, positions: np.ndarray) -> Any:
     return np.asarray(data[:, positions])
 
 
+def drop_unused_categories(categorical: pd.Categorical) -> pd.Categorical:
+    """``remove_unused_categories``, by counting the codes rather than sorting them (a
+    million cells: a few milliseconds instead of ~30)."""
+    codes = categorical.codes
+    n_categories = len(categorical.categories)
+    # Codes + 1 cannot overflow: pandas picks a code type with room for n_categories.
+    used = np.bincount(codes + 1, minlength=n_categories + 1)[1:] > 0
+    if used.all():
+        return categorical
+    renumber = np.full(n_categories + 1, -1, dtype=codes.dtype)
+    renumber[np.flatnonzero(used)] = np.arange(np.count_nonzero(used))
+    return pd.Categorical.from_codes(
+        renumber[codes],  # code −1 picks the last entry, −1
+        categorical.categories[used],
+        ordered=categorical.ordered,
+    )
+
+
 def group_codes(obs: pd.DataFrame, groupby: str | Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer group codes of the cells for one or two obs columns.
 
@@ -133,7 +151,7 @@ def group_codes(obs: pd.DataFrame, groupby: str | Sequence[str]) -> tuple[np.nda
         raise ValueError(
             f"Unknown groupby column(s) {unknown}; obs columns are {list(obs.columns)}."
         )
-    categoricals = [pd.Categorical(obs[c]).remove_unused_categories() for c in columns]
+    categoricals = [drop_unused_categories(pd.Categorical(obs[c])) for c in columns]
     codes = np.zeros(len(obs), dtype=np.int64)
     missing = np.zeros(len(obs), dtype=bool)
     for cat in categoricals:

@@ -169,3 +169,24 @@ def test_adapter_group_stats_equal_reference(fmt, groupby, genes):
         np.testing.assert_allclose(table.column(column).to_numpy(), want[key], rtol=RTOL, atol=1e-9)
     assert result["has_negative"] is True
     assert result["n_cells_total"] == N_CELLS
+
+
+@pytest.mark.parametrize("n_categories", [1, 5, 127, 128, 300])
+@pytest.mark.parametrize("ordered", [False, True])
+def test_drop_unused_categories_equals_pandas(n_categories: int, ordered: bool) -> None:
+    """Counting the codes gives pandas' ``remove_unused_categories``, missing labels and the
+    widest codes of each code type included."""
+    from exprscope.compute._matrix import drop_unused_categories
+
+    rng = np.random.default_rng(n_categories)
+    categories = [f"c{k}" for k in range(n_categories)]
+    used = categories[::3] + categories[-1:]  # the last category: the largest code
+    values = rng.choice(np.array([*used, None], dtype=object), size=2_000)
+    categorical = pd.Categorical(values, categories=categories, ordered=ordered)
+    ours = drop_unused_categories(categorical)
+    theirs = categorical.remove_unused_categories()
+    assert list(ours.categories) == list(theirs.categories)
+    np.testing.assert_array_equal(ours.codes, theirs.codes)
+    assert ours.ordered == ordered
+    # Nothing unused: the same object back
+    assert drop_unused_categories(theirs) is theirs
