@@ -119,6 +119,11 @@ def figures(raw: dict) -> dict:
             "browser_mem_cache_ratio_1m": raw["browser_memory"]["cache_ratio"],
             "browser_mem_heatmap_bytes_1m": raw["browser_memory"]["heatmap"]["after"]["total"]
             - raw["browser_memory"]["heatmap"]["before"]["total"],
+            "main_thread_long_tasks_1m": raw["long_tasks"],
+            "main_thread_long_tasks_method": "PerformanceObserver 'longtask' (tasks over 50 ms "
+            "on the page's main thread) per stage: the cold heatmap (clicks to drawn), its 24 "
+            "regroups and rescales, the cold and warm dual view (to correlations shown), and "
+            "its recolours",
             "compute_bytes": raw["compute"]["bytes"],
             "kernel_memory": raw["kernel_memory"],
         },

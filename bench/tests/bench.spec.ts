@@ -166,6 +166,50 @@ function percentile(values: number[], p: number): number {
   return sorted[rank];
 }
 
+/**
+ * Tasks that held the page's main thread for more than 50 ms (the Long Tasks API), from
+ * `start()` on: what a user would feel as a frozen page. Plotly's drawing is main-thread
+ * work by nature; computation runs in Web Workers.
+ */
+class MainThread {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  /** Starts recording (once per page) and returns the page's current time. */
+  async start(): Promise<number> {
+    return this.page.evaluate(() => {
+      const w = window as any;
+      if (!w.__exprscopeLongTasks) {
+        w.__exprscopeLongTasks = [];
+        new PerformanceObserver(list => {
+          for (const entry of list.getEntries()) {
+            w.__exprscopeLongTasks.push([entry.startTime, entry.duration]);
+          }
+        }).observe({ type: 'longtask' });
+      }
+      return performance.now();
+    });
+  }
+
+  /** Long tasks since `start`: how many, the longest and their total, in ms. */
+  async since(start: number) {
+    // Entries are delivered after their task ends: let the last one arrive.
+    await this.page.waitForTimeout(200);
+    const tasks: [number, number][] = await this.page.evaluate(
+      from =>
+        ((window as any).__exprscopeLongTasks as [number, number][]).filter(
+          ([at]) => at >= from
+        ),
+      start
+    );
+    const durations = tasks.map(([, duration]) => duration);
+    return {
+      count: durations.length,
+      max_ms: durations.length > 0 ? Math.max(...durations) : 0,
+      total_ms: durations.reduce((sum, d) => sum + d, 0)
+    };
+  }
+}
+
 /** JS heap + array buffer backing stores of the page, after a full GC (CDP). */
 async function browserMemory(cdp: CDPSession) {
   await cdp.send('HeapProfiler.collectGarbage');
@@ -487,6 +531,9 @@ test('exprscope benchmark', async ({ page, browser }) => {
   // measured around the dual view below, the stage that brings the most data.
   const memBefore = await browserMemory(cdp);
   log(started, 'large_heatmap');
+  const mainThread = new MainThread(page);
+  const longTasks: Record<string, unknown> = {};
+  let since = await mainThread.start();
   results.large_heatmap = await heatmapEndToEnd(
     page,
     wire,
@@ -494,6 +541,8 @@ test('exprscope benchmark', async ({ page, browser }) => {
     largeGenes,
     size.reps
   );
+  // Before the memory reading: its forced garbage collection is a long task of its own
+  longTasks.heatmap_1m = await mainThread.since(since);
   const memAfter = await browserMemory(cdp);
   const heatmapMemory = {
     before: memBefore,
@@ -508,6 +557,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
     rescale: [],
     recolour: []
   };
+  since = await mainThread.start();
   for (let i = 0; i < size.interactionReps; i++) {
     interactions.regroup.push(
       (await timeChange(page, '#jp-exprscope-group-by', HEATMAP_PLOT)).ms
@@ -516,6 +566,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
       (await timeChange(page, '#jp-exprscope-scaling', HEATMAP_PLOT)).ms
     );
   }
+  longTasks.heatmap_interactions_1m = await mainThread.since(since);
 
   // Dual expression: cold (data fetched), then reopened on cached data: the first frame.
   await closeViews(page);
@@ -523,6 +574,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
   const pair = [largeGenes[0], largeGenes[largeGenes.length - 1]];
   const dualMemBefore = await browserMemory(cdp);
   const dualMark = wire.mark();
+  since = await mainThread.start();
   let start = Date.now();
   await pasteGenes(page, pair);
   await sidebar.locator('#jp-exprscope-open-dual').click();
@@ -531,6 +583,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
   await expect(
     page.locator('#exprscope-dual .jp-exprscope-plot-status')
   ).toHaveAttribute('data-status', 'ready', { timeout: 600_000 });
+  longTasks.dual_cold_1m = await mainThread.since(since);
   const dualMemAfter = await browserMemory(cdp);
   const dualPayload = wire.since(dualMark).received;
   await closeViews(page);
@@ -546,6 +599,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
     cache_ratio: (dualMemCached.total - dualMemBefore.total) / dualPayload,
     heatmap: heatmapMemory
   };
+  since = await mainThread.start();
   start = Date.now();
   await sidebar.locator('#jp-exprscope-open-dual').click();
   await drawn(page, SCATTER_PLOT, null, 600_000);
@@ -559,11 +613,15 @@ test('exprscope benchmark', async ({ page, browser }) => {
   await expect(
     page.locator('#exprscope-dual .jp-exprscope-plot-status')
   ).toHaveAttribute('data-status', 'ready', { timeout: 600_000 });
+  longTasks.dual_warm_1m = await mainThread.since(since);
+  since = await mainThread.start();
   for (let i = 0; i < size.interactionReps; i++) {
     interactions.recolour.push(
       (await timeChange(page, '#jp-exprscope-color-by', SCATTER_PLOT)).ms
     );
   }
+  longTasks.recolour_1m = await mainThread.since(since);
+  results.long_tasks = longTasks;
   const all = Object.values(interactions).flat();
   log(started, 'interactions');
   results.interactions = {
