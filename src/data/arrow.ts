@@ -381,10 +381,21 @@ function categoricalColumn(vector: Vector): ICategoricalColumn {
   for (const chunk of chunks) {
     const remap = remapFor(chunk.dictionary);
     const indices = chunk.values as ArrayLike<number | bigint>;
-    for (let i = 0; i < chunk.length; i++) {
-      codes[offset + i] = chunk.getValid(i)
-        ? (remap[Number(indices[i])] ?? -1)
-        : -1;
+    if (
+      chunk.nullCount === 0 &&
+      !(
+        indices instanceof BigInt64Array || indices instanceof BigUint64Array
+      ) &&
+      remap.every((global, local) => global === local)
+    ) {
+      // The usual record batch of a long reply: its codes as they are, one typed copy
+      codes.set((indices as Int32Array).subarray(0, chunk.length), offset);
+    } else {
+      for (let i = 0; i < chunk.length; i++) {
+        codes[offset + i] = chunk.getValid(i)
+          ? (remap[Number(indices[i])] ?? -1)
+          : -1;
+      }
     }
     offset += chunk.length;
   }
