@@ -47,9 +47,16 @@ export abstract class PlotWidget<
     this._themeChanged = options.themeChanged;
     this._insertCell = options.insertCell;
     this.embedded = options.embedded ?? false;
+    const instance = this.embedded ? ++embeddedCount : 0;
     this.id = this.embedded
-      ? `${identity.id}-embedded-${++embeddedCount}`
+      ? `${identity.id}-embedded-${instance}`
       : identity.id;
+    // Element ids and radio group names must not repeat across the plots of a notebook:
+    // a <label for> would name another plot's control, and radios would form one group.
+    this.controlId = (name: string) =>
+      this.embedded
+        ? `jp-exprscope-${name}-${instance}`
+        : `jp-exprscope-${name}`;
     this.addClass('jp-exprscope-plot-widget');
     this.addClass(identity.className);
     this.title.label = identity.label;
@@ -73,6 +80,9 @@ export abstract class PlotWidget<
   }
 
   readonly embedded: boolean;
+
+  /** This plot's id for one of its controls ("group-by" → "jp-exprscope-group-by"). */
+  readonly controlId: (name: string) => string;
 
   dispose(): void {
     if (this.isDisposed) {

@@ -144,7 +144,8 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
   );
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   expect(JSON.parse(copied).scaling).toBe('none');
-  await output.locator('#jp-exprscope-scaling').selectOption('zscore');
+  // By its label: the label of this plot's control, not another plot's
+  await output.getByLabel('Scale rows').selectOption('zscore');
   await expect
     .poll(async () =>
       kernelJson<string>(
@@ -156,7 +157,7 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
   await output.locator('.jp-exprscope-load-spec').click();
   await page.locator('.jp-exprscope-spec-text').fill(copied);
   await page.locator('.jp-Dialog .jp-mod-accept').click();
-  await expect(output.locator('#jp-exprscope-scaling')).toHaveValue('none');
+  await expect(output.getByLabel('Scale rows')).toHaveValue('none');
   await expect
     .poll(async () =>
       kernelJson<string>(
@@ -381,6 +382,14 @@ test('many scatter plots in one notebook never go blank', async ({
   const cell = await page.notebook.getCellLocator(index);
   const outputs = cell!.locator('.jp-exprscope-output');
   await expect(outputs).toHaveCount(22);
+  // Each plot's controls have their own ids (labels and radio groups stay per plot)
+  const repeatedIds = await page.evaluate(() => {
+    const ids = [...document.querySelectorAll('[id^="jp-exprscope-"]')].map(
+      element => element.id
+    );
+    return ids.filter((id, i) => ids.indexOf(id) !== i);
+  });
+  expect(repeatedIds).toEqual([]);
   // Scroll through every plot: each is drawn when seen, and no drawn plot loses its context.
   for (let i = 0; i < 22; i++) {
     const output = outputs.nth(i);

@@ -42,6 +42,7 @@ export class DualExpressionWidget extends PlotWidget<DualController> {
         controller={this.controller}
         themeVersion={themeVersion}
         embedded={this.embedded}
+        controlId={this.controlId}
         onRendered={this.onMainRendered}
       />
     );
@@ -52,9 +53,10 @@ function DualView(props: {
   controller: DualController;
   themeVersion: number;
   embedded: boolean;
+  controlId: (name: string) => string;
   onRendered: (graph: HTMLElement) => void;
 }): JSX.Element {
-  const { controller, themeVersion, embedded } = props;
+  const { controller, themeVersion, embedded, controlId } = props;
   const { state } = controller;
   const model = state.model;
   // Keyed on the model's version, read from the controller inside: React keeps the
@@ -114,7 +116,7 @@ function DualView(props: {
     };
   return (
     <div className="jp-exprscope-plot-panel">
-      <DualControls controller={controller} />
+      <DualControls controller={controller} controlId={controlId} />
       <PlotStatus status={state.status} message={state.message}>
         {state.selected && (
           <span className="jp-exprscope-selection">
@@ -213,8 +215,11 @@ const DENSITY_CHOICES: readonly (readonly [DualDensity, string])[] = [
   ['on', 'Binned density']
 ];
 
-function DualControls(props: { controller: DualController }): JSX.Element {
-  const { controller } = props;
+function DualControls(props: {
+  controller: DualController;
+  controlId: (name: string) => string;
+}): JSX.Element {
+  const { controller, controlId } = props;
   const { settings } = controller;
   const { options } = settings;
   const panel = controller.panel;
@@ -233,10 +238,10 @@ function DualControls(props: { controller: DualController }): JSX.Element {
     >
       <Field
         label={`Gene X: ${settings.geneX ?? '—'}`}
-        htmlFor="jp-exprscope-gene-x"
+        htmlFor={controlId('gene-x')}
       >
         <GeneSearch
-          id="jp-exprscope-gene-x"
+          id={controlId('gene-x')}
           label="Gene X"
           index={panel.geneIndex}
           limit={20}
@@ -245,7 +250,7 @@ function DualControls(props: { controller: DualController }): JSX.Element {
         />
       </Field>
       <button
-        id="jp-exprscope-swap"
+        id={controlId('swap')}
         className="jp-mod-styled"
         type="button"
         title="Swap gene X and gene Y"
@@ -255,10 +260,10 @@ function DualControls(props: { controller: DualController }): JSX.Element {
       </button>
       <Field
         label={`Gene Y: ${settings.geneY ?? '—'}`}
-        htmlFor="jp-exprscope-gene-y"
+        htmlFor={controlId('gene-y')}
       >
         <GeneSearch
-          id="jp-exprscope-gene-y"
+          id={controlId('gene-y')}
           label="Gene Y"
           index={panel.geneIndex}
           limit={20}
@@ -266,35 +271,35 @@ function DualControls(props: { controller: DualController }): JSX.Element {
           onAdd={pickGene('geneY')}
         />
       </Field>
-      <MatrixField id="jp-exprscope-dual-matrix" panel={panel} />
+      <MatrixField id={controlId('dual-matrix')} panel={panel} />
       <ChoiceField
-        id="jp-exprscope-color-by"
+        id={controlId('color-by')}
         label="Colour by"
         value={options.colorBy}
         choices={COLOR_BY_CHOICES}
         onChange={colorBy => controller.update({ options: { colorBy } })}
       />
       <ChoiceField
-        id="jp-exprscope-facet-by"
+        id={controlId('facet-by')}
         label="Facets"
         value={options.facetBy}
         choices={FACET_CHOICES}
         onChange={facetBy => controller.update({ options: { facetBy } })}
       />
       <ClusterListField
-        id="jp-exprscope-dual-clusters"
+        id={controlId('dual-clusters')}
         value={settings.clusterText}
         onCommit={clusterText => controller.update({ clusterText })}
       />
       <ChoiceField
-        id="jp-exprscope-density"
+        id={controlId('density')}
         label="Density"
         value={options.density}
         choices={DENSITY_CHOICES}
         onChange={density => controller.update({ options: { density } })}
       />
       <ChoiceField
-        id="jp-exprscope-embedding"
+        id={controlId('embedding')}
         label="Embedding"
         value={settings.embedding ?? ''}
         choices={[
@@ -311,7 +316,7 @@ function DualControls(props: { controller: DualController }): JSX.Element {
         <legend>Show</legend>
         <label>
           <input
-            id="jp-exprscope-detected-only"
+            id={controlId('detected-only')}
             type="checkbox"
             checked={options.detectedOnly}
             onChange={e =>
@@ -322,7 +327,7 @@ function DualControls(props: { controller: DualController }): JSX.Element {
         </label>
         <label>
           <input
-            id="jp-exprscope-jitter"
+            id={controlId('jitter')}
             type="checkbox"
             checked={options.jitter}
             onChange={e =>
@@ -333,7 +338,7 @@ function DualControls(props: { controller: DualController }): JSX.Element {
         </label>
         <label>
           <input
-            id="jp-exprscope-marginals"
+            id={controlId('marginals')}
             type="checkbox"
             checked={options.marginals}
             onChange={e =>

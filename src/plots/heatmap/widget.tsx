@@ -41,6 +41,7 @@ export class HeatmapWidget extends PlotWidget<HeatmapController> {
         controller={this.controller}
         themeVersion={themeVersion}
         embedded={this.embedded}
+        controlId={this.controlId}
         onRendered={this.onMainRendered}
       />
     );
@@ -77,9 +78,10 @@ function HeatmapView(props: {
   controller: HeatmapController;
   themeVersion: number;
   embedded: boolean;
+  controlId: (name: string) => string;
   onRendered: (graph: HTMLElement) => void;
 }): JSX.Element {
-  const { controller, themeVersion, embedded } = props;
+  const { controller, themeVersion, embedded, controlId } = props;
   const { settings, state } = controller;
   const panel = controller.panel;
   const model = state.model;
@@ -105,7 +107,11 @@ function HeatmapView(props: {
   );
   return (
     <div className="jp-exprscope-plot-panel">
-      <HeatmapControls controller={controller} embedded={embedded} />
+      <HeatmapControls
+        controller={controller}
+        embedded={embedded}
+        controlId={controlId}
+      />
       <PlotStatus status={state.status} message={state.message} />
       {model && (
         <>
@@ -128,7 +134,7 @@ function HeatmapView(props: {
         </>
       )}
       {clusterColumn?.categories && (
-        <datalist id="jp-exprscope-cluster-names">
+        <datalist id={controlId('cluster-names')}>
           {clusterColumn.categories.map(c => (
             <option key={c.name} value={c.name} />
           ))}
@@ -141,8 +147,9 @@ function HeatmapView(props: {
 function HeatmapControls(props: {
   controller: HeatmapController;
   embedded: boolean;
+  controlId: (name: string) => string;
 }): JSX.Element {
-  const { controller, embedded } = props;
+  const { controller, embedded, controlId } = props;
   const { settings } = controller;
   const { options } = settings;
   const panel = controller.panel;
@@ -175,7 +182,7 @@ function HeatmapControls(props: {
         <label>
           <input
             type="radio"
-            name="jp-exprscope-gene-source"
+            name={controlId('gene-source')}
             checked={settings.geneSource === 'selected'}
             onChange={() => update({ geneSource: 'selected' as GeneSource })}
           />{' '}
@@ -186,13 +193,13 @@ function HeatmapControls(props: {
         <label>
           <input
             type="radio"
-            name="jp-exprscope-gene-source"
+            name={controlId('gene-source')}
             checked={settings.geneSource === 'markers'}
             onChange={() => update({ geneSource: 'markers' as GeneSource })}
           />{' '}
           Top
           <input
-            id="jp-exprscope-n-markers"
+            id={controlId('n-markers')}
             className="jp-exprscope-number"
             type="number"
             min={1}
@@ -209,32 +216,32 @@ function HeatmapControls(props: {
           markers per cluster
         </label>
       </fieldset>
-      <MatrixField id="jp-exprscope-heatmap-matrix" panel={panel} />
+      <MatrixField id={controlId('heatmap-matrix')} panel={panel} />
       <ChoiceField
-        id="jp-exprscope-group-by"
+        id={controlId('group-by')}
         label="Columns"
         value={options.groupBy}
         choices={entries(GROUP_BY_LABELS)}
         onChange={groupBy => update({ options: { ...options, groupBy } })}
       />
       <ChoiceField
-        id="jp-exprscope-value"
+        id={controlId('value')}
         label="Value"
         value={options.value}
         choices={entries(VALUE_LABELS)}
         onChange={value => update({ options: { ...options, value } })}
       />
       <ChoiceField
-        id="jp-exprscope-scaling"
+        id={controlId('scaling')}
         label="Scale rows"
         value={options.scaling}
         choices={SCALING_CHOICES}
         onChange={scaling => update({ options: { ...options, scaling } })}
       />
       {options.scaling === 'zscore' && (
-        <Field label="Clip at ±" htmlFor="jp-exprscope-clip">
+        <Field label="Clip at ±" htmlFor={controlId('clip')}>
           <input
-            id="jp-exprscope-clip"
+            id={controlId('clip')}
             className="jp-exprscope-number"
             type="number"
             min={0}
@@ -249,9 +256,9 @@ function HeatmapControls(props: {
           />
         </Field>
       )}
-      <Field label="Min cells per column" htmlFor="jp-exprscope-min-cells">
+      <Field label="Min cells per column" htmlFor={controlId('min-cells')}>
         <input
-          id="jp-exprscope-min-cells"
+          id={controlId('min-cells')}
           className="jp-exprscope-number"
           type="number"
           min={0}
@@ -265,8 +272,8 @@ function HeatmapControls(props: {
         />
       </Field>
       <ClusterListField
-        id="jp-exprscope-clusters"
-        list="jp-exprscope-cluster-names"
+        id={controlId('clusters')}
+        list={controlId('cluster-names')}
         value={settings.clusterText}
         onCommit={clusterText => update({ clusterText })}
       />
@@ -289,7 +296,7 @@ function HeatmapControls(props: {
         <legend>Order</legend>
         <label>
           <input
-            id="jp-exprscope-cluster-genes"
+            id={controlId('cluster-genes')}
             type="checkbox"
             checked={options.clusterGenes}
             onChange={e =>
@@ -302,7 +309,7 @@ function HeatmapControls(props: {
         </label>
         <label>
           <input
-            id="jp-exprscope-cluster-columns"
+            id={controlId('cluster-columns')}
             type="checkbox"
             checked={options.clusterColumns}
             onChange={e =>
@@ -314,7 +321,7 @@ function HeatmapControls(props: {
           Cluster columns
         </label>
         <select
-          id="jp-exprscope-metric"
+          id={controlId('metric')}
           className="jp-mod-styled"
           aria-label="Clustering distance"
           value={options.metric}
