@@ -14,6 +14,11 @@ const baseConfig = require(
   })
 );
 
+// The same chromium as the UI tests (Debian's, the same flags), plus the two below.
+const { launchOptions } = require(
+  path.join(uiTests, 'playwright.config.js')
+).use;
+
 const port = process.env.EXPRSCOPE_BENCH_PORT || '8899';
 
 module.exports = {
@@ -34,15 +39,9 @@ module.exports = {
     trace: 'off',
     viewport: { width: 1400, height: 1000 },
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      ...launchOptions,
       args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...launchOptions.args,
         // Timers and rendering must not be throttled while nothing is on screen.
         '--disable-background-timer-throttling',
         '--disable-renderer-backgrounding'
