@@ -30,7 +30,7 @@ from scipy import stats
 
 from exprscope import __version__
 from exprscope.kernel import R_SETUP_SNIPPET
-from exprscope.kernel.protocol import MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
+from exprscope.kernel.protocol import KERNEL_PATH_MIN_CELLS, MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
 
 KANG_SEURAT_RDS = REPO_ROOT / "exprscope" / "data" / "kang_seurat.rds"
 
@@ -578,6 +578,147 @@ def test_correlations_equal_r_cor(r_kernel, subset):
     assert stats.spearmanr(x, y)[0] == pytest.approx(expected["spearman"], abs=1e-6)
 
 
+# -- the kernel path: describe's execution, group_stats of some genes, pair_stats --------------
+
+
+def test_describe_says_where_plots_are_computed(r_kernel):
+    small = call_ok(r_kernel, "describe", object="es_kang").result["execution"]
+    assert small == {
+        "path": "browser",
+        "reason": "In memory, 2,000 cells: cells are sent to the browser.",
+    }
+    # Above KERNEL_PATH_MIN_CELLS (Python's too): per-group statistics, not cells
+    r_kernel.execute(
+        "es_big <- SingleCellExperiment::SingleCellExperiment("
+        "assays = list(logcounts = Matrix::sparseMatrix(i = 1L, j = 1L, x = 1, "
+        "dims = c(2L, 100001L), dimnames = list(c('A', 'B'), paste0('c', 1:100001)))), "
+        "colData = S4Vectors::DataFrame(cluster = factor(rep(c('0', '1'), length.out = 100001))))"
+    )
+    try:
+        big = call_ok(r_kernel, "describe", object="es_big").result["execution"]
+    finally:
+        r_kernel.execute("rm(es_big)")
+    assert big["path"] == "kernel"
+    assert big["reason"].startswith("100,001 cells (more than 100,000)")
+    assert KERNEL_PATH_MIN_CELLS == 100_000
+
+
+def test_group_stats_of_requested_genes_with_linear_sums(r_kernel):
+    args = {"object": "es_kang", "matrix": "RNA/data", "groupby": ["seurat_clusters"]}
+    reply = call_ok(
+        r_kernel, "group_stats", **args, genes=["ISG15", "NOPE", "IFI6", "ISG15"], expm1=True
+    )
+    result, columns = reply.result, stats_table(reply)
+    assert result["missing"] == ["NOPE"] and result["expm1"] is True
+    assert list(columns["gene"]) == ["ISG15", "IFI6"]
+    # The same sums as for every gene, and Seurat's linear-space means from Σ expm1(x)
+    whole = stats_table(call_ok(r_kernel, "group_stats", **args))
+    rows = [list(whole["gene"]).index(gene) for gene in ("ISG15", "IFI6")]
+    seurat = r_array(
+        r_kernel,
+        "AverageExpression(es_kang, assays = 'RNA', slot = 'data', features = c('ISG15', "
+        "'IFI6'), group.by = 'seurat_clusters', verbose = FALSE)$RNA",
+    )
+    for i, group in enumerate(result["groups"]):
+        for name in ("sum", "sumsq", "nnz"):
+            np.testing.assert_array_equal(columns[f"{name}:{i}"], whole[f"{name}:{i}"][rows])
+        np.testing.assert_allclose(columns[f"sumexpm1:{i}"] / group["n"], seurat[:, i], rtol=1e-12)
+    assert "sumexpm1:0" not in whole
+    # Nothing requested that the matrix holds: an empty table, every gene missing
+    none = call_ok(r_kernel, "group_stats", **args, genes=["NOPE"])
+    assert none.result["missing"] == ["NOPE"] and none.result["n_genes"] == 0
+
+
+def python_codes(result: dict, labels: list[np.ndarray]) -> np.ndarray:
+    """Each cell's group in a group_stats/pair_stats result (−1: none), from its labels."""
+    position = {tuple(group["labels"]): i for i, group in enumerate(result["groups"])}
+    return np.array([position.get(cell, -1) for cell in zip(*labels, strict=True)])
+
+
+@pytest.mark.parametrize("detected_only", [False, True])
+@pytest.mark.parametrize("groupby", [["orig.ident"], ["seurat_clusters", "orig.ident"]])
+def test_pair_stats_equal_python_and_r_cor(r_kernel, groupby, detected_only):
+    from exprscope.adapters._stats import pair_stats_table
+
+    reply = call_ok(
+        r_kernel,
+        "pair_stats",
+        object="es_kang",
+        matrix="RNA/data",
+        gene_x="ISG15",
+        gene_y="IFI6",
+        groupby=groupby,
+        detected_only=detected_only,
+    )
+    result, table = reply.result, reply.table()
+    assert result["missing"] == [] and result["spearman_sampled"] is False
+    # Python's pair_stats on R's exact values and groups
+    x, y = r_array(r_kernel, "GetAssayData(es_kang, slot = 'data')[c('ISG15', 'IFI6'), ]")
+    labels = [np.array(r_strings(r_kernel, f"es_kang${column}")) for column in groupby]
+    codes = python_codes(result, labels)
+    expected, _ = pair_stats_table(x, y, codes, len(result["groups"]), detected_only=detected_only)
+    assert table.num_rows == expected.num_rows == len(result["groups"])
+    for name in expected.column_names:
+        ours = table.column(name).to_pylist()
+        theirs = expected.column(name).to_pylist()
+        if name == "reason":
+            assert ours == theirs
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, err_msg=name)
+    # And R's own cor() on the first group's cells
+    first = codes == 0
+    if detected_only:
+        first &= (x > 0) & (y > 0)
+    reference = r_json(
+        r_kernel,
+        "local({ d <- GetAssayData(es_kang)[c('ISG15', 'IFI6'), ]; "
+        f"keep <- c({', '.join(str(i + 1) for i in np.flatnonzero(first))}); "
+        "list(pearson = cor(d[1, keep], d[2, keep]), "
+        "spearman = cor(d[1, keep], d[2, keep], method = 'spearman')) })",
+    )
+    assert table.column("pearson_r")[0].as_py() == pytest.approx(reference["pearson"], abs=1e-12)
+    assert table.column("spearman_rho")[0].as_py() == pytest.approx(
+        reference["spearman"], abs=1e-12
+    )
+
+
+def test_pair_stats_missing_gene_and_sampled_spearman(r_kernel):
+    args = {"object": "es_kang", "matrix": "RNA/data", "groupby": ["orig.ident"]}
+    missing = call_ok(r_kernel, "pair_stats", **args, gene_x="ISG15", gene_y="NOPE")
+    assert missing.result["missing"] == ["NOPE"]
+    assert missing.result["missing_reason"] == {"NOPE": "not_in_matrix"}
+    assert "columns" not in missing.result
+    # A sample of max_sample cells per larger group, leaving the user's random stream alone
+    r_kernel.execute("set.seed(42); es_before <- .Random.seed")
+    sampled = call_ok(
+        r_kernel,
+        "pair_stats",
+        **args,
+        gene_x="ISG15",
+        gene_y="IFI6",
+        spearman="sample",
+        max_sample=50,
+    )
+    assert r_json(r_kernel, "identical(.Random.seed, es_before)") is True
+    r_kernel.execute("rm(es_before)")
+    table = sampled.table()
+    assert sampled.result["spearman_sampled"] is True
+    assert table.column("spearman_n").to_pylist() == [50, 50]
+    assert table.column("n").to_pylist() == [g["n"] for g in sampled.result["groups"]]
+    again = call_ok(
+        r_kernel,
+        "pair_stats",
+        **args,
+        gene_x="ISG15",
+        gene_y="IFI6",
+        spearman="sample",
+        max_sample=50,
+    )
+    assert again.table().column("spearman_rho").to_pylist() == (
+        table.column("spearman_rho").to_pylist()
+    )
+
+
 # -- pbmc_small, stored markers, Seurat v5 layers -----------------------------------------------
 
 
@@ -749,6 +890,19 @@ def test_seurat_v5_split_layers_are_joined(r_kernel):
             {"object": "es_kang", "matrix": "RNA/data", "groupby": ["a", "b", "c"]},
             "bad_request",
             "Argument 'groupby'",
+        ),
+        (
+            "pair_stats",
+            {
+                "object": "es_kang",
+                "matrix": "RNA/data",
+                "gene_x": "ISG15",
+                "gene_y": "IFI6",
+                "groupby": ["orig.ident"],
+                "spearman": "approximate",
+            },
+            "bad_request",
+            "Argument 'spearman'",
         ),
         (
             "stored_markers",

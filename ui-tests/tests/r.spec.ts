@@ -197,3 +197,131 @@ test('Seurat in an R kernel: dual expression equals cor(), heatmap equals Averag
   );
   await expect(badCell!.locator('.jp-exprscope-output')).toHaveCount(0);
 });
+
+test('a Seurat object above 100,000 cells takes the kernel path in R, with the same numbers', async ({
+  page
+}) => {
+  await page.setViewportSize({ width: 1400, height: 1200 });
+  await page.notebook.createNew('big.ipynb', { kernel: 'ir' });
+  // Kang's cells 51 times over (102,000 cells): means and correlations stay Kang's
+  // (Spearman too: replicated ranks are a linear map of the original average ranks).
+  await page.notebook.activate('big.ipynb');
+  const first = await page.notebook.getCellCount();
+  await page.notebook.addCell(
+    'code',
+    [
+      'suppressPackageStartupMessages(library(Seurat))',
+      `kang <- readRDS(${JSON.stringify(RDS)})`,
+      'local({',
+      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
+      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[genes, ]",
+      '  k <- 51L',
+      '  m <- do.call(cbind, rep(list(d), k))',
+      "  colnames(m) <- paste0(rep(colnames(d), k), '_', rep(seq_len(k), each = ncol(d)))",
+      '  big <- CreateSeuratObject(m, meta.data = NULL)',
+      "  big <- SetAssayData(big, slot = 'data', new.data = m)",
+      '  for (column in c("orig.ident", "seurat_clusters")) {',
+      '    big@meta.data[[column]] <- rep(kang@meta.data[[column]], k)',
+      '  }',
+      "  umap <- Embeddings(kang, 'umap')[rep(seq_len(ncol(d)), k), ]",
+      '  rownames(umap) <- colnames(m)',
+      "  big[['umap']] <- CreateDimReducObject(umap, key = 'UMAP_', assay = 'RNA')",
+      '  assign("big", big, envir = globalenv())',
+      '})'
+    ].join('\n')
+  );
+  await page.notebook.runCell(first);
+
+  const sidebar = await openSidebar(page);
+  await sidebar.locator('#jp-exprscope-object').selectOption('big');
+  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue(
+    'orig.ident'
+  );
+  await expect(sidebar.locator('#jp-exprscope-cluster')).toHaveValue(
+    'seurat_clusters'
+  );
+
+  // Heatmap: group sums from the kernel, the same linear-space means as Kang's
+  await pasteGenes(sidebar, HEATMAP_GENES.join(', '));
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
+  await heatmap.locator('#jp-exprscope-value').selectOption('linear_mean');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
+  await rendered(page, HEATMAP);
+  await expect(heatmap.locator('.jp-exprscope-notes')).toContainText(
+    'Computed in the kernel from per-group sums'
+  );
+  const plotted = await page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
+    const trace = plot.data.find((t: any) => t.name === 'expression');
+    return trace.customdata.flat() as [string, string, number, number][];
+  }, HEATMAP);
+  const average = await kernelJson<
+    { gene: string; cluster: string; n: number; mean: number }[]
+  >(
+    page,
+    [
+      'local({',
+      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
+      "  a <- AverageExpression(kang, assays = 'RNA', slot = 'data', group.by = 'seurat_clusters',",
+      '    features = genes, verbose = FALSE)$RNA',
+      '  n <- table(kang$seurat_clusters)',
+      '  out <- list()',
+      '  for (g in genes) for (c in colnames(a)) out[[length(out) + 1]] <- list(',
+      '    gene = g, cluster = c, n = 51L * as.integer(n[[c]]), mean = log1p(a[g, c]))',
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n'),
+    'big.ipynb'
+  );
+  const byKey = new Map(average.map(r => [`${r.gene}|${r.cluster}`, r]));
+  expect(plotted.length).toBe(average.length);
+  for (const [gene, column, n, mean] of plotted) {
+    const reference = byKey.get(`${gene}|${column}`)!;
+    expect(n).toBe(reference.n);
+    expect(mean).toBeCloseTo(reference.mean, 5);
+  }
+
+  // Dual expression: correlations from pair_stats, equal to cor() on Kang's cells
+  await pasteGenes(sidebar, 'ISG15, IFI6');
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator(DUAL);
+  await rendered(page, `${DUAL} .jp-exprscope-dual-scatter`);
+  await expect(dual.locator('.jp-exprscope-notes')).toContainText(
+    'Correlations computed in the kernel over all cells'
+  );
+  const rows = dual.locator('tr[data-section="dataset"]');
+  await expect(rows).toHaveCount(2);
+  const shown = await rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      n: Number(tr.getAttribute('data-n')),
+      pearson: Number(tr.getAttribute('data-pearson')),
+      spearman: Number(tr.getAttribute('data-spearman'))
+    }))
+  );
+  const fromR = await kernelJson<
+    { n: number; pearson: number; spearman: number }[]
+  >(
+    page,
+    [
+      'local({',
+      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[c('ISG15', 'IFI6'), ]",
+      '  out <- lapply(sort(unique(kang$orig.ident)), function(s) {',
+      '    x <- d[1, kang$orig.ident == s]; y <- d[2, kang$orig.ident == s]',
+      "    list(n = 51L * length(x), pearson = cor(x, y), spearman = cor(x, y, method = 'spearman'))",
+      '  })',
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n'),
+    'big.ipynb'
+  );
+  shown.forEach((row, i) => {
+    expect(row.n).toBe(fromR[i].n);
+    expect(Math.abs(row.pearson - fromR[i].pearson)).toBeLessThan(1e-6);
+    expect(Math.abs(row.spearman - fromR[i].spearman)).toBeLessThan(1e-6);
+  });
+});
