@@ -411,7 +411,6 @@ export function blendEmbeddingFigure(
   };
 }
 
-/** Values at the chosen positions (a selection's points, in the blend's drawing order). */
 /** The values of these cells, from values over all cells (the input's genes or embedding). */
 function atCells(values: ArrayLike<number>, cells: Int32Array): Float32Array {
   const out = new Float32Array(cells.length);
@@ -787,27 +786,25 @@ function facetGeometry(
   };
 }
 
-/** Cells drawn in points[from, to) that are selected, and their positions there. */
+/** The selected cells among cells[from, to), in that order. */
 function selectedIn(
   cells: Int32Array,
   from: number,
   to: number,
   selected: Uint8Array
-): { cells: Int32Array; position: Int32Array } {
+): { cells: Int32Array } {
   let n = 0;
   for (let k = from; k < to; k++) {
     n += selected[cells[k]] ? 1 : 0;
   }
   const out = new Int32Array(n);
-  const position = new Int32Array(n);
   n = 0;
   for (let k = from; k < to; k++) {
     if (selected[cells[k]]) {
-      out[n] = cells[k];
-      position[n++] = k;
+      out[n++] = cells[k];
     }
   }
-  return { cells: out, position };
+  return { cells: out };
 }
 
 /** Plotly's selection of a trace's points from the per-cell selection. */

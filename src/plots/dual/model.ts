@@ -876,10 +876,10 @@ class StatsContext {
   }
 
   /**
-   * Correlations of the listed groups of `codes` (−1: not kept), through the memo: the
-   * groups not yet known are computed in one `correlateByGroup` call with the others
-   * masked out (a group's result depends on its own cells only). `codes` may be given as
-   * a function, called only when something is computed.
+   * Correlations of the listed groups of each cell's code (−1: not kept), through the
+   * memo: the groups not yet known are computed in one `correlateByGroup` call with the
+   * others masked out (a group's result depends on its own cells only). `codesOf` is the
+   * codes, or a function that makes them, called only when something is computed.
    */
   groups(
     section: DualStatsSection,
