@@ -29,6 +29,7 @@ from kernel_harness import R_KERNEL_STATE_CODE, REPO_ROOT, r_kernel_session
 from scipy import stats
 
 from exprscope import __version__
+from exprscope.adapters._stats import pair_stats_table
 from exprscope.kernel import R_SETUP_SNIPPET
 from exprscope.kernel.protocol import KERNEL_PATH_MIN_CELLS, MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
 
@@ -638,8 +639,6 @@ def python_codes(result: dict, labels: list[np.ndarray]) -> np.ndarray:
 @pytest.mark.parametrize("detected_only", [False, True])
 @pytest.mark.parametrize("groupby", [["orig.ident"], ["seurat_clusters", "orig.ident"]])
 def test_pair_stats_equal_python_and_r_cor(r_kernel, groupby, detected_only):
-    from exprscope.adapters._stats import pair_stats_table
-
     reply = call_ok(
         r_kernel,
         "pair_stats",
@@ -688,32 +687,28 @@ def test_pair_stats_missing_gene_and_sampled_spearman(r_kernel):
     assert missing.result["missing"] == ["NOPE"]
     assert missing.result["missing_reason"] == {"NOPE": "not_in_matrix"}
     assert "columns" not in missing.result
+
     # A sample of max_sample cells per larger group, leaving the user's random stream alone
+    def sample():
+        return call_ok(
+            r_kernel,
+            "pair_stats",
+            **args,
+            gene_x="ISG15",
+            gene_y="IFI6",
+            spearman="sample",
+            max_sample=50,
+        )
+
     r_kernel.execute("set.seed(42); es_before <- .Random.seed")
-    sampled = call_ok(
-        r_kernel,
-        "pair_stats",
-        **args,
-        gene_x="ISG15",
-        gene_y="IFI6",
-        spearman="sample",
-        max_sample=50,
-    )
+    sampled = sample()
     assert r_json(r_kernel, "identical(.Random.seed, es_before)") is True
     r_kernel.execute("rm(es_before)")
     table = sampled.table()
     assert sampled.result["spearman_sampled"] is True
     assert table.column("spearman_n").to_pylist() == [50, 50]
     assert table.column("n").to_pylist() == [g["n"] for g in sampled.result["groups"]]
-    again = call_ok(
-        r_kernel,
-        "pair_stats",
-        **args,
-        gene_x="ISG15",
-        gene_y="IFI6",
-        spearman="sample",
-        max_sample=50,
-    )
+    again = sample()
     assert again.table().column("spearman_rho").to_pylist() == (
         table.column("spearman_rho").to_pylist()
     )

@@ -6,6 +6,7 @@
  * waiting for the kernel ("Kernel busy") instead of failing.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 import * as path from 'path';
 
 import { kernelJson, openSidebar, pasteGenes } from './helpers';
@@ -18,11 +19,6 @@ const DUAL = '#exprscope-dual';
 const HEATMAP = '#exprscope-heatmap';
 const HEATMAP_GENES = ['ISG15', 'IFI6', 'CD3E', 'MS4A1', 'LYZ', 'CD14'];
 
-/** Run R code in a new cell and parse the JSON it prints (the kernel-side reference). */
-function rJson<T>(page: IJupyterLabPageFixture, code: string): Promise<T> {
-  return kernelJson<T>(page, code, NOTEBOOK);
-}
-
 async function runCell(page: IJupyterLabPageFixture, code: string) {
   await page.notebook.activate(NOTEBOOK);
   const index = await page.notebook.getCellCount();
@@ -34,6 +30,136 @@ async function rendered(page: IJupyterLabPageFixture, selector: string) {
   await expect(
     page.locator(`${selector} .jp-exprscope-plot`).first()
   ).toHaveAttribute('data-rendered', 'true');
+}
+
+/**
+ * The dual view's per-dataset rows equal R's cor() on Kang's ISG15 and IFI6, per
+ * `orig.ident` (`copies`: how many times the plotted object holds Kang's cells).
+ */
+async function expectCorrelationsOfR(
+  page: IJupyterLabPageFixture,
+  notebook: string,
+  copies = 1
+) {
+  const rows = page.locator(`${DUAL} tr[data-section="dataset"]`);
+  await expect(rows).toHaveCount(2);
+  const shown = await rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      dataset: tr.getAttribute('data-group'),
+      n: Number(tr.getAttribute('data-n')),
+      pearson: Number(tr.getAttribute('data-pearson')),
+      spearman: Number(tr.getAttribute('data-spearman'))
+    }))
+  );
+  const fromR = await kernelJson<
+    { dataset: string; n: number; pearson: number; spearman: number }[]
+  >(
+    page,
+    [
+      'local({',
+      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[c('ISG15', 'IFI6'), ]",
+      '  out <- lapply(sort(unique(kang$orig.ident)), function(s) {',
+      '    x <- d[1, kang$orig.ident == s]; y <- d[2, kang$orig.ident == s]',
+      `    list(dataset = s, n = ${copies}L * length(x), pearson = cor(x, y, method = 'pearson'),`,
+      "      spearman = cor(x, y, method = 'spearman'))",
+      '  })',
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n'),
+    notebook
+  );
+  expect(shown.map(s => s.dataset)).toEqual(fromR.map(r => r.dataset));
+  shown.forEach((row, i) => {
+    expect(row.n).toBe(fromR[i].n);
+    expect(Math.abs(row.pearson - fromR[i].pearson)).toBeLessThan(1e-6);
+    expect(Math.abs(row.spearman - fromR[i].spearman)).toBeLessThan(1e-6);
+  });
+}
+
+/** Pick an object of Kang's layout in the sidebar: its dataset and cluster columns are guessed. */
+async function selectKangLike(sidebar: Locator, object: string) {
+  await sidebar.locator('#jp-exprscope-object').selectOption(object);
+  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue(
+    'orig.ident'
+  );
+  await expect(sidebar.locator('#jp-exprscope-cluster')).toHaveValue(
+    'seurat_clusters'
+  );
+}
+
+/** Open the heatmap of the sidebar's genes: per cluster, linear-space means, unscaled. */
+async function openLinearMeansHeatmap(
+  page: IJupyterLabPageFixture,
+  sidebar: Locator
+) {
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await expect(heatmap).toBeVisible();
+  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
+  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
+  await heatmap.locator('#jp-exprscope-value').selectOption('linear_mean');
+  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
+  await rendered(page, HEATMAP);
+  return heatmap;
+}
+
+/** The heatmap's cells as drawn: gene, column, cells, value. */
+function heatmapCells(
+  page: IJupyterLabPageFixture
+): Promise<[string, string, number, number | null][]> {
+  return page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
+    const trace = plot.data.find((t: any) => t.name === 'expression');
+    return trace.type === 'heatmap'
+      ? trace.customdata.flat()
+      : trace.customdata;
+  }, HEATMAP);
+}
+
+/**
+ * Seurat's linear-space means of HEATMAP_GENES per cluster of `kang`, log1p'd, from R:
+ * the heatmap's reference. `copies`: how many times the plotted object holds Kang's cells.
+ */
+function averageExpression(
+  page: IJupyterLabPageFixture,
+  notebook: string,
+  copies = 1
+) {
+  return kernelJson<
+    { gene: string; cluster: string; n: number; mean: number }[]
+  >(
+    page,
+    [
+      'local({',
+      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
+      "  a <- AverageExpression(kang, assays = 'RNA', slot = 'data', group.by = 'seurat_clusters',",
+      '    features = genes, verbose = FALSE)$RNA',
+      '  n <- table(kang$seurat_clusters)',
+      '  out <- list()',
+      '  for (g in genes) for (c in colnames(a)) out[[length(out) + 1]] <- list(',
+      `    gene = g, cluster = c, n = ${copies}L * as.integer(n[[c]]), mean = log1p(a[g, c]))`,
+      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
+      '})'
+    ].join('\n'),
+    notebook
+  );
+}
+
+/** Every drawn cell of the heatmap equals its reference (cells and mean). */
+function expectSameMeans(
+  plotted: [string, string, number, number | null][],
+  average: { gene: string; cluster: string; n: number; mean: number }[]
+) {
+  const byKey = new Map(average.map(r => [`${r.gene}|${r.cluster}`, r]));
+  expect(plotted.length).toBe(average.length);
+  for (const [gene, column, n, mean] of plotted) {
+    const reference = byKey.get(`${gene}|${column}`);
+    expect(reference, `${gene} in ${column}`).toBeDefined();
+    expect(n).toBe(reference!.n);
+    expect(mean).toBeCloseTo(reference!.mean, 5);
+  }
 }
 
 test('Seurat in an R kernel: dual expression equals cor(), heatmap equals AverageExpression', async ({
@@ -51,13 +177,7 @@ test('Seurat in an R kernel: dual expression equals cor(), heatmap equals Averag
   );
 
   const sidebar = await openSidebar(page);
-  await sidebar.locator('#jp-exprscope-object').selectOption('kang');
-  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue(
-    'orig.ident'
-  );
-  await expect(sidebar.locator('#jp-exprscope-cluster')).toHaveValue(
-    'seurat_clusters'
-  );
+  await selectKangLike(sidebar, 'kang');
   await expect(sidebar.locator('#jp-exprscope-matrix')).toHaveValue('RNA/data');
 
   // Dual expression, faceted per dataset: Pearson and Spearman equal R's cor().
@@ -70,86 +190,18 @@ test('Seurat in an R kernel: dual expression equals cor(), heatmap equals Averag
   await expect(dual).toBeVisible();
   await dual.locator('#jp-exprscope-facet-by').selectOption('dataset');
   await rendered(page, `${DUAL} .jp-exprscope-dual-scatter`);
-  const rows = dual.locator('tr[data-section="dataset"]');
-  await expect(rows).toHaveCount(2);
-  const shown = await rows.evaluateAll(trs =>
-    trs.map(tr => ({
-      dataset: tr.getAttribute('data-group'),
-      n: Number(tr.getAttribute('data-n')),
-      pearson: Number(tr.getAttribute('data-pearson')),
-      spearman: Number(tr.getAttribute('data-spearman'))
-    }))
-  );
-  const fromR = await rJson<
-    { dataset: string; n: number; pearson: number; spearman: number }[]
-  >(
-    page,
-    [
-      'local({',
-      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[c('ISG15', 'IFI6'), ]",
-      '  out <- lapply(sort(unique(kang$orig.ident)), function(s) {',
-      '    x <- d[1, kang$orig.ident == s]; y <- d[2, kang$orig.ident == s]',
-      "    list(dataset = s, n = length(x), pearson = cor(x, y, method = 'pearson'),",
-      "      spearman = cor(x, y, method = 'spearman'))",
-      '  })',
-      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
-      '})'
-    ].join('\n')
-  );
-  expect(shown.map(s => s.dataset)).toEqual(fromR.map(r => r.dataset));
-  shown.forEach((row, i) => {
-    expect(row.n).toBe(fromR[i].n);
-    expect(Math.abs(row.pearson - fromR[i].pearson)).toBeLessThan(1e-6);
-    expect(Math.abs(row.spearman - fromR[i].spearman)).toBeLessThan(1e-6);
-  });
+  await expectCorrelationsOfR(page, NOTEBOOK);
 
   // Heatmap per cluster, Seurat's linear-space mean: equals log1p(AverageExpression()).
   await pasteGenes(sidebar, `${HEATMAP_GENES.join(', ')}, NOT_A_GENE`);
   await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
     `Loaded ${HEATMAP_GENES.length} genes`
   );
-  await sidebar.locator('#jp-exprscope-open-heatmap').click();
-  const heatmap = page.locator(HEATMAP);
-  await expect(heatmap).toBeVisible();
-  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
-  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
-  await heatmap.locator('#jp-exprscope-value').selectOption('linear_mean');
-  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
-  await rendered(page, HEATMAP);
-  const plotted = await page.evaluate(selector => {
-    const plot = document.querySelector(
-      `${selector} .jp-exprscope-plot`
-    ) as any;
-    const trace = plot.data.find((t: any) => t.name === 'expression');
-    return (
-      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata
-    ) as [string, string, number, number | null][];
-  }, HEATMAP);
-  const average = await rJson<
-    { gene: string; cluster: string; n: number; mean: number }[]
-  >(
-    page,
-    [
-      'local({',
-      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
-      "  a <- AverageExpression(kang, assays = 'RNA', slot = 'data', group.by = 'seurat_clusters',",
-      '    features = genes, verbose = FALSE)$RNA',
-      '  n <- table(kang$seurat_clusters)',
-      '  out <- list()',
-      '  for (g in genes) for (c in colnames(a)) out[[length(out) + 1]] <- list(',
-      '    gene = g, cluster = c, n = as.integer(n[[c]]), mean = log1p(a[g, c]))',
-      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
-      '})'
-    ].join('\n')
+  await openLinearMeansHeatmap(page, sidebar);
+  expectSameMeans(
+    await heatmapCells(page),
+    await averageExpression(page, NOTEBOOK)
   );
-  const byKey = new Map(average.map(r => [`${r.gene}|${r.cluster}`, r]));
-  expect(plotted.length).toBe(average.length);
-  for (const [gene, column, n, mean] of plotted) {
-    const reference = byKey.get(`${gene}|${column}`);
-    expect(reference, `${gene} in ${column}`).toBeDefined();
-    expect(n).toBe(reference!.n);
-    expect(mean).toBeCloseTo(reference!.mean, 5);
-  }
   // The unknown gene is reported where it was typed, never dropped silently.
   await expect(sidebar.locator('.jp-exprscope-messages')).toContainText(
     'NOT_A_GENE'
@@ -233,58 +285,18 @@ test('a Seurat object above 100,000 cells takes the kernel path in R, with the s
   await page.notebook.runCell(first);
 
   const sidebar = await openSidebar(page);
-  await sidebar.locator('#jp-exprscope-object').selectOption('big');
-  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue(
-    'orig.ident'
-  );
-  await expect(sidebar.locator('#jp-exprscope-cluster')).toHaveValue(
-    'seurat_clusters'
-  );
+  await selectKangLike(sidebar, 'big');
 
   // Heatmap: group sums from the kernel, the same linear-space means as Kang's
   await pasteGenes(sidebar, HEATMAP_GENES.join(', '));
-  await sidebar.locator('#jp-exprscope-open-heatmap').click();
-  const heatmap = page.locator(HEATMAP);
-  await heatmap.locator('#jp-exprscope-group-by').selectOption('cluster');
-  await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
-  await heatmap.locator('#jp-exprscope-value').selectOption('linear_mean');
-  await heatmap.locator('#jp-exprscope-min-cells').fill('0');
-  await rendered(page, HEATMAP);
+  const heatmap = await openLinearMeansHeatmap(page, sidebar);
   await expect(heatmap.locator('.jp-exprscope-notes')).toContainText(
     'Computed in the kernel from per-group sums'
   );
-  const plotted = await page.evaluate(selector => {
-    const plot = document.querySelector(
-      `${selector} .jp-exprscope-plot`
-    ) as any;
-    const trace = plot.data.find((t: any) => t.name === 'expression');
-    return trace.customdata.flat() as [string, string, number, number][];
-  }, HEATMAP);
-  const average = await kernelJson<
-    { gene: string; cluster: string; n: number; mean: number }[]
-  >(
-    page,
-    [
-      'local({',
-      `  genes <- c(${HEATMAP_GENES.map(g => JSON.stringify(g)).join(', ')})`,
-      "  a <- AverageExpression(kang, assays = 'RNA', slot = 'data', group.by = 'seurat_clusters',",
-      '    features = genes, verbose = FALSE)$RNA',
-      '  n <- table(kang$seurat_clusters)',
-      '  out <- list()',
-      '  for (g in genes) for (c in colnames(a)) out[[length(out) + 1]] <- list(',
-      '    gene = g, cluster = c, n = 51L * as.integer(n[[c]]), mean = log1p(a[g, c]))',
-      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
-      '})'
-    ].join('\n'),
-    'big.ipynb'
+  expectSameMeans(
+    await heatmapCells(page),
+    await averageExpression(page, 'big.ipynb', 51)
   );
-  const byKey = new Map(average.map(r => [`${r.gene}|${r.cluster}`, r]));
-  expect(plotted.length).toBe(average.length);
-  for (const [gene, column, n, mean] of plotted) {
-    const reference = byKey.get(`${gene}|${column}`)!;
-    expect(n).toBe(reference.n);
-    expect(mean).toBeCloseTo(reference.mean, 5);
-  }
 
   // Dual expression: correlations from pair_stats, equal to cor() on Kang's cells
   await pasteGenes(sidebar, 'ISG15, IFI6');
@@ -294,34 +306,5 @@ test('a Seurat object above 100,000 cells takes the kernel path in R, with the s
   await expect(dual.locator('.jp-exprscope-notes')).toContainText(
     'Correlations computed in the kernel over all cells'
   );
-  const rows = dual.locator('tr[data-section="dataset"]');
-  await expect(rows).toHaveCount(2);
-  const shown = await rows.evaluateAll(trs =>
-    trs.map(tr => ({
-      n: Number(tr.getAttribute('data-n')),
-      pearson: Number(tr.getAttribute('data-pearson')),
-      spearman: Number(tr.getAttribute('data-spearman'))
-    }))
-  );
-  const fromR = await kernelJson<
-    { n: number; pearson: number; spearman: number }[]
-  >(
-    page,
-    [
-      'local({',
-      "  d <- GetAssayData(kang, assay = 'RNA', slot = 'data')[c('ISG15', 'IFI6'), ]",
-      '  out <- lapply(sort(unique(kang$orig.ident)), function(s) {',
-      '    x <- d[1, kang$orig.ident == s]; y <- d[2, kang$orig.ident == s]',
-      "    list(n = 51L * length(x), pearson = cor(x, y), spearman = cor(x, y, method = 'spearman'))",
-      '  })',
-      '  cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))',
-      '})'
-    ].join('\n'),
-    'big.ipynb'
-  );
-  shown.forEach((row, i) => {
-    expect(row.n).toBe(fromR[i].n);
-    expect(Math.abs(row.pearson - fromR[i].pearson)).toBeLessThan(1e-6);
-    expect(Math.abs(row.spearman - fromR[i].spearman)).toBeLessThan(1e-6);
-  });
+  await expectCorrelationsOfR(page, 'big.ipynb', 51);
 });
