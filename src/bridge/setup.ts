@@ -922,7 +922,8 @@ export const R_SETUP_SNIPPET = String.raw`# exprscope R helper: answers the expr
     missing <- if (requested) genes[!genes %in% entry$features] else character(0)
     n_genes <- length(features)
     n_groups <- grouping$n_groups
-    sums <- sumsqs <- nnzs <- sumexpm1s <- matrix(0, n_genes, n_groups)
+    sums <- sumsqs <- nnzs <- matrix(0, n_genes, n_groups)
+    sumexpm1s <- if (expm1) matrix(0, n_genes, n_groups)
     total_sum <- total_sumsq <- numeric(n_genes)
     with_nan <- rep(FALSE, n_genes)
     negative <- rep(FALSE, n_genes)
