@@ -55,7 +55,7 @@ build: env
 
 .PHONY: demo
 demo: build
-	$(JUPYTER) lab examples/demo.ipynb $(DEMO_ARGS)
+	$(JUPYTER) lab examples/demo.ipynb --ExprscopeServer.cross_origin_isolation=True $(DEMO_ARGS)
 
 .PHONY: lint
 lint: env

@@ -20,6 +20,10 @@ const { launchOptions } = require(
 ).use;
 
 const port = process.env.EXPRSCOPE_BENCH_PORT || '8899';
+// The server is cross-origin isolated (exprscope/server.py), the configuration advised for
+// large data: the views share fetched columns with their workers. EXPRSCOPE_BENCH_ISOLATION=0
+// measures JupyterLab's default, where they are copied.
+const isolation = process.env.EXPRSCOPE_BENCH_ISOLATION !== '0';
 
 module.exports = {
   ...baseConfig,
@@ -49,7 +53,12 @@ module.exports = {
     }
   },
   webServer: {
-    command: `jupyter lab --config ${path.join(uiTests, 'jupyter_server_test_config.py')} --ServerApp.port=${port}`,
+    command: [
+      'jupyter lab',
+      `--config ${path.join(uiTests, 'jupyter_server_test_config.py')}`,
+      `--ServerApp.port=${port}`,
+      `--ExprscopeServer.cross_origin_isolation=${isolation ? 'True' : 'False'}`
+    ].join(' '),
     cwd: uiTests,
     url: `http://localhost:${port}/lab`,
     timeout: 120 * 1000,

@@ -3,7 +3,8 @@
     python bench/run.py              # full: 10⁵ and 10⁶ cells × 20,000 genes
     EXPRSCOPE_BENCH_SIZE=smoke python bench/run.py   # 20,000 cells, in about a minute
 
-Starts a JupyterLab server (port EXPRSCOPE_BENCH_PORT, default 8899) and headless chromium
+Starts a JupyterLab server (port EXPRSCOPE_BENCH_PORT, default 8899; cross-origin isolated
+unless EXPRSCOPE_BENCH_ISOLATION=0) and headless chromium
 through Playwright (bench/playwright.bench.config.js), reads what bench/tests/bench.spec.ts
 measured, derives the ratios and adds the machine. With ``--check`` it fails unless every
 key is present and finite (the smoke run in ``make test``: behaviour, not speed).
@@ -124,6 +125,8 @@ def figures(raw: dict) -> dict:
             "on the page's main thread) per stage: the cold heatmap (clicks to drawn), its 24 "
             "regroups and rescales, the cold and warm dual view (to correlations shown), and "
             "its recolours",
+            "cross_origin_isolated": raw["worker_input"]["cross_origin_isolated"],
+            "worker_input_bytes_dual_cold_1m": raw["worker_input"]["dual_cold_1m"],
             "compute_bytes": raw["compute"]["bytes"],
             "kernel_memory": raw["kernel_memory"],
         },

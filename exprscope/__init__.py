@@ -7,7 +7,12 @@ The Python package holds three things:
 - the Python API (aggregates, markers, correlations) that computes the same numbers as the
   browser, for use in notebooks and scripts, and the notebook widgets
   (:func:`heatmap`, :func:`dual_expression`, :mod:`exprscope.widgets`);
-- the bundled demo data (:mod:`exprscope.datasets`).
+- the bundled demo data (:mod:`exprscope.datasets`);
+- a small Jupyter server extension (:mod:`exprscope.server`): optional cross-origin
+  isolation of JupyterLab's pages, which lets the plots share memory with their workers.
+
+Everything public is imported on first use, so that the server extension and the comm
+setup that runs in every kernel do not load pandas and anndata.
 """
 
 try:
@@ -18,9 +23,7 @@ except ImportError:  # running from a source tree that was never built
     warnings.warn("Importing 'exprscope' outside a proper installation.", stacklevel=2)
     __version__ = "dev"
 
-from . import datasets
-from .api import aggregate, correlate, markers
-from .convert import to_gene_friendly
+import importlib
 
 __all__ = [
     "__version__",
@@ -34,14 +37,33 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # The notebook widgets import ipywidgets: only on first use, so the comm setup that runs
-    # in every kernel stays light.
-    if name in ("heatmap", "dual_expression"):
-        from . import widgets
+# Public name -> the module that defines it (None: the name is a submodule).
+_LAZY = {
+    "aggregate": "api",
+    "correlate": "api",
+    "markers": "api",
+    "to_gene_friendly": "convert",
+    "datasets": None,
+    "heatmap": "widgets",
+    "dual_expression": "widgets",
+}
 
-        return getattr(widgets, name)
-    raise AttributeError(f"module 'exprscope' has no attribute {name!r}")
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'exprscope' has no attribute {name!r}")
+    module = _LAZY[name]
+    if module is None:
+        return importlib.import_module(f".{name}", __name__)
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "exprscope.server"}]
 
 
 def _jupyter_labextension_paths():

@@ -5,7 +5,21 @@
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 // Another port (EXPRSCOPE_UI_PORT) lets two checkouts run their UI tests side by side.
-const port = process.env.EXPRSCOPE_UI_PORT || '8888';
+const port = Number(process.env.EXPRSCOPE_UI_PORT || '8888');
+// A second server, cross-origin isolated (exprscope/server.py), for isolation.spec.ts.
+const isolatedPort = port + 1;
+const ISOLATION_SPEC = /isolation\.spec\.ts/;
+
+function server(serverPort, ...args) {
+  return {
+    command: ['jlpm start', `--ServerApp.port=${serverPort}`, ...args].join(
+      ' '
+    ),
+    url: `http://localhost:${serverPort}/lab`,
+    timeout: 120 * 1000,
+    reuseExistingServer: !process.env.CI
+  };
+}
 
 module.exports = {
   ...baseConfig,
@@ -33,10 +47,19 @@ module.exports = {
       ]
     }
   },
-  webServer: {
-    command: `jlpm start --ServerApp.port=${port}`,
-    url: `http://localhost:${port}/lab`,
-    timeout: 120 * 1000,
-    reuseExistingServer: !process.env.CI
-  }
+  // Without the project name: the default project's screenshots keep their names.
+  snapshotPathTemplate:
+    '{snapshotDir}/{testFileDir}/{testFileName}-snapshots/{arg}{-snapshotSuffix}{ext}',
+  projects: [
+    { name: 'default', testIgnore: ISOLATION_SPEC },
+    {
+      name: 'isolated',
+      testMatch: ISOLATION_SPEC,
+      use: { baseURL: `http://localhost:${isolatedPort}` }
+    }
+  ],
+  webServer: [
+    server(port),
+    server(isolatedPort, '--ExprscopeServer.cross_origin_isolation=True')
+  ]
 };

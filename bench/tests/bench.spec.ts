@@ -573,6 +573,7 @@ test('exprscope benchmark', async ({ page, browser }) => {
   const sidebar = await selectObject(page, 'adata_large');
   const pair = [largeGenes[0], largeGenes[largeGenes.length - 1]];
   const dualMemBefore = await browserMemory(cdp);
+  const stateBefore = await command(page, 'exprscope:bench-state');
   const dualMark = wire.mark();
   since = await mainThread.start();
   let start = Date.now();
@@ -584,6 +585,19 @@ test('exprscope benchmark', async ({ page, browser }) => {
     page.locator('#exprscope-dual .jp-exprscope-plot-status')
   ).toHaveAttribute('data-status', 'ready', { timeout: 600_000 });
   longTasks.dual_cold_1m = await mainThread.since(since);
+  const stateAfter = await command(page, 'exprscope:bench-state');
+  // How the dual view's worker got its input: shared memory, or a copy
+  results.worker_input = {
+    cross_origin_isolated: stateAfter.crossOriginIsolated,
+    dual_cold_1m: {
+      shared_bytes:
+        stateAfter.workerInputs.sharedBytes -
+        stateBefore.workerInputs.sharedBytes,
+      copied_bytes:
+        stateAfter.workerInputs.copiedBytes -
+        stateBefore.workerInputs.copiedBytes
+    }
+  };
   const dualMemAfter = await browserMemory(cdp);
   const dualPayload = wire.since(dualMark).received;
   await closeViews(page);

@@ -13,6 +13,7 @@ import { ExprscopeError } from '../bridge/protocol';
 import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
 import type { ExprscopePanelModel } from '../panel/model';
 import { topMarkers } from '../plots/heatmap/markers';
+import { workerInputTraffic } from '../plots/modelWorker';
 import type { IComputeBenchReply, IComputeBenchRequest } from './computeWorker';
 
 export namespace BenchCommandIDs {
@@ -170,7 +171,8 @@ export function registerBenchCommands(
     }
   });
 
-  // What the sidebar is showing, and the execution path the kernel advises for it.
+  // What the sidebar is showing, the execution path the kernel advises for it, and how the
+  // views' workers got their input (shared or copied).
   app.commands.addCommand(BenchCommandIDs.state, {
     execute: () => {
       const description = model.description as any;
@@ -178,7 +180,9 @@ export function registerBenchCommands(
         object: model.selection.object,
         matrix: model.selection.matrix,
         nObs: description?.n_obs ?? null,
-        execution: description?.execution ?? null
+        execution: description?.execution ?? null,
+        crossOriginIsolated: self.crossOriginIsolated === true,
+        workerInputs: workerInputTraffic()
       };
     }
   });

@@ -1,6 +1,7 @@
 import { Data, DataType, tableFromIPC, Vector } from 'apache-arrow';
 
 import type { CodeArray } from '../compute/aggregate';
+import { allocateColumn, copyColumn, inSharedMemory } from './sharedMemory';
 
 /** A categorical obs column: per-cell codes (at their sent width) into `categories`, -1 = null. */
 export interface ICategoricalColumn {
@@ -113,7 +114,9 @@ type NumericArrayType = Float32ArrayConstructor | Float64ArrayConstructor;
  * Decode the Arrow IPC stream of a `fetch` reply (column naming in
  * docs/protocol.md). Numeric columns are views into `bytes` when the stream
  * holds one record batch of the expected type; several batches are copied
- * into one contiguous array. Unknown columns are ignored.
+ * into one contiguous array. Unknown columns are ignored. On a cross-origin-isolated
+ * page, numeric columns and codes are copied into shared memory instead of being views
+ * (./sharedMemory.ts); cell ids stay in the reply (the workers never get them).
  */
 export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
   const table = tableFromIPC(bytes);
@@ -208,7 +211,7 @@ function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
     return;
   }
   const own = <T extends Float32Array | Float64Array | CodeArray>(array: T) =>
-    wasteful.has(array.buffer) ? (array.slice() as T) : array;
+    wasteful.has(array.buffer) ? copyColumn(array) : array;
   for (const [gene, values] of decoded.genes) {
     decoded.genes.set(gene, own(values));
   }
@@ -293,7 +296,7 @@ function utf8Column(vector: Vector): Utf8Column {
 
 /**
  * A numeric column as `ArrayType`, NaN where null. Zero-copy for a single
- * null-free chunk already of that type.
+ * null-free chunk already of that type (unless it goes to shared memory).
  */
 function numericColumn<T extends NumericArrayType>(
   vector: Vector,
@@ -306,9 +309,14 @@ function numericColumn<T extends NumericArrayType>(
     chunks[0].values instanceof ArrayType
   ) {
     const chunk = chunks[0];
-    return chunk.values.subarray(0, chunk.length) as InstanceType<T>;
+    return inSharedMemory(
+      chunk.values.subarray(0, chunk.length)
+    ) as InstanceType<T>;
   }
-  const out = new ArrayType(vector.length) as InstanceType<T>;
+  const out = allocateColumn<Float32Array | Float64Array>(
+    ArrayType,
+    vector.length
+  ) as InstanceType<T>;
   let offset = 0;
   for (const chunk of chunks) {
     copyNumericChunk(chunk, out, offset);
@@ -338,8 +346,9 @@ function copyNumericChunk(
  * A dictionary-encoded column as codes + categories. Chunks normally share
  * one dictionary (possibly grown by delta batches); chunks with a different
  * dictionary are remapped onto the union of categories. Zero-copy for a
- * single null-free chunk with signed indices (int8, int16 or int32); otherwise
- * copied into the narrowest signed type that holds every code and -1.
+ * single null-free chunk with signed indices (int8, int16 or int32), unless it goes to
+ * shared memory; otherwise copied into the narrowest signed type that holds every code
+ * and -1.
  */
 function categoricalColumn(vector: Vector): ICategoricalColumn {
   const categories: string[] = [];
@@ -369,7 +378,7 @@ function categoricalColumn(vector: Vector): ICategoricalColumn {
     ) {
       return {
         kind: 'categorical',
-        codes: values.subarray(0, chunk.length),
+        codes: inSharedMemory(values.subarray(0, chunk.length)),
         categories
       };
     }
@@ -402,13 +411,16 @@ function categoricalColumn(vector: Vector): ICategoricalColumn {
   return { kind: 'categorical', codes, categories };
 }
 
-/** The narrowest signed code array for `nCategories` categories and -1. */
+/**
+ * The narrowest signed code array for `nCategories` categories and -1 (in shared memory
+ * where the page has it).
+ */
 export function codeArray(nCategories: number, length: number): CodeArray {
   return nCategories <= 0x7f
-    ? new Int8Array(length)
+    ? allocateColumn(Int8Array, length)
     : nCategories <= 0x7fff
-      ? new Int16Array(length)
-      : new Int32Array(length);
+      ? allocateColumn(Int16Array, length)
+      : allocateColumn(Int32Array, length);
 }
 
 /** Add a dictionary's values to `categories`; returns local → global codes. */

@@ -2,7 +2,7 @@
  * The dataset and cluster columns of fetched data as the plot models take them, and the
  * note for typed cluster names that do not exist. Shared by the heatmap and dual views.
  */
-import type { ICategoricalColumn } from '../data/arrow';
+import { codeArray, type ICategoricalColumn } from '../data/arrow';
 import type { IExpressionData } from '../data/repository';
 import type { ICodedColumn } from './heatmap/model';
 
@@ -18,7 +18,7 @@ export function codedColumn(
     return { codes: categorical.codes, categories: categorical.categories };
   }
   return {
-    codes: new Int32Array(expression.nCells),
+    codes: codeArray(1, expression.nCells),
     categories: [fallback]
   };
 }

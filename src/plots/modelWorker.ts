@@ -3,15 +3,66 @@
  * sends its input once, then only options, and awaits models. Heavy builds (a million
  * cells) then never freeze JupyterLab's UI thread.
  *
- * The input is copied to the worker once per dataset (structured clone of typed arrays,
- * ~0.1 s per 200 MB); later builds send only options.
+ * The input is sent to the worker once per dataset; later builds send only options. Its
+ * arrays are shared with the worker where they live in shared memory (a cross-origin-
+ * isolated page, ../data/sharedMemory.ts), otherwise copied (structured clone, ~0.1 s
+ * per 200 MB of the UI thread).
  */
+
+import { isShared } from '../data/sharedMemory';
 
 export type ModelWorkerRequest<I, O> =
   { type: 'input'; input: I } | { type: 'build'; id: number; options: O };
 
 export type ModelWorkerReply<M> =
   { id: number; model: M } | { id: number; error: string };
+
+/** Bytes of input the views have sent to workers: shared, or copied (whole buffers). */
+export interface IWorkerInputTraffic {
+  inputs: number;
+  sharedBytes: number;
+  copiedBytes: number;
+}
+
+const traffic: IWorkerInputTraffic = {
+  inputs: 0,
+  sharedBytes: 0,
+  copiedBytes: 0
+};
+
+/** Since the page loaded (for the benchmark and the UI tests). */
+export function workerInputTraffic(): IWorkerInputTraffic {
+  return { ...traffic };
+}
+
+/**
+ * Count what posting `value` costs: a view of shared memory is shared; any other view
+ * copies its whole buffer, once per message however many views it has.
+ */
+function countTraffic(value: unknown): void {
+  const copied = new Set<ArrayBufferLike>();
+  const visit = (item: unknown): void => {
+    if (ArrayBuffer.isView(item)) {
+      if (isShared(item)) {
+        traffic.sharedBytes += item.byteLength;
+      } else {
+        copied.add(item.buffer);
+      }
+    } else if (item instanceof Map) {
+      item.forEach(visit);
+    } else if (Array.isArray(item)) {
+      // Arrays of strings (categories, gene names) hold no buffers
+      if (item.length > 0 && typeof item[0] !== 'string') {
+        item.forEach(visit);
+      }
+    } else if (item !== null && typeof item === 'object') {
+      Object.values(item).forEach(visit);
+    }
+  };
+  visit(value);
+  traffic.inputs++;
+  copied.forEach(buffer => (traffic.copiedBytes += buffer.byteLength));
+}
 
 /** Builds models away from the UI thread. */
 export interface IModelBuilder<I, O, M> {
@@ -78,6 +129,7 @@ export function createModelBuilder<I, O, M>(
         type: 'input',
         input: options.strip ? options.strip(input) : input
       };
+      countTraffic(request.input);
       worker.postMessage(request);
       sent = input;
     }

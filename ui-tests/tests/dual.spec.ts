@@ -5,20 +5,19 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
+import {
+  datasetCorrelations,
+  expectScipyCorrelations,
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  runDemo,
+  scipyByDataset
+} from './helpers';
 
 test.use({ autoGoto: true });
 
 const DUAL = '#exprscope-dual';
-
-interface IScipy {
-  dataset: string;
-  n: number;
-  pearson: number;
-  pearson_low: number;
-  pearson_high: number;
-  spearman: number;
-}
 
 async function rendered(page: IJupyterLabPageFixture, which: string) {
   await expect(
@@ -44,39 +43,10 @@ test('ISG15 vs IFI6 per dataset matches scipy; blend and lasso selection', async
   await rendered(page, '.jp-exprscope-dual-scatter');
   await rendered(page, '.jp-exprscope-dual-blend');
 
-  const rows = dual.locator('tr[data-section="dataset"]');
-  await expect(rows).toHaveCount(2);
-  const page_r = await rows.evaluateAll(trs =>
-    trs.map(tr => ({
-      dataset: tr.getAttribute('data-group'),
-      n: Number(tr.getAttribute('data-n')),
-      pearson: Number(tr.getAttribute('data-pearson')),
-      spearman: Number(tr.getAttribute('data-spearman')),
-      text: tr.textContent
-    }))
+  expectScipyCorrelations(
+    await datasetCorrelations(dual),
+    await scipyByDataset(page, 'ISG15', 'IFI6')
   );
-  const scipy = await kernelJson<IScipy[]>(
-    page,
-    [
-      // One statement per line: the notebook editor re-indents typed blocks.
-      'import json, numpy as np',
-      'from scipy import stats',
-      '_ds = list(adata.obs["dataset"].cat.categories)',
-      '_col = lambda d, g: np.asarray(adata[adata.obs["dataset"] == d][:, g].X.todense()).ravel()',
-      '_xy = [(_col(d, "ISG15"), _col(d, "IFI6")) for d in _ds]',
-      '_p = [stats.pearsonr(x, y) for x, y in _xy]',
-      'print(json.dumps([dict(dataset=d, n=len(x), pearson=float(p.statistic), pearson_low=float(p.confidence_interval(0.95).low), pearson_high=float(p.confidence_interval(0.95).high), spearman=float(stats.spearmanr(x, y).statistic)) for d, (x, y), p in zip(_ds, _xy, _p)]))'
-    ].join('\n')
-  );
-  expect(page_r.map(r => r.dataset)).toEqual(scipy.map(s => s.dataset));
-  page_r.forEach((row, i) => {
-    expect(row.n).toBe(scipy[i].n);
-    expect(Math.abs(row.pearson - scipy[i].pearson)).toBeLessThan(1e-6);
-    expect(Math.abs(row.spearman - scipy[i].spearman)).toBeLessThan(1e-6);
-    // The interval shown is scipy's (two decimals on the page).
-    expect(row.text).toContain(scipy[i].pearson_low.toFixed(2));
-    expect(row.text).toContain(scipy[i].pearson_high.toFixed(2));
-  });
   await page.waitForTimeout(300);
   expect(
     await dual.locator('.jp-exprscope-dual-plots').screenshot()

@@ -4,48 +4,19 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
+import {
+  clusterReference,
+  expectSameNumbers,
+  HEATMAP,
+  IReference,
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  plottedCells,
+  runDemo
+} from './helpers';
 
 test.use({ autoGoto: true });
-
-/** One plotted cell: [gene, column, n_cells, mean, frac_expressing, value]. */
-type PlottedCell = [
-  string,
-  string,
-  number,
-  number | null,
-  number | null,
-  number | null
-];
-
-interface IReference {
-  gene: string;
-  group: string;
-  n_cells: number;
-  mean: number;
-  frac_expressing: number;
-}
-
-const HEATMAP = '#exprscope-heatmap';
-
-/** The numbers behind the drawn heatmap, read from the Plotly figure in the page. */
-async function plottedCells(
-  page: IJupyterLabPageFixture
-): Promise<PlottedCell[]> {
-  await expect(page.locator(`${HEATMAP} .jp-exprscope-plot`)).toHaveAttribute(
-    'data-rendered',
-    'true'
-  );
-  return page.evaluate(selector => {
-    const plot = document.querySelector(
-      `${selector} .jp-exprscope-plot`
-    ) as any;
-    const trace = plot.data.find((t: any) => t.name === 'expression');
-    const cells =
-      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
-    return cells as PlottedCell[];
-  }, HEATMAP);
-}
 
 async function rowLabels(page: IJupyterLabPageFixture): Promise<string[]> {
   return page.evaluate(selector => {
@@ -56,18 +27,6 @@ async function rowLabels(page: IJupyterLabPageFixture): Promise<string[]> {
       t.replace(/<[^>]+>/g, '')
     );
   }, HEATMAP);
-}
-
-function expectSameNumbers(plotted: PlottedCell[], reference: IReference[]) {
-  const byKey = new Map(reference.map(r => [`${r.gene}|${r.group}`, r]));
-  expect(plotted.length).toBe(reference.length);
-  for (const [gene, column, n, mean, frac] of plotted) {
-    const ref = byKey.get(`${gene}|${column}`);
-    expect(ref, `${gene} in ${column}`).toBeDefined();
-    expect(n).toBe(ref!.n_cells);
-    expect(mean).toBeCloseTo(ref!.mean, 5);
-    expect(frac).toBeCloseTo(ref!.frac_expressing, 5);
-  }
 }
 
 const GENES = ['ISG15', 'IFI6', 'CD3E', 'MS4A1', 'LYZ', 'CD14', 'NKG7', 'GNLY'];
@@ -103,15 +62,7 @@ test('heatmap of chosen genes matches exprscope.aggregate, regrouped and rescale
 
   // Clusters, unscaled means: every plotted number equals the Python API's.
   await heatmap.locator('#jp-exprscope-scaling').selectOption('none');
-  const byCluster = await kernelJson<IReference[]>(
-    page,
-    [
-      'import json',
-      `_r = exprscope.aggregate(adata, ${JSON.stringify(GENES)}, "cluster")`,
-      '_r["group"] = _r["cluster"].astype(str)',
-      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
-    ].join('\n')
-  );
+  const byCluster = await clusterReference(page, GENES);
   expectSameNumbers(await plottedCells(page), byCluster);
   await expect(await rowLabels(page)).toEqual(GENES);
 

@@ -1,5 +1,8 @@
-/** Steps shared by the UI tests: the demo notebook, the sidebar, kernel-side reference numbers. */
-import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+/**
+ * Steps shared by the UI tests: the demo notebook, the sidebar, numbers read from the plots
+ * and their kernel-side references.
+ */
+import { expect, IJupyterLabPageFixture, Locator } from '@jupyterlab/galata';
 import * as path from 'path';
 
 export const DEMO = 'demo.ipynb';
@@ -53,4 +56,137 @@ export async function pasteGenes(
   }
   await input.fill(genes);
   await sidebar.getByRole('button', { name: 'Add genes' }).click();
+}
+
+export const HEATMAP = '#exprscope-heatmap';
+
+/** One plotted cell: [gene, column, n_cells, mean, frac_expressing, value]. */
+export type PlottedCell = [
+  string,
+  string,
+  number,
+  number | null,
+  number | null,
+  number | null
+];
+
+export interface IReference {
+  gene: string;
+  group: string;
+  n_cells: number;
+  mean: number;
+  frac_expressing: number;
+}
+
+/** The numbers behind the drawn heatmap, read from the Plotly figure in the page. */
+export async function plottedCells(
+  page: IJupyterLabPageFixture
+): Promise<PlottedCell[]> {
+  await expect(page.locator(`${HEATMAP} .jp-exprscope-plot`)).toHaveAttribute(
+    'data-rendered',
+    'true'
+  );
+  return page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-plot`
+    ) as any;
+    const trace = plot.data.find((t: any) => t.name === 'expression');
+    const cells =
+      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
+    return cells as PlottedCell[];
+  }, HEATMAP);
+}
+
+export function expectSameNumbers(
+  plotted: PlottedCell[],
+  reference: IReference[]
+) {
+  const byKey = new Map(reference.map(r => [`${r.gene}|${r.group}`, r]));
+  expect(plotted.length).toBe(reference.length);
+  for (const [gene, column, n, mean, frac] of plotted) {
+    const ref = byKey.get(`${gene}|${column}`);
+    expect(ref, `${gene} in ${column}`).toBeDefined();
+    expect(n).toBe(ref!.n_cells);
+    expect(mean).toBeCloseTo(ref!.mean, 5);
+    expect(frac).toBeCloseTo(ref!.frac_expressing, 5);
+  }
+}
+
+/** `exprscope.aggregate` of `genes` per cluster of an AnnData in the kernel. */
+export function clusterReference(
+  page: IJupyterLabPageFixture,
+  genes: string[],
+  object = 'adata'
+): Promise<IReference[]> {
+  return kernelJson<IReference[]>(
+    page,
+    [
+      'import json',
+      `_r = exprscope.aggregate(${object}, ${JSON.stringify(genes)}, "cluster")`,
+      '_r["group"] = _r["cluster"].astype(str)',
+      'print(json.dumps(_r[["gene", "group", "n_cells", "mean", "frac_expressing"]].to_dict("records")))'
+    ].join('\n')
+  );
+}
+
+/** A dual view's correlations per dataset, as its statistics table shows them. */
+export async function datasetCorrelations(dual: Locator) {
+  const rows = dual.locator('tr[data-section="dataset"]');
+  await expect(rows).toHaveCount(2);
+  return rows.evaluateAll(trs =>
+    trs.map(tr => ({
+      dataset: tr.getAttribute('data-group'),
+      n: Number(tr.getAttribute('data-n')),
+      pearson: Number(tr.getAttribute('data-pearson')),
+      spearman: Number(tr.getAttribute('data-spearman')),
+      text: tr.textContent
+    }))
+  );
+}
+
+export interface IScipy {
+  dataset: string;
+  n: number;
+  pearson: number;
+  pearson_low: number;
+  pearson_high: number;
+  spearman: number;
+}
+
+/** scipy's Pearson (with its 95% interval) and Spearman of two genes per dataset of an AnnData. */
+export function scipyByDataset(
+  page: IJupyterLabPageFixture,
+  geneX: string,
+  geneY: string,
+  object = 'adata'
+): Promise<IScipy[]> {
+  return kernelJson<IScipy[]>(
+    page,
+    [
+      // One statement per line: the notebook editor re-indents typed blocks.
+      'import json, numpy as np',
+      'from scipy import stats',
+      `_ds = list(${object}.obs["dataset"].cat.categories)`,
+      `_col = lambda d, g: np.asarray(${object}[${object}.obs["dataset"] == d][:, g].X.todense()).ravel()`,
+      `_xy = [(_col(d, ${JSON.stringify(geneX)}), _col(d, ${JSON.stringify(geneY)})) for d in _ds]`,
+      '_p = [stats.pearsonr(x, y) for x, y in _xy]',
+      'print(json.dumps([dict(dataset=d, n=len(x), pearson=float(p.statistic), pearson_low=float(p.confidence_interval(0.95).low), pearson_high=float(p.confidence_interval(0.95).high), spearman=float(stats.spearmanr(x, y).statistic)) for d, (x, y), p in zip(_ds, _xy, _p)]))'
+    ].join('\n')
+  );
+}
+
+/** Both sets of numbers agree: counts exactly, coefficients to 1e-6, the interval as shown. */
+export function expectScipyCorrelations(
+  shown: Awaited<ReturnType<typeof datasetCorrelations>>,
+  scipy: IScipy[]
+) {
+  expect(shown.map(r => r.dataset)).toEqual(scipy.map(s => s.dataset));
+  shown.forEach((row, i) => {
+    expect(row.n).toBe(scipy[i].n);
+    expect(Math.abs(row.pearson - scipy[i].pearson)).toBeLessThan(1e-6);
+    expect(Math.abs(row.spearman - scipy[i].spearman)).toBeLessThan(1e-6);
+    // The interval shown is scipy's (two decimals on the page).
+    expect(row.text).toContain(scipy[i].pearson_low.toFixed(2));
+    expect(row.text).toContain(scipy[i].pearson_high.toFixed(2));
+  });
 }

@@ -17,6 +17,13 @@ import {
   ICategoricalColumn,
   Utf8Column
 } from '../arrow';
+import {
+  allocateColumn,
+  copyColumn,
+  inSharedMemory,
+  isShared,
+  sharedMemoryAvailable
+} from '../sharedMemory';
 import { encodeFetchTable } from './payloads';
 
 describe('decodeFetchPayload', () => {
@@ -302,5 +309,76 @@ describe('decodeFetchPayload', () => {
     expect(decoded.nCells).toBe(0);
     expect(decoded.genes.get('A')).toEqual(new Float32Array(0));
     expect(decoded.embedding).toBeNull();
+  });
+});
+
+describe('decodeFetchPayload on a cross-origin-isolated page', () => {
+  // What the page's `crossOriginIsolated` says when the server sends COOP/COEP headers;
+  // and, as in browsers (not Node), TextDecoder refuses views of shared memory.
+  const decode = TextDecoder.prototype.decode;
+  beforeEach(() => {
+    (globalThis as any).crossOriginIsolated = true;
+    TextDecoder.prototype.decode = function (input, options) {
+      if (input && ArrayBuffer.isView(input) && isShared(input)) {
+        throw new TypeError(
+          'The provided ArrayBufferView value must not be shared.'
+        );
+      }
+      return decode.call(this, input, options);
+    };
+  });
+  afterEach(() => {
+    delete (globalThis as any).crossOriginIsolated;
+    TextDecoder.prototype.decode = decode;
+  });
+
+  const values = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
+  const labels = Array.from({ length: 1000 }, (_, i) => (i % 3 ? 'a' : 'b'));
+
+  it('decodes numeric columns and codes into shared memory, so workers share them', () => {
+    const bytes = encodeFetchTable({
+      'gene:A': values,
+      'obs:c': { categorical: labels },
+      'obsm:X_umap:0': values,
+      cell_id: ['AAAC-ç', ...labels.slice(1)]
+    });
+    const one = decodeFetchPayload(bytes);
+    const { codes, categories } = one.obs.get('c') as ICategoricalColumn;
+    // One record batch: each column copied once into shared memory, not a view
+    expect(isShared(one.genes.get('A')!)).toBe(true);
+    expect(isShared(codes)).toBe(true);
+    expect(isShared(one.embedding!.dims[0])).toBe(true);
+    expect(one.genes.get('A')).toEqual(values);
+    expect(Array.from(codes, code => categories[code])).toEqual(labels);
+    // Cell ids (never sent to a worker) stay in the reply's plain memory
+    expect(isShared(one.cellIds!.bytes)).toBe(false);
+    expect(one.cellIds!.at(0)).toBe('AAAC-ç');
+    // Several record batches are joined into shared columns
+    const half = { 'gene:A': values, 'obs:c': { categorical: labels } };
+    const two = decodeFetchPayload(encodeFetchTable(half, half));
+    expect(isShared(two.genes.get('A')!)).toBe(true);
+    expect(isShared((two.obs.get('c') as ICategoricalColumn).codes)).toBe(true);
+    expect(Array.from(two.genes.get('A')!.subarray(1000))).toEqual(
+      Array.from(values)
+    );
+  });
+
+  it('copies a column into shared memory only where it is not there already', () => {
+    const shared = copyColumn(values);
+    expect(isShared(shared)).toBe(true);
+    expect(inSharedMemory(shared)).toBe(shared);
+    const copy = inSharedMemory(values);
+    expect(copy).not.toBe(values);
+    expect(copy).toEqual(values);
+  });
+
+  it('allocates plain memory where the page is not isolated', () => {
+    delete (globalThis as any).crossOriginIsolated;
+    expect(sharedMemoryAvailable()).toBe(false);
+    expect(isShared(allocateColumn(Float32Array, 4))).toBe(false);
+    expect(isShared(codeArray(3, 4))).toBe(false);
+    expect(inSharedMemory(values)).toBe(values);
+    const bytes = encodeFetchTable({ 'gene:A': values });
+    expect(decodeFetchPayload(bytes).genes.get('A')!.buffer).toBe(bytes.buffer);
   });
 });

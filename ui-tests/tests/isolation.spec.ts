@@ -1,0 +1,100 @@
+/**
+ * On a cross-origin-isolated server (`--ExprscopeServer.cross_origin_isolation=True`, the
+ * `isolated` project in playwright.config.js): fetched columns live in shared memory, the
+ * plots' workers read them without a copy, and the numbers are the same as everywhere.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+
+import {
+  clusterReference,
+  datasetCorrelations,
+  expectSameNumbers,
+  expectScipyCorrelations,
+  HEATMAP,
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  plottedCells,
+  runDemo,
+  scipyByDataset
+} from './helpers';
+
+test.use({ autoGoto: true });
+
+interface IWorkerInputs {
+  inputs: number;
+  sharedBytes: number;
+  copiedBytes: number;
+}
+
+/** What the views have sent their workers so far (the benchmark's state command). */
+async function workerInputs(
+  page: IJupyterLabPageFixture
+): Promise<IWorkerInputs> {
+  const state = await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('exprscope:bench-state')
+  );
+  return state.workerInputs;
+}
+
+test('views share fetched columns with their workers, with the same numbers', async ({
+  page,
+  tmpPath
+}) => {
+  expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  await runDemo(page, tmpPath);
+  // Enough cells for both views to build in their workers (HEATMAP_WORKER_THRESHOLD)
+  const nCells = 60_000;
+  await kernelJson(
+    page,
+    [
+      'from exprscope.synthetic import make_synthetic',
+      `big = make_synthetic(${nCells}, n_genes=200, n_clusters=8, seed=0, counts=False)`,
+      'print(big.n_obs)'
+    ].join('\n')
+  );
+  const sidebar = await openSidebar(page);
+  await sidebar.locator('#jp-exprscope-object').selectOption('big');
+  await expect(sidebar.locator('#jp-exprscope-dataset')).toHaveValue('dataset');
+  const genes = ['GENE00000', 'GENE00001', 'GENE00002', 'GENE00003'];
+  await pasteGenes(sidebar, genes.join(', '));
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${genes.length} genes`
+  );
+
+  // The heatmap's worker gets four genes and two code columns, none of them copied
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  await page
+    .locator(HEATMAP)
+    .locator('#jp-exprscope-scaling')
+    .selectOption('none');
+  expectSameNumbers(
+    await plottedCells(page),
+    await clusterReference(page, genes, 'big')
+  );
+  const afterHeatmap = await workerInputs(page);
+  expect(afterHeatmap.inputs).toBeGreaterThan(0);
+  expect(afterHeatmap.copiedBytes).toBe(0);
+  expect(afterHeatmap.sharedBytes).toBeGreaterThanOrEqual(
+    nCells * (4 * genes.length + 2)
+  );
+
+  // The dual view's worker: two genes, codes and the embedding, shared as well
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator('#exprscope-dual');
+  await expect(dual.locator('.jp-exprscope-plot-status')).toHaveAttribute(
+    'data-status',
+    'ready',
+    { timeout: 60_000 }
+  );
+  expectScipyCorrelations(
+    await datasetCorrelations(dual),
+    await scipyByDataset(page, genes[0], genes[1], 'big')
+  );
+  const afterDual = await workerInputs(page);
+  expect(afterDual.inputs).toBeGreaterThan(afterHeatmap.inputs);
+  expect(afterDual.copiedBytes).toBe(0);
+  expect(
+    afterDual.sharedBytes - afterHeatmap.sharedBytes
+  ).toBeGreaterThanOrEqual(nCells * (4 * 2 + 2 + 4 * 2));
+});
