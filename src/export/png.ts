@@ -1,7 +1,7 @@
 /**
- * PNG metadata: physical resolution (pHYs) and text (iTXt, UTF-8) written into a PNG's
- * bytes. Pure byte work, no DOM. Chunk layout: length (4, big-endian), type (4), data,
- * CRC-32 of type + data (PNG spec §5.3).
+ * PNG bytes: metadata (physical resolution pHYs, UTF-8 text iTXt) written into a PNG, and
+ * small palette images encoded from scratch. Pure byte work, no DOM. Chunk layout: length
+ * (4, big-endian), type (4), data, CRC-32 of type + data (PNG spec §5.3).
  */
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -216,4 +216,113 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
+}
+
+/** An RGBA colour, each channel 0–255. */
+export type Rgba = readonly [number, number, number, number];
+
+/**
+ * A palette PNG (colour type 3, 8 bits per pixel) of `width` × `height` pixels, pixel
+ * (column c, row r) drawn in `palette[indices[r · width + c]]`, row 0 first (the top of
+ * the picture). Alpha goes into a tRNS chunk. The image data is stored, not compressed:
+ * encoding is a copy and two checksums (~1 ms for 400 × 400 pixels), where compressing
+ * would cost more than the bytes it saves.
+ */
+export function encodePalettePng(
+  width: number,
+  height: number,
+  indices: Uint8Array,
+  palette: readonly Rgba[]
+): Uint8Array {
+  if (!(width >= 1 && height >= 1) || indices.length !== width * height) {
+    throw new Error(
+      `encodePalettePng: ${indices.length} pixels for ${width} × ${height}.`
+    );
+  }
+  if (palette.length < 1 || palette.length > 256) {
+    throw new Error(
+      `encodePalettePng: ${palette.length} palette entries (1–256).`
+    );
+  }
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header[8] = 8; // bit depth
+  header[9] = 3; // colour type: palette
+  // compression, filter and interlace methods: 0
+  const rgb = new Uint8Array(palette.length * 3);
+  const alpha = new Uint8Array(palette.length);
+  palette.forEach(([r, g, b, a], i) => {
+    rgb.set([r, g, b], 3 * i);
+    alpha[i] = a;
+  });
+  // Each row: filter type 0 (none), then its indices
+  const raw = new Uint8Array(height * (width + 1));
+  for (let row = 0; row < height; row++) {
+    raw.set(
+      indices.subarray(row * width, (row + 1) * width),
+      row * (width + 1) + 1
+    );
+  }
+  return concatBytes([
+    new Uint8Array(SIGNATURE),
+    encodeChunk('IHDR', header),
+    encodeChunk('PLTE', rgb),
+    encodeChunk('tRNS', alpha),
+    encodeChunk('IDAT', zlibStored(raw)),
+    encodeChunk('IEND', new Uint8Array(0))
+  ]);
+}
+
+/** A zlib stream (RFC 1950) of `data` in stored deflate blocks (RFC 1951 §3.2.4). */
+function zlibStored(data: Uint8Array): Uint8Array {
+  const MAX_BLOCK = 0xffff;
+  const nBlocks = Math.max(1, Math.ceil(data.length / MAX_BLOCK));
+  const out = new Uint8Array(2 + data.length + 5 * nBlocks + 4);
+  const view = new DataView(out.buffer);
+  out[0] = 0x78; // deflate, 32 KB window
+  out[1] = 0x01; // no preset dictionary, fastest; (0x78 · 256 + 0x01) % 31 = 0
+  let at = 2;
+  for (let block = 0; block < nBlocks; block++) {
+    const from = block * MAX_BLOCK;
+    const length = Math.min(MAX_BLOCK, data.length - from);
+    out[at] = block === nBlocks - 1 ? 1 : 0; // BFINAL, BTYPE = 00 (stored)
+    view.setUint16(at + 1, length, true);
+    view.setUint16(at + 3, ~length & 0xffff, true);
+    out.set(data.subarray(from, from + length), at + 5);
+    at += 5 + length;
+  }
+  view.setUint32(at, adler32(data));
+  return out;
+}
+
+/** Adler-32 (RFC 1950 §8), zlib's checksum of the uncompressed data. */
+export function adler32(bytes: Uint8Array): number {
+  const MOD = 65521;
+  // Sums stay below 2^53 for 5552 bytes between reductions (zlib's NMAX)
+  const NMAX = 5552;
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < bytes.length; i += NMAX) {
+    const end = Math.min(bytes.length, i + NMAX);
+    for (let k = i; k < end; k++) {
+      a += bytes[k];
+      b += a;
+    }
+    a %= MOD;
+    b %= MOD;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/** Base64 of bytes (as in data: URLs and Plotly's typed-array JSON). */
+export function toBase64(bytes: ArrayBufferView): string {
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let text = '';
+  const step = 0x8000;
+  for (let i = 0; i < view.length; i += step) {
+    text += String.fromCharCode(...view.subarray(i, i + step));
+  }
+  return btoa(text);
 }

@@ -1,7 +1,7 @@
 /**
  * A React host for one Plotly figure: loads Plotly lazily, redraws with `Plotly.react`
- * (which diffs, so option changes are cheap), follows the container's width and frees the
- * WebGL/DOM resources when unmounted.
+ * (which diffs, so option changes are cheap) in a task of its own (`drawInTurn`), follows
+ * the container's width and frees the WebGL/DOM resources when unmounted.
  *
  * Browsers allow about 16 live WebGL contexts per page; a notebook with many scatter plots
  * would lose the oldest ones (blank plots). With `releaseOffscreen`, a figure scrolled out
@@ -11,6 +11,7 @@
 import * as React from 'react';
 
 import {
+  drawInTurn,
   IFigure,
   IPlotSelection,
   loadPlotly,
@@ -83,17 +84,20 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
     }
     setDrawing(true);
     loadPlotly()
-      .then(Plotly => {
-        if (cancelled) {
-          return;
-        }
-        const figure = shareUnchangedArrays(drawn.current, props.figure);
-        drawn.current = figure;
-        return Plotly.react(node, figure.data as any, figure.layout, {
-          ...DEFAULT_CONFIG,
-          ...(props.config ?? {})
-        });
-      })
+      .then(Plotly =>
+        drawInTurn(() => {
+          // Replaced or unmounted while waiting for its turn: nothing to draw
+          if (cancelled) {
+            return;
+          }
+          const figure = shareUnchangedArrays(drawn.current, props.figure);
+          drawn.current = figure;
+          return Plotly.react(node, figure.data as any, figure.layout, {
+            ...DEFAULT_CONFIG,
+            ...(props.config ?? {})
+          });
+        })
+      )
       .then(
         () => {
           if (!cancelled) {

@@ -5,6 +5,7 @@
  */
 import type { IDataTable } from '../plots/PlotActions';
 import type { IFigure } from '../plots/plotly';
+import { toBase64 } from '../export/png';
 
 /** The output MIME type of exprscope plots (one constant on each side). */
 export const PLOT_MIME = 'application/vnd.exprscope.plot+json';
@@ -96,16 +97,6 @@ function encodeValue(value: any): any {
     return out;
   }
   return typeof value === 'number' && !Number.isFinite(value) ? null : value;
-}
-
-function toBase64(view: ArrayBufferView): string {
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  let text = '';
-  const step = 0x8000;
-  for (let i = 0; i < bytes.length; i += step) {
-    text += String.fromCharCode(...bytes.subarray(i, i + step));
-  }
-  return btoa(text);
 }
 
 /** The saved copy of a drawn plot: its figure (when small enough), numbers and notes. */

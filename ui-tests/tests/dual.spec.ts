@@ -146,7 +146,7 @@ test('50,000 cells are correlated in a Web Worker, with the same numbers', async
   );
   await expect
     .poll(() => blendPlot.evaluate((p: any) => p.data?.[0]?.type))
-    .toBe('heatmap');
+    .toBe('image');
   await expect(page.locator(`${DUAL} .jp-exprscope-notes`)).toContainText(
     'pixels'
   );

@@ -1,14 +1,17 @@
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 import * as UTIF from 'utif';
-import { crc32 as zlibCrc32 } from 'zlib';
+import { inflateSync, crc32 as zlibCrc32 } from 'zlib';
 
 import { parseSpec, serializeSpec } from '../../plots/spec';
 import { readJpegComment, readJpegDensity, writeJpegMetadata } from '../jpeg';
 import {
+  adler32,
   crc32,
+  encodePalettePng,
   readPngChunks,
   readPngDpi,
   readPngText,
+  toBase64,
   writePngMetadata
 } from '../png';
 import { SVG_METADATA_ID, writeSvgMetadata } from '../svg';
@@ -134,6 +137,60 @@ describe('PNG metadata', () => {
     expect(() => writePngMetadata(source, { dpi: 0 })).toThrow(/Invalid DPI/);
     expect(() => writePngMetadata(source, { text: { ' bad': 'x' } })).toThrow(
       /keyword/
+    );
+  });
+});
+
+describe('palette PNG', () => {
+  const palette = Array.from(
+    { length: 256 },
+    (_, i) => [i, 255 - i, (i * 7) & 0xff, i % 3 === 0 ? 0 : 255] as const
+  );
+
+  it('is read back by fast-png pixel for pixel, rows in order, alpha from tRNS', () => {
+    const width = 3;
+    const height = 2;
+    const indices = Uint8Array.from([0, 1, 2, 255, 4, 5]);
+    const decoded = decodePng(
+      encodePalettePng(width, height, indices, palette)
+    );
+    expect([decoded.width, decoded.height, decoded.depth]).toEqual([3, 2, 8]);
+    expect(Array.from(decoded.data)).toEqual(Array.from(indices));
+    indices.forEach(index =>
+      expect(decoded.palette![index]).toEqual([...palette[index]])
+    );
+  });
+
+  it('stores image data over 64 KB in several deflate blocks, with zlib checksums', () => {
+    const width = 400;
+    const height = 300; // 120,300 bytes of rows: two stored blocks
+    const indices = Uint8Array.from(
+      { length: width * height },
+      (_, i) => i % 251
+    );
+    const png = encodePalettePng(width, height, indices, palette);
+    const decoded = decodePng(png);
+    expect(Array.from(decoded.data)).toEqual(Array.from(indices));
+    // Node's zlib inflates the IDAT (and checks its Adler-32)
+    const idat = readPngChunks(png).find(chunk => chunk.type === 'IDAT')!;
+    const raw = inflateSync(idat.data);
+    expect(raw.length).toBe(height * (width + 1));
+    expect(adler32(Uint8Array.from(raw))).toBe(
+      new DataView(idat.data.buffer, idat.data.byteOffset).getUint32(
+        idat.data.length - 4
+      )
+    );
+    expect(() => encodePalettePng(2, 2, indices, palette)).toThrow(/pixels/);
+  });
+
+  it('writes base64 as Node does', () => {
+    const bytes = Uint8Array.from(
+      { length: 70_000 },
+      (_, i) => (i * 31) & 0xff
+    );
+    expect(toBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
+    expect(toBase64(bytes.subarray(5, 9))).toBe(
+      Buffer.from(bytes.subarray(5, 9)).toString('base64')
     );
   });
 });

@@ -1,4 +1,4 @@
-import { IFigure, shareUnchangedArrays } from '../plotly';
+import { drawInTurn, IFigure, nextTask, shareUnchangedArrays } from '../plotly';
 
 describe('shareUnchangedArrays', () => {
   const figure = (
@@ -78,5 +78,45 @@ describe('shareUnchangedArrays', () => {
     expect(
       shareUnchangedArrays(figure([[2]], Float32Array.from([2]), ['b']), after)
     ).toBe(after);
+  });
+});
+
+describe('drawInTurn', () => {
+  it('runs draws one at a time, in order, none in the current task', async () => {
+    const order: string[] = [];
+    let resolveFirst: () => void = () => undefined;
+    const first = drawInTurn(() => {
+      order.push('first');
+      // Like Plotly.react: the draw is done when its promise is
+      return new Promise<void>(resolve => (resolveFirst = resolve));
+    });
+    const failing = drawInTurn(() => {
+      order.push('failing');
+      throw new Error('bad figure');
+    });
+    const third = drawInTurn(() => {
+      order.push('third');
+      return 3;
+    });
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    await nextTask();
+    await nextTask();
+    // The second waits for the first's promise
+    expect(order).toEqual(['first']);
+    resolveFirst();
+    await first;
+    // A failed draw fails alone; the next still runs
+    await expect(failing).rejects.toThrow('bad figure');
+    await expect(third).resolves.toBe(3);
+    expect(order).toEqual(['first', 'failing', 'third']);
+  });
+
+  it('yields to tasks queued before it', async () => {
+    const order: string[] = [];
+    setTimeout(() => order.push('earlier task'), 0);
+    await nextTask();
+    order.push('after the yield');
+    expect(order).toEqual(['earlier task', 'after the yield']);
   });
 });

@@ -121,6 +121,18 @@ export function blendColorscale(
   return scale;
 }
 
+/** The colour of each blend code 0 … levels² − 1 as [r, g, b] bytes (pictures of the raster). */
+export function blendRgbs(
+  theme: IPlotTheme,
+  levels = BLEND_LEVELS
+): [number, number, number][] {
+  return Array.from({ length: levels * levels }, (_, code) =>
+    parseHex(
+      blendColor(code % levels, Math.floor(code / levels), theme, levels)
+    )
+  );
+}
+
 function parseHex(color: string): [number, number, number] {
   const hex = color.replace('#', '');
   return [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16)) as [

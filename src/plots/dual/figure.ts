@@ -13,12 +13,13 @@
  * read from the model when a selection is made: figures do not hold per-cell arrays
  * (a view keeps its previous figure a while, which must not keep a million cells).
  */
+import { encodePalettePng, Rgba, toBase64 } from '../../export/png';
 import { escapeLabel } from '../heatmap/figure';
 import type { IFigure, IPlotSelection, PlotData, PlotLayout } from '../plotly';
 import { categoryColors, missingCategoryColor } from '../palette';
 import { IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
 import { binCentre } from './binning';
-import { blendColorscale, blendCorners } from './blend';
+import { blendColorscale, blendCorners, blendRgbs } from './blend';
 import {
   DualStatsSection,
   EMPTY_PIXEL,
@@ -65,6 +66,9 @@ export interface IBlendFigureOptions {
   selected?: Uint8Array | null;
   title?: string;
 }
+
+/** The right margin of a density view: its colour bar, tick labels up to "1,000,000", title. */
+const COLORBAR_MARGIN = 110;
 
 /** Above this many points, hover shows no per-cell text (building it costs, hover lags). */
 export const HOVER_TEXT_LIMIT = 100_000;
@@ -170,7 +174,14 @@ export function dualScatterFigure(
   const layout: PlotLayout = {
     ...baseLayout(theme, title),
     height: geometry.height,
-    margin: { l: 60, r: 20, t: geometry.top, b: 50 },
+    // The density's colour bar in a margin made for it: a bar that pushes the margin
+    // makes Plotly draw everything twice.
+    margin: {
+      l: 60,
+      r: model.density.on ? COLORBAR_MARGIN : 20,
+      t: geometry.top,
+      b: 50
+    },
     showlegend: data.some(trace => trace.showlegend),
     legend: { itemsizing: 'constant', tracegroupgap: 2 },
     annotations: facets.map((facet, f) => ({
@@ -267,7 +278,7 @@ export function blendEmbeddingFigure(
   const pointCells: PointCells = [];
   const embedding = model.embedding;
   if (blend.raster) {
-    cellTraces.push(blendRasterTrace(model, blend.raster, L, colorscale));
+    cellTraces.push(blendRasterTrace(model, blend.raster, L, theme));
     pointCells.push(null);
     const chosen = selected ? selectedIn(blend.cells, 0, n, selected) : null;
     if (chosen && chosen.cells.length > 0 && embedding) {
@@ -357,6 +368,8 @@ export function blendEmbeddingFigure(
     yaxis: {
       ...hidden,
       domain: [0, 1],
+      // Upwards, also with the raster's picture (images turn Plotly's default downwards)
+      autorange: true,
       scaleanchor: 'x',
       title: { text: escapeLabel(blend.dimLabels[1]) },
       linecolor: theme.grid
@@ -420,53 +433,84 @@ function atCells(values: ArrayLike<number>, cells: Int32Array): Float32Array {
   return out;
 }
 
-/** The raster as a heatmap of blend codes (empty pixels blank), hover per pixel. */
+/**
+ * The raster as a picture: an `image` trace showing a PNG of its pixels (each cell on top
+ * in its blend colour, empty pixels transparent), which Plotly only places. As a heatmap,
+ * Plotly coloured the ~160,000 pixels itself on every draw (~50 ms of the UI thread).
+ * Hover per pixel: the levels (one shared string per code) and the cells (views of the
+ * raster's counts, one per row), nothing built per pixel.
+ */
 function blendRasterTrace(
   model: IDualModel,
   raster: IBlendRaster,
   L: number,
-  colorscale: [number, string][]
+  theme: IPlotTheme
 ): PlotData {
   const nx = raster.x.count;
-  const z: (number | null)[][] = [];
-  const customdata: (number[] | null)[][] = [];
+  const gx = escapeLabel(model.geneX);
+  const gy = escapeLabel(model.geneY);
+  const levelText = Array.from(
+    { length: L * L },
+    (_, code) =>
+      `<br>${gx} level ${code % L}, ${gy} level ${Math.floor(code / L)} (cell on top)`
+  );
+  const hovertext: string[][] = [];
+  const customdata: Uint32Array[] = [];
   for (let iy = 0; iy < raster.y.count; iy++) {
-    const row: (number | null)[] = new Array(nx);
-    const info: (number[] | null)[] = new Array(nx);
+    const row: string[] = new Array(nx);
     for (let ix = 0; ix < nx; ix++) {
-      const p = iy * nx + ix;
-      const code = raster.code[p];
-      if (code === EMPTY_PIXEL) {
-        row[ix] = null;
-        info[ix] = null;
-      } else {
-        row[ix] = code;
-        info[ix] = [code % L, Math.floor(code / L), raster.count[p]];
-      }
+      const code = raster.code[iy * nx + ix];
+      row[ix] = code === EMPTY_PIXEL ? '' : levelText[code];
     }
-    z.push(row);
-    customdata.push(info);
+    hovertext.push(row);
+    customdata.push(raster.count.subarray(iy * nx, (iy + 1) * nx));
   }
   return {
-    type: 'heatmap',
+    type: 'image',
     name: 'cells',
+    source: rasterPicture(raster, L, theme),
+    // Row 0 of the picture is the raster's lowest row: Plotly places row r at y0 + r · dy
     x0: binCentre(raster.x, 0),
     dx: raster.x.size,
     y0: binCentre(raster.y, 0),
     dy: raster.y.size,
-    z: z as any,
-    customdata: customdata as any,
-    zmin: -0.5,
-    zmax: L * L - 0.5,
-    colorscale,
-    showscale: false,
-    showlegend: false,
-    hoverongaps: false,
+    hovertext,
+    customdata,
     hovertemplate:
-      `${escapeLabel(model.geneX)} level %{customdata[0]}, ` +
-      `${escapeLabel(model.geneY)} level %{customdata[1]} (cell on top)<br>` +
-      '%{customdata[2]:,} cells in this pixel<extra></extra>'
-  } as PlotData;
+      '%{customdata:,} cells in this pixel%{hovertext}<extra></extra>'
+  } as unknown as PlotData;
+}
+
+/** The last picture of each raster, by palette: recolouring to another theme makes a new one. */
+const rasterPictures = new WeakMap<
+  IBlendRaster,
+  { key: string; url: string }
+>();
+
+/** A data: URL of the raster's PNG (pixels in blend colours, empty pixels transparent). */
+export function rasterPicture(
+  raster: IBlendRaster,
+  L: number,
+  theme: IPlotTheme
+): string {
+  const colors = blendRgbs(theme, L);
+  const key = colors.join(';');
+  const known = rasterPictures.get(raster);
+  if (known?.key === key) {
+    return known.url;
+  }
+  const palette: Rgba[] = Array.from({ length: 256 }, (_, index) =>
+    index < colors.length ? [...colors[index], 255] : [0, 0, 0, 0]
+  );
+  const png = encodePalettePng(
+    raster.x.count,
+    raster.y.count,
+    raster.code,
+    palette
+  );
+  const url = `data:image/png;base64,${toBase64(png)}`;
+  rasterPictures.set(raster, { key, url });
+  return url;
 }
 
 /** The cells a view draws binned, per pair of axes (none when it draws points). */
@@ -880,6 +924,11 @@ function densityTrace(
     ...(showscale
       ? {
           colorbar: {
+            // Against the plot, inside the margin kept for it (not Plotly's x = 1.02)
+            x: 1,
+            xanchor: 'left',
+            xpad: 10,
+            ticklabeloverflow: 'allow',
             title: { text: 'cells per bin', side: 'right' },
             tickvals: ticks,
             ticktext: ticks.map(k => (10 ** k).toLocaleString('en-US')),

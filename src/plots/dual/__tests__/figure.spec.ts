@@ -1,6 +1,8 @@
+import { decode as decodePng } from 'fast-png';
+
 import { categoryColors, missingCategoryColor } from '../../palette';
 import { IPlotTheme, LIGHT_PLOT_THEME } from '../../theme';
-import { DARK_BLEND_CORNERS, LIGHT_BLEND_CORNERS } from '../blend';
+import { blendColor, DARK_BLEND_CORNERS, LIGHT_BLEND_CORNERS } from '../blend';
 import {
   binnedRegions,
   blendEmbeddingFigure,
@@ -17,6 +19,10 @@ const theme = LIGHT_PLOT_THEME;
 const DARK: IPlotTheme = { ...LIGHT_PLOT_THEME, isDark: true };
 
 beforeEach(() => clearDualCaches());
+
+function rgbHex([r, g, b]: readonly number[]): string {
+  return `#${[r, g, b].map(c => c.toString(16).padStart(2, '0')).join('')}`;
+}
 
 describe('dualScatterFigure', () => {
   it('draws one WebGL trace per facet and colour group, with a cell per point', () => {
@@ -352,30 +358,37 @@ describe('blendEmbeddingFigure', () => {
     selected[10] = selected[11] = 1;
     const drawn = blendEmbeddingFigure(model, { theme, selected });
     const [image, overlay, key] = drawn.figure.data as any[];
-    expect(image.type).toBe('heatmap');
+    expect(image.type).toBe('image');
     expect(key.name).toBe('colour key');
     expect(drawn.pointCells[0]).toBeNull();
     expect(image.x0).toBeCloseTo(raster.x.start + raster.x.size / 2, 12);
-    expect(image.dy).toBe(raster.y.size);
+    expect(image.y0).toBeCloseTo(raster.y.start + raster.y.size / 2, 12);
+    expect([image.dx, image.dy]).toEqual([raster.x.size, raster.y.size]);
+    // The picture, decoded by fast-png: each pixel in its top cell's blend colour
     const nx = raster.x.count;
-    let filled = 0;
-    image.z.forEach((row: (number | null)[], iy: number) =>
-      row.forEach((z, ix) => {
-        const p = iy * nx + ix;
-        if (raster.count[p] === 0) {
-          expect(z).toBeNull();
-          expect(image.customdata[iy][ix]).toBeNull();
-        } else {
-          filled++;
-          expect(z).toBe(raster.code[p]);
-          expect(image.customdata[iy][ix]).toEqual([
-            raster.code[p] % 10,
-            Math.floor(raster.code[p] / 10),
-            raster.count[p]
-          ]);
-        }
-      })
+    const picture = decodePng(
+      Buffer.from(image.source.replace('data:image/png;base64,', ''), 'base64')
     );
+    expect([picture.width, picture.height]).toEqual([nx, raster.y.count]);
+    let filled = 0;
+    raster.code.forEach((code, p) => {
+      const [iy, ix] = [Math.floor(p / nx), p % nx];
+      // Row 0 of the picture is the raster's row 0 (Plotly puts it at y0)
+      const rgba = picture.palette![picture.data[iy * nx + ix]];
+      if (raster.count[p] === 0) {
+        expect(rgba[3]).toBe(0);
+        expect(image.hovertext[iy][ix]).toBe('');
+      } else {
+        filled++;
+        const [lx, ly] = [code % 10, Math.floor(code / 10)];
+        expect(rgbHex(rgba)).toBe(blendColor(lx, ly, theme));
+        expect(rgba[3]).toBe(255);
+        expect(image.hovertext[iy][ix]).toBe(
+          `<br>CD3E level ${lx}, CD8A level ${ly} (cell on top)`
+        );
+      }
+      expect(image.customdata[iy][ix]).toBe(raster.count[p]);
+    });
     expect(filled).toBeGreaterThan(0);
     // Selected cells are drawn over the image, in their blend positions
     expect(overlay.name).toBe('selected');
