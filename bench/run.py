@@ -114,9 +114,15 @@ def figures(raw: dict) -> dict:
             "heatmap_1m_comm_ops": ht["ops"],
             "heatmap_1m_wire_bytes": ht["wire_bytes"],
             "browser_memory_bytes": raw["browser_memory"],
-            "browser_memory_method": "CDP Runtime.getHeapUsage (usedSize + backingStorageSize) "
-            "after HeapProfiler.collectGarbage, page target only; around the cold 10^6-cell "
-            "dual view (fetch to correlations shown), over the websocket bytes received",
+            "browser_memory_method": (
+                "performance.measureUserAgentSpecificMemory(): the bytes attributed to the "
+                "page's window (JS heap, array buffers and SharedArrayBuffers), workers "
+                "apart"
+                if raw["browser_memory"]["after"]["method"] == "measureUserAgentSpecificMemory"
+                else "CDP Runtime.getHeapUsage (usedSize + backingStorageSize), page target"
+            )
+            + "; after HeapProfiler.collectGarbage, around the cold 10^6-cell dual view (fetch "
+            "to correlations shown), over the websocket bytes received",
             "browser_mem_cache_ratio_1m": raw["browser_memory"]["cache_ratio"],
             "browser_mem_heatmap_bytes_1m": raw["browser_memory"]["heatmap"]["after"]["total"]
             - raw["browser_memory"]["heatmap"]["before"]["total"],

@@ -4,6 +4,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { columnsPayloadToIPC, isColumnsPayload } from '../data/columnsPayload';
+import { PartsAssembler } from './partsAssembler';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   ErrorCode,
@@ -58,10 +59,8 @@ interface IPending {
   resolve: (response: IResponse<any>) => void;
   reject: (err: ExprscopeError) => void;
   result: unknown;
-  chunks: (Uint8Array | null)[];
-  partsTotal: number;
+  parts: PartsAssembler | null;
   partsReceived: number;
-  receivedBytes: number;
   onProgress?: ProgressCallback;
   cleanup: () => void;
 }
@@ -143,10 +142,8 @@ export class CommClient implements IDisposable {
         resolve,
         reject,
         result: undefined,
-        chunks: [],
-        partsTotal: 0,
+        parts: null,
         partsReceived: 0,
-        receivedBytes: 0,
         onProgress,
         cleanup: () => {
           if (timer !== null) {
@@ -221,7 +218,7 @@ export class CommClient implements IDisposable {
       !Number.isInteger(part) ||
       part < 0 ||
       part >= parts ||
-      (pending.partsTotal !== 0 && parts !== pending.partsTotal)
+      (pending.parts !== null && parts !== pending.parts.parts)
     ) {
       this._settle(
         pending.id,
@@ -232,26 +229,28 @@ export class CommClient implements IDisposable {
       );
       return;
     }
-    if (pending.chunks[part] !== undefined) {
+    pending.parts ??= new PartsAssembler(parts);
+    if (pending.parts.has(part)) {
       return;
     }
-    pending.partsTotal = parts;
     if (part === 0) {
       pending.result = data.result;
     }
-    const chunk = chunkOf(msg.buffers, data.b64);
-    pending.chunks[part] = chunk;
+    pending.parts.add(part, chunkOf(msg.buffers, data.b64));
     pending.partsReceived += 1;
-    pending.receivedBytes += chunk?.byteLength ?? 0;
     if (pending.onProgress) {
       try {
-        pending.onProgress(pending.receivedBytes, pending.partsReceived, parts);
+        pending.onProgress(
+          pending.parts.receivedBytes,
+          pending.partsReceived,
+          parts
+        );
       } catch (err) {
         console.error('exprscope: progress callback failed', err);
       }
     }
     if (pending.partsReceived === parts) {
-      let payload = concatChunks(pending.chunks, pending.receivedBytes);
+      let payload = pending.parts.bytes();
       if (isColumnsPayload(pending.result)) {
         // R kernels send raw columns: from here on, the same Arrow stream as Python's.
         try {
@@ -375,25 +374,4 @@ function decodeBase64(text: string): Uint8Array {
     bytes[i] = binary.charCodeAt(i);
   }
   return bytes;
-}
-
-/** Join the slices in part order; a single slice is returned as is. */
-function concatChunks(
-  chunks: (Uint8Array | null)[],
-  totalBytes: number
-): Uint8Array | null {
-  const present = chunks.filter((c): c is Uint8Array => c !== null);
-  if (present.length === 0) {
-    return null;
-  }
-  if (present.length === 1) {
-    return present[0];
-  }
-  const out = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of present) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

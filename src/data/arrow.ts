@@ -1,4 +1,4 @@
-import { Data, DataType, tableFromIPC, Vector } from 'apache-arrow';
+import { Data, DataType, Table, tableFromIPC, Vector } from 'apache-arrow';
 
 import type { CodeArray } from '../compute/aggregate';
 import { allocateColumn, copyColumn, inSharedMemory } from './sharedMemory';
@@ -119,7 +119,19 @@ type NumericArrayType = Float32ArrayConstructor | Float64ArrayConstructor;
  * (./sharedMemory.ts); cell ids stay in the reply (the workers never get them).
  */
 export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
-  const table = tableFromIPC(bytes);
+  return decodeFetchTable(readFetchPayload(bytes));
+}
+
+/** The Arrow table of a `fetch` reply (the first half of `decodeFetchPayload`). */
+export function readFetchPayload(bytes: Uint8Array): Table {
+  return tableFromIPC(bytes);
+}
+
+/**
+ * The columns of a `fetch` reply's table (the second half of `decodeFetchPayload`; the
+ * bridge runs the halves in two tasks, at a million cells each is tens of milliseconds).
+ */
+export function decodeFetchTable(table: Table): IDecodedFetch {
   const decoded: IDecodedFetch = {
     nCells: table.numRows,
     genes: new Map(),

@@ -1,10 +1,12 @@
 /**
  * Where decoded columns live. On a cross-origin-isolated page (the server sends the
  * COOP/COEP headers: `--ExprscopeServer.cross_origin_isolation=True`, see
- * docs/performance.md), they are allocated in `SharedArrayBuffer`s, so that handing them
- * to a plot's Web Worker shares the memory instead of copying it (a million cells: 26 MB
- * and ~30 ms of the UI thread per view). Elsewhere browsers do not offer shared memory,
- * and columns are plain `ArrayBuffer`s, copied to the worker once per dataset.
+ * docs/performance.md), gene values, embeddings and category codes are allocated in
+ * `SharedArrayBuffer`s, so that handing them to a plot's Web Worker shares the memory
+ * instead of copying it (a million cells: 18 MB and ~30 ms of the UI thread per view). The
+ * reply and the cell ids (which workers never get) stay in plain memory. Elsewhere
+ * browsers do not offer shared memory, and columns are plain `ArrayBuffer`s, copied to
+ * the worker once per dataset.
  *
  * Shared columns are read-only by contract: the cache, the views and the workers all
  * read them and none writes into them.

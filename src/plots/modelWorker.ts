@@ -12,7 +12,9 @@
 import { isShared } from '../data/sharedMemory';
 
 export type ModelWorkerRequest<I, O> =
-  { type: 'input'; input: I } | { type: 'build'; id: number; options: O };
+  | { type: 'input'; input: I }
+  | { type: 'patch'; patch: Partial<I> }
+  | { type: 'build'; id: number; options: O };
 
 export type ModelWorkerReply<M> =
   { id: number; model: M } | { id: number; error: string };
@@ -64,6 +66,48 @@ function countTraffic(value: unknown): void {
   copied.forEach(buffer => (traffic.copiedBytes += buffer.byteLength));
 }
 
+/**
+ * The fields of `next` that differ from `previous` (by reference), when none of them holds
+ * an array buffer; null when an array changed (the input must be sent whole).
+ */
+export function lightPatch<I>(previous: I, next: I): Partial<I> | null {
+  if (
+    typeof previous !== 'object' ||
+    previous === null ||
+    typeof next !== 'object' ||
+    next === null
+  ) {
+    return null;
+  }
+  const before = previous as Record<string, unknown>;
+  const after = next as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[key] !== after[key]) {
+      if (holdsBuffers(before[key]) || holdsBuffers(after[key])) {
+        return null;
+      }
+      patch[key] = after[key];
+    }
+  }
+  return patch as Partial<I>;
+}
+
+function holdsBuffers(value: unknown, depth = 0): boolean {
+  if (ArrayBuffer.isView(value)) {
+    return true;
+  }
+  if (depth > 3 || value === null || typeof value !== 'object') {
+    return false;
+  }
+  const entries =
+    value instanceof Map ? [...value.values()] : Object.values(value);
+  // Arrays of strings (categories) hold none
+  return entries.some(
+    entry => typeof entry !== 'string' && holdsBuffers(entry, depth + 1)
+  );
+}
+
 /** Builds models away from the UI thread. */
 export interface IModelBuilder<I, O, M> {
   build(input: I, options: O): Promise<M>;
@@ -88,7 +132,9 @@ export function createModelBuilder<I, O, M>(
   options: IModelWorkerOptions<I, M> = {}
 ): IModelBuilder<I, O, M> {
   let worker: Worker | null = null;
+  // The input as the view gave it, and as it went to the worker (stripped)
   let sent: I | null = null;
+  let sentForm: I | null = null;
   let nextId = 0;
   const pending = new Map<
     number,
@@ -120,18 +166,30 @@ export function createModelBuilder<I, O, M>(
     worker?.terminate();
     worker = null;
     sent = null;
+    sentForm = null;
   };
 
   const build = (input: I, buildOptions: O): Promise<M> => {
     worker = worker ?? launch();
     if (input !== sent) {
-      const request: ModelWorkerRequest<I, O> = {
-        type: 'input',
-        input: options.strip ? options.strip(input) : input
-      };
-      countTraffic(request.input);
-      worker.postMessage(request);
+      const form = options.strip ? options.strip(input) : input;
+      const patch = sentForm === null ? null : lightPatch(sentForm, form);
+      if (patch) {
+        // Same arrays, other small fields (correlations from the kernel): the worker keeps
+        // its arrays, so its memos (keyed by them) still hold
+        worker.postMessage({ type: 'patch', patch } as ModelWorkerRequest<
+          I,
+          O
+        >);
+      } else {
+        countTraffic(form);
+        worker.postMessage({ type: 'input', input: form } as ModelWorkerRequest<
+          I,
+          O
+        >);
+      }
       sent = input;
+      sentForm = form;
     }
     const id = nextId++;
     const request: ModelWorkerRequest<I, O> = {
@@ -180,6 +238,10 @@ export function serveModelBuilds<I, O, M>(
     const request = event.data;
     if (request.type === 'input') {
       input = request.input;
+      return;
+    }
+    if (request.type === 'patch') {
+      input = input === null ? null : { ...input, ...request.patch };
       return;
     }
     try {

@@ -4,6 +4,8 @@
  */
 import type * as PlotlyTypes from 'plotly.js';
 
+import { nextTask } from '../tasks';
+
 export type Plotly = typeof PlotlyTypes;
 export type PlotData = Partial<PlotlyTypes.PlotData>;
 export type PlotLayout = Partial<PlotlyTypes.Layout>;
@@ -126,40 +128,23 @@ export function loadPlotly(): Promise<Plotly> {
 }
 
 /**
- * Plotly draws run one at a time, each in a task of its own after the browser had a turn
- * (input, paint). A view's figures drawn in one task block the UI thread for their sum: at
- * a million cells the dual view's scatter and embedding took ~150 ms together, and less than
- * half each apart. A draw may return a promise (Plotly.react's); the next waits for it.
+ * Plotly draws run one at a time: a draw asked for while another is waiting or running
+ * starts after it, in a task of its own (input and painting in between). A view's figures
+ * drawn in one task block the UI thread for their sum: at a million cells the dual view's
+ * scatter and embedding took ~150 ms together, less than half each apart. A draw with none
+ * before it starts at once (no delay for a single redraw). A draw may return a promise
+ * (Plotly.react's); the next waits for it.
  */
 export function drawInTurn<T>(draw: () => T | Promise<T>): Promise<T> {
-  const turn = lastDraw.then(nextTask).then(draw);
-  lastDraw = turn.catch(() => undefined);
+  const wait = drawsQueued > 0 ? lastDraw.then(nextTask) : Promise.resolve();
+  drawsQueued++;
+  const turn = wait.then(draw);
+  lastDraw = turn.then(
+    () => drawsQueued--,
+    () => drawsQueued--
+  );
   return turn;
 }
 
 let lastDraw: Promise<unknown> = Promise.resolve();
-
-/**
- * A new task: `scheduler.yield` where there is one, else a message (not clamped as timers
- * are), else a timer.
- */
-export function nextTask(): Promise<void> {
-  const scheduler = (
-    globalThis as { scheduler?: { yield?: () => Promise<void> } }
-  ).scheduler;
-  if (scheduler?.yield) {
-    return scheduler.yield();
-  }
-  return new Promise(resolve => {
-    if (typeof MessageChannel === 'undefined') {
-      setTimeout(resolve, 0);
-      return;
-    }
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
-}
+let drawsQueued = 0;

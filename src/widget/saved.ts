@@ -75,6 +75,36 @@ export function encodeFigure(figure: IFigure): IFigure {
   };
 }
 
+/**
+ * Rows of one typed-array type and length (the raster's per-pixel counts) as one 2-D
+ * typed array (`shape` "rows,columns", numpy's order); plotly.js decodes only a whole
+ * value, not typed arrays inside a plain one.
+ */
+function typedRows(rows: unknown[]): unknown {
+  const first = rows[0];
+  if (!ArrayBuffer.isView(first) || first instanceof DataView) {
+    return null;
+  }
+  const type = first.constructor;
+  const length = (first as Uint8Array).length;
+  const entry = DTYPES.find(([dtype]) => dtype === type);
+  if (
+    !entry ||
+    !rows.every(
+      row => row?.constructor === type && (row as Uint8Array).length === length
+    )
+  ) {
+    return null;
+  }
+  const joined = new (type as Uint8ArrayConstructor)(rows.length * length);
+  rows.forEach((row, i) => joined.set(row as Uint8Array, i * length));
+  return {
+    dtype: entry[1],
+    bdata: toBase64(joined),
+    shape: `${rows.length},${length}`
+  };
+}
+
 function encodeValue(value: any): any {
   if (ArrayBuffer.isView(value)) {
     const entry = DTYPES.find(([type]) => value instanceof type);
@@ -84,7 +114,7 @@ function encodeValue(value: any): any {
     return Array.from(value as any);
   }
   if (Array.isArray(value)) {
-    return value.map(encodeValue);
+    return typedRows(value) ?? value.map(encodeValue);
   }
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};

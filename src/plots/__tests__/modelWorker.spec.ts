@@ -1,5 +1,6 @@
 import {
   createModelBuilder,
+  lightPatch,
   ModelWorkerRequest,
   workerInputTraffic
 } from '../modelWorker';
@@ -63,7 +64,10 @@ describe('createModelBuilder', () => {
     worker.reply({ id: 0, error: 'bad options' });
     await answered;
     // A new input (another dataset) is sent again
-    const third = models.build({ ...input }, 'three');
+    const third = models.build(
+      { ...input, values: new Float32Array(4) },
+      'three'
+    );
     expect(worker.sent.map(m => m.type)).toEqual([
       'input',
       'build',
@@ -117,5 +121,46 @@ describe('createModelBuilder', () => {
     expect(shared.copiedBytes).toBe(copied.copiedBytes);
     expect(shared.sharedBytes - copied.sharedBytes).toBe(500);
     models.dispose();
+  });
+
+  it('sends only the small fields that changed, and the whole input when an array did', () => {
+    const { worker, models } = builder();
+    const values = new Float32Array(4);
+    const codes = new Int8Array(4);
+    ignore(models.build({ values, codes, labels: ['a'] }, 'one'));
+    // Another object with the same arrays: a patch with the one field that changed
+    ignore(models.build({ values, codes, labels: ['a', 'b'] }, 'two'));
+    const patch = worker.sent[2] as any;
+    expect(patch).toEqual({ type: 'patch', patch: { labels: ['a', 'b'] } });
+    // A new array: the whole input again
+    ignore(
+      models.build(
+        { values: new Float32Array(4), codes, labels: ['a'] },
+        'three'
+      )
+    );
+    expect(worker.sent.map(m => m.type)).toEqual([
+      'input',
+      'build',
+      'patch',
+      'build',
+      'input',
+      'build'
+    ]);
+    models.dispose();
+  });
+});
+
+describe('lightPatch', () => {
+  it('names changed fields unless they hold buffers', () => {
+    const codes = new Int8Array(2);
+    const stats = new Map([['dataset|a', { r: 0.5 }]]);
+    expect(lightPatch({ codes, stats: null }, { codes, stats })).toEqual({
+      stats
+    });
+    expect(lightPatch({ codes }, { codes })).toEqual({});
+    expect(lightPatch({ codes }, { codes: new Int8Array(2) })).toBeNull();
+    // A wrapper object around an array counts as holding it
+    expect(lightPatch({ column: { codes } }, { column: { codes } })).toBeNull();
   });
 });

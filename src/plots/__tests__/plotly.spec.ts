@@ -1,4 +1,5 @@
-import { drawInTurn, IFigure, nextTask, shareUnchangedArrays } from '../plotly';
+import { drawInTurn, IFigure, shareUnchangedArrays } from '../plotly';
+import { nextTask } from '../../tasks';
 
 describe('shareUnchangedArrays', () => {
   const figure = (
@@ -82,7 +83,7 @@ describe('shareUnchangedArrays', () => {
 });
 
 describe('drawInTurn', () => {
-  it('runs draws one at a time, in order, none in the current task', async () => {
+  it('runs draws one at a time, in order, each after the previous in a new task', async () => {
     const order: string[] = [];
     let resolveFirst: () => void = () => undefined;
     const first = drawInTurn(() => {
@@ -98,18 +99,28 @@ describe('drawInTurn', () => {
       order.push('third');
       return 3;
     });
+    // The first starts at once (no draw before it)
     await Promise.resolve();
-    expect(order).toEqual([]);
+    expect(order).toEqual(['first']);
     await nextTask();
     await nextTask();
     // The second waits for the first's promise
     expect(order).toEqual(['first']);
     resolveFirst();
     await first;
+    // Not in the first's task: only after a new one
+    await Promise.resolve();
+    expect(order).toEqual(['first']);
     // A failed draw fails alone; the next still runs
     await expect(failing).rejects.toThrow('bad figure');
     await expect(third).resolves.toBe(3);
     expect(order).toEqual(['first', 'failing', 'third']);
+    // Once all are done, a new draw starts at once again
+    await nextTask();
+    const alone = drawInTurn(() => order.push('alone'));
+    await Promise.resolve();
+    expect(order).toContain('alone');
+    await alone;
   });
 
   it('yields to tasks queued before it', async () => {

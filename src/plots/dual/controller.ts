@@ -341,7 +341,20 @@ export class DualController {
         clusterColumn,
         matrixLabel
       ].join('\u0000');
-      if (this._input?.data !== data || this._input.key !== key) {
+      const previous = this._input;
+      if (
+        previous?.key === key &&
+        previous.data !== data &&
+        previous.data.expression === data.expression
+      ) {
+        // Only the kernel's correlations arrived: the same arrays, so the worker gets a
+        // patch and keeps its memos (cells, density, blend) and the view its blend picture
+        this._input = {
+          data,
+          key,
+          input: { ...previous.input, kernelStats: data.kernelStats }
+        };
+      } else if (previous?.data !== data || previous.key !== key) {
         this._input = {
           data,
           key,
@@ -360,7 +373,7 @@ export class DualController {
           }
         };
       }
-      const input = this._input.input;
+      const input = this._input!.input; // set by one of the branches above
       // On the kernel path the browser never correlates a million cells itself.
       const kernelPending = this._kernelPath() && !data.kernelStats;
       const buildOptions = {

@@ -446,29 +446,17 @@ function blendRasterTrace(
   L: number,
   theme: IPlotTheme
 ): PlotData {
-  const nx = raster.x.count;
-  const gx = escapeLabel(model.geneX);
-  const gy = escapeLabel(model.geneY);
-  const levelText = Array.from(
-    { length: L * L },
-    (_, code) =>
-      `<br>${gx} level ${code % L}, ${gy} level ${Math.floor(code / L)} (cell on top)`
+  const { source, hovertext, customdata } = rasterDrawing(
+    raster,
+    L,
+    theme,
+    escapeLabel(model.geneX),
+    escapeLabel(model.geneY)
   );
-  const hovertext: string[][] = [];
-  const customdata: Uint32Array[] = [];
-  for (let iy = 0; iy < raster.y.count; iy++) {
-    const row: string[] = new Array(nx);
-    for (let ix = 0; ix < nx; ix++) {
-      const code = raster.code[iy * nx + ix];
-      row[ix] = code === EMPTY_PIXEL ? '' : levelText[code];
-    }
-    hovertext.push(row);
-    customdata.push(raster.count.subarray(iy * nx, (iy + 1) * nx));
-  }
   return {
     type: 'image',
     name: 'cells',
-    source: rasterPicture(raster, L, theme),
+    source,
     // Row 0 of the picture is the raster's lowest row: Plotly places row r at y0 + r · dy
     x0: binCentre(raster.x, 0),
     dx: raster.x.size,
@@ -481,36 +469,65 @@ function blendRasterTrace(
   } as unknown as PlotData;
 }
 
-/** The last picture of each raster, by palette: recolouring to another theme makes a new one. */
-const rasterPictures = new WeakMap<
+interface IRasterDrawing {
+  /** A data: URL of the PNG. */
+  source: string;
+  hovertext: string[][];
+  customdata: Uint32Array[];
+}
+
+/**
+ * The last drawing of each raster, by palette and gene labels. The same raster drawn again
+ * (the kernel's correlations arrived, another theme's labels) gives the same arrays, which
+ * Plotly then skips (shareUnchangedArrays finds them by reference).
+ */
+const rasterDrawings = new WeakMap<
   IBlendRaster,
-  { key: string; url: string }
+  { key: string; drawing: IRasterDrawing }
 >();
 
-/** A data: URL of the raster's PNG (pixels in blend colours, empty pixels transparent). */
-export function rasterPicture(
+/** The raster's PNG (pixels in blend colours, empty pixels transparent) and hover arrays. */
+export function rasterDrawing(
   raster: IBlendRaster,
   L: number,
-  theme: IPlotTheme
-): string {
+  theme: IPlotTheme,
+  geneX: string,
+  geneY: string
+): IRasterDrawing {
   const colors = blendRgbs(theme, L);
-  const key = colors.join(';');
-  const known = rasterPictures.get(raster);
+  const key = [colors.join(';'), geneX, geneY].join('\u0000');
+  const known = rasterDrawings.get(raster);
   if (known?.key === key) {
-    return known.url;
+    return known.drawing;
   }
   const palette: Rgba[] = Array.from({ length: 256 }, (_, index) =>
     index < colors.length ? [...colors[index], 255] : [0, 0, 0, 0]
   );
-  const png = encodePalettePng(
-    raster.x.count,
-    raster.y.count,
-    raster.code,
-    palette
+  const nx = raster.x.count;
+  const png = encodePalettePng(nx, raster.y.count, raster.code, palette);
+  const levelText = Array.from(
+    { length: L * L },
+    (_, code) =>
+      `<br>${geneX} level ${code % L}, ${geneY} level ${Math.floor(code / L)} (cell on top)`
   );
-  const url = `data:image/png;base64,${toBase64(png)}`;
-  rasterPictures.set(raster, { key, url });
-  return url;
+  const hovertext: string[][] = [];
+  const customdata: Uint32Array[] = [];
+  for (let iy = 0; iy < raster.y.count; iy++) {
+    const row: string[] = new Array(nx);
+    for (let ix = 0; ix < nx; ix++) {
+      const code = raster.code[iy * nx + ix];
+      row[ix] = code === EMPTY_PIXEL ? '' : levelText[code];
+    }
+    hovertext.push(row);
+    customdata.push(raster.count.subarray(iy * nx, (iy + 1) * nx));
+  }
+  const drawing = {
+    source: `data:image/png;base64,${toBase64(png)}`,
+    hovertext,
+    customdata
+  };
+  rasterDrawings.set(raster, { key, drawing });
+  return drawing;
 }
 
 /** The cells a view draws binned, per pair of axes (none when it draws points). */

@@ -40,6 +40,30 @@ describe('encodeFigure', () => {
     expect(JSON.parse(JSON.stringify(encoded))).toEqual(encoded);
   });
 
+  it('writes rows of one typed array type as a 2-D typed array (numpy shape)', () => {
+    const counts = Uint32Array.from([1, 2, 3, 4, 5, 6]);
+    const rows = [counts.subarray(0, 3), counts.subarray(3, 6)];
+    const trace = encodeFigure({
+      data: [{ type: 'image', customdata: rows as any, z: [[1, 2]] as any }],
+      layout: {}
+    }).data[0] as any;
+    expect(trace.customdata.dtype).toBe('u4');
+    expect(trace.customdata.shape).toBe('2,3');
+    const bytes = Uint8Array.from(atob(trace.customdata.bdata), c =>
+      c.charCodeAt(0)
+    );
+    expect(Array.from(new Uint32Array(bytes.buffer))).toEqual([
+      1, 2, 3, 4, 5, 6
+    ]);
+    // Plain nested arrays, or rows that differ, stay as they are
+    expect(trace.z).toEqual([[1, 2]]);
+    const mixed = encodeFigure({
+      data: [{ customdata: [counts, new Float32Array(2)] as any }],
+      layout: {}
+    }).data[0] as any;
+    expect(mixed.customdata.map((row: any) => row.dtype)).toEqual(['u4', 'f4']);
+  });
+
   it("drops Plotly's private keys and functions, and non-finite numbers", () => {
     const encoded = encodeFigure({
       data: [{ type: 'heatmap', z: [[1, NaN]] as any, _input: {} } as any],

@@ -390,6 +390,14 @@ describe('blendEmbeddingFigure', () => {
       expect(image.customdata[iy][ix]).toBe(raster.count[p]);
     });
     expect(filled).toBeGreaterThan(0);
+    // Drawn again (the kernel's correlations arrived): the same picture and hover arrays
+    const again = blendEmbeddingFigure(model, { theme }).figure.data[0] as any;
+    expect(again.source).toBe(image.source);
+    expect(again.hovertext).toBe(image.hovertext);
+    expect(again.customdata).toBe(image.customdata);
+    const dark = blendEmbeddingFigure(model, { theme: DARK }).figure
+      .data[0] as any;
+    expect(dark.source).not.toBe(image.source);
     // Selected cells are drawn over the image, in their blend positions
     expect(overlay.name).toBe('selected');
     expect(Array.from(drawn.pointCells[1]!).sort()).toEqual([10, 11]);
