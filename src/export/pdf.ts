@@ -40,26 +40,6 @@ export async function svgToPdf(
     keywords: options.keywords,
     creator: options.creator
   });
-  cssTransformsAsAttributes(svg);
   await doc.svg(svg, { x: 0, y: 0, width, height });
   return doc.output('arraybuffer');
-}
-
-/**
- * Move CSS `transform`s of `svg`'s elements into SVG `transform` attributes, the only ones
- * svg2pdf reads. Plotly flips pictures (the dual view's raster, an `image` trace) with a
- * CSS transform; left there, the PDF would show them upside down.
- */
-export function cssTransformsAsAttributes(svg: Element): void {
-  svg.querySelectorAll<SVGElement>('[style]').forEach(element => {
-    const css = element.style.getPropertyValue('transform');
-    if (!css || css === 'none') {
-      return;
-    }
-    // SVG's syntax is CSS's without units: translate(200px, 10px) → translate(200, 10)
-    const own = css.replace(/(-?[\d.]+(?:e[-+]?\d+)?)px/gi, '$1');
-    const existing = element.getAttribute('transform');
-    element.setAttribute('transform', existing ? `${existing} ${own}` : own);
-    element.style.removeProperty('transform');
-  });
 }

@@ -5,7 +5,7 @@ import { join } from 'path';
 import { inflateSync } from 'zlib';
 
 import { parseSpec, serializeSpec } from '../../plots/spec';
-import { cssTransformsAsAttributes, svgToPdf } from '../pdf';
+import { svgToPdf } from '../pdf';
 import { NASTY_STRINGS, specWith } from './fixtures';
 
 // jsdom resolves jspdf to its ES build, which jest does not transform: use the UMD builds
@@ -108,25 +108,5 @@ describe('svgToPdf', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  it('gives svg2pdf CSS transforms (as Plotly flips pictures) as SVG attributes', () => {
-    const svg = new DOMParser().parseFromString(
-      '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400">' +
-        '<image width="400" height="400" transform="translate(5, 0)" ' +
-        'style="image-rendering: pixelated; transform: translate(200px, 200px) scale(1, -1) translate(-200px, -200px);"/>' +
-        '<rect width="1" height="1" style="fill: red;"/></svg>',
-      'image/svg+xml'
-    ).documentElement;
-    cssTransformsAsAttributes(svg);
-    const image = svg.querySelector('image')!;
-    expect(image.getAttribute('transform')).toBe(
-      'translate(5, 0) translate(200, 200) scale(1, -1) translate(-200, -200)'
-    );
-    expect((image as SVGElement).style.getPropertyValue('transform')).toBe('');
-    expect(
-      (image as SVGElement).style.getPropertyValue('image-rendering')
-    ).toBe('pixelated');
-    expect(svg.querySelector('rect')!.hasAttribute('transform')).toBe(false);
   });
 });
