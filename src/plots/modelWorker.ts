@@ -43,27 +43,35 @@ export function workerInputTraffic(): IWorkerInputTraffic {
  */
 function countTraffic(value: unknown): void {
   const copied = new Set<ArrayBufferLike>();
-  const visit = (item: unknown): void => {
-    if (ArrayBuffer.isView(item)) {
-      if (isShared(item)) {
-        traffic.sharedBytes += item.byteLength;
-      } else {
-        copied.add(item.buffer);
-      }
-    } else if (item instanceof Map) {
-      item.forEach(visit);
-    } else if (Array.isArray(item)) {
-      // Arrays of strings (categories, gene names) hold no buffers
-      if (item.length > 0 && typeof item[0] !== 'string') {
-        item.forEach(visit);
-      }
-    } else if (item !== null && typeof item === 'object') {
-      Object.values(item).forEach(visit);
+  for (const view of viewsIn(value)) {
+    if (isShared(view)) {
+      traffic.sharedBytes += view.byteLength;
+    } else {
+      copied.add(view.buffer);
     }
-  };
-  visit(value);
+  }
   traffic.inputs++;
   copied.forEach(buffer => (traffic.copiedBytes += buffer.byteLength));
+}
+
+/** The typed arrays in an input or a field of one (objects, arrays and maps followed). */
+function viewsIn(
+  value: unknown,
+  out: ArrayBufferView[] = []
+): ArrayBufferView[] {
+  if (ArrayBuffer.isView(value)) {
+    out.push(value);
+  } else if (value instanceof Map) {
+    value.forEach(entry => viewsIn(entry, out));
+  } else if (Array.isArray(value)) {
+    // Arrays of strings (categories, gene names) hold no buffers
+    if (value.length > 0 && typeof value[0] !== 'string') {
+      value.forEach(entry => viewsIn(entry, out));
+    }
+  } else if (value !== null && typeof value === 'object') {
+    Object.values(value).forEach(entry => viewsIn(entry, out));
+  }
+  return out;
 }
 
 /**
@@ -84,28 +92,13 @@ export function lightPatch<I>(previous: I, next: I): Partial<I> | null {
   const patch: Record<string, unknown> = {};
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
     if (before[key] !== after[key]) {
-      if (holdsBuffers(before[key]) || holdsBuffers(after[key])) {
+      if (viewsIn(before[key]).length > 0 || viewsIn(after[key]).length > 0) {
         return null;
       }
       patch[key] = after[key];
     }
   }
   return patch as Partial<I>;
-}
-
-function holdsBuffers(value: unknown, depth = 0): boolean {
-  if (ArrayBuffer.isView(value)) {
-    return true;
-  }
-  if (depth > 3 || value === null || typeof value !== 'object') {
-    return false;
-  }
-  const entries =
-    value instanceof Map ? [...value.values()] : Object.values(value);
-  // Arrays of strings (categories) hold none
-  return entries.some(
-    entry => typeof entry !== 'string' && holdsBuffers(entry, depth + 1)
-  );
 }
 
 /** Builds models away from the UI thread. */
