@@ -24,6 +24,8 @@ module.exports = {
     // Only the bundler understands `new Worker(new URL(..., import.meta.url))`.
     '!src/plots/workers.ts',
     '!src/plots/*/worker.ts',
+    '!src/data/workers.ts',
+    '!src/data/decodeWorker.ts',
     '!src/bench/**'
   ],
   coverageReporters: ['lcov', 'text-summary'],

@@ -130,9 +130,12 @@ def figures(raw: dict) -> dict:
             "main_thread_long_tasks_method": "PerformanceObserver 'longtask' (tasks over 50 ms "
             "on the page's main thread) per stage: the cold heatmap (clicks to drawn), its 24 "
             "regroups and rescales, the cold and warm dual view (to correlations shown), and "
-            "its recolours",
+            "its recolours; long_frames and top_scripts from the Long Animation Frames API "
+            "(frames over 50 ms: the script entry points that ran longest, summed, with the "
+            "style and layout they forced; render = style, layout and paint after the scripts)",
             "cross_origin_isolated": raw["worker_input"]["cross_origin_isolated"],
             "worker_input_bytes_dual_cold_1m": raw["worker_input"]["dual_cold_1m"],
+            "fetch_decodings": raw["worker_input"]["fetch_decodings"],
             "compute_bytes": raw["compute"]["bytes"],
             "kernel_memory": raw["kernel_memory"],
         },

@@ -21,6 +21,7 @@ import { BridgeManager } from './bridge/bridgeManager';
 import { KernelBridge } from './bridge/kernelBridge';
 import { ExpressionCache } from './data/cache';
 import { ExpressionRepository } from './data/repository';
+import { createFetchDecoder } from './data/workers';
 import { reproduceCode, reproduceLanguage } from './export/reproduce';
 import { ExprscopePanelModel } from './panel/model';
 import { ExprscopeSidebar } from './panel/sidebar';
@@ -101,7 +102,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       budgetBytes: settings.cacheBudgetMegabytes * 1024 * 1024
     });
     const manager = new BridgeManager({
-      requestTimeoutMs: () => settings.requestTimeoutSeconds * 1000
+      requestTimeoutMs: () => settings.requestTimeoutSeconds * 1000,
+      // One worker decodes every kernel's replies (started on the first fetch)
+      fetchDecoder: createFetchDecoder()
     });
     const repositories = new WeakMap<KernelBridge, ExpressionRepository>();
     const repositoryFor = (bridge: KernelBridge): ExpressionRepository => {

@@ -6,9 +6,12 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 // Another port (EXPRSCOPE_UI_PORT) lets two checkouts run their UI tests side by side.
 const port = Number(process.env.EXPRSCOPE_UI_PORT || '8888');
-// A second server, cross-origin isolated (exprscope/server.py), for isolation.spec.ts.
+// A second server, cross-origin isolated (exprscope/server.py), for isolation.spec.ts, and
+// the sidebar's bad-input tests again there (unknown genes and matrices, a busy kernel, an
+// object changed in the kernel: the same messages with shared memory and its workers).
 const isolatedPort = port + 1;
 const ISOLATION_SPEC = /isolation\.spec\.ts/;
+const ALSO_ISOLATED = /sidebar\.spec\.ts/;
 
 function server(serverPort, ...args) {
   return {
@@ -54,7 +57,7 @@ module.exports = {
     { name: 'default', testIgnore: ISOLATION_SPEC },
     {
       name: 'isolated',
-      testMatch: ISOLATION_SPEC,
+      testMatch: [ISOLATION_SPEC, ALSO_ISOLATED],
       use: { baseURL: `http://localhost:${isolatedPort}` }
     }
   ],

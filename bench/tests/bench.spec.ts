@@ -169,7 +169,10 @@ function percentile(values: number[], p: number): number {
 /**
  * Tasks that held the page's main thread for more than 50 ms (the Long Tasks API), from
  * `start()` on: what a user would feel as a frozen page. Plotly's drawing is main-thread
- * work by nature; computation runs in Web Workers.
+ * work by nature; computation runs in Web Workers. What ran in them comes from the Long
+ * Animation Frames API (frames over 50 ms): per script entry point (its invoker, the
+ * bundle chunk and function), the time it ran and the style and layout it forced, and
+ * per frame the rendering after the scripts.
  */
 class MainThread {
   constructor(private readonly page: IJupyterLabPageFixture) {}
@@ -180,32 +183,98 @@ class MainThread {
       const w = window as any;
       if (!w.__exprscopeLongTasks) {
         w.__exprscopeLongTasks = [];
+        w.__exprscopeFrames = [];
         new PerformanceObserver(list => {
           for (const entry of list.getEntries()) {
             w.__exprscopeLongTasks.push([entry.startTime, entry.duration]);
           }
         }).observe({ type: 'longtask' });
+        try {
+          new PerformanceObserver(list => {
+            for (const frame of list.getEntries() as any[]) {
+              w.__exprscopeFrames.push({
+                at: frame.startTime,
+                duration: frame.duration,
+                // Style, layout and paint after the frame's scripts
+                render:
+                  frame.renderStart > 0
+                    ? frame.startTime + frame.duration - frame.renderStart
+                    : 0,
+                scripts: (frame.scripts as any[]).map(script => ({
+                  invoker: script.invoker,
+                  source: `${(script.sourceURL || '').split('/').pop()}:${script.sourceFunctionName || '(anonymous)'}`,
+                  duration: script.duration,
+                  layout: script.forcedStyleAndLayoutDuration
+                }))
+              });
+            }
+          }).observe({ type: 'long-animation-frame' });
+        } catch {
+          // A browser without the API: the long tasks are still counted
+        }
       }
       return performance.now();
     });
   }
 
-  /** Long tasks since `start`: how many, the longest and their total, in ms. */
+  /**
+   * Long tasks since `start`: how many, the longest and their total, in ms; and the long
+   * frames' script entry points that ran longest, summed over the stage.
+   */
   async since(start: number) {
     // Entries are delivered after their task ends: let the last one arrive.
     await this.page.waitForTimeout(200);
-    const tasks: [number, number][] = await this.page.evaluate(
-      from =>
-        ((window as any).__exprscopeLongTasks as [number, number][]).filter(
-          ([at]) => at >= from
-        ),
+    const { tasks, frames } = await this.page.evaluate(
+      from => ({
+        tasks: (
+          (window as any).__exprscopeLongTasks as [number, number][]
+        ).filter(([at]) => at >= from),
+        frames: ((window as any).__exprscopeFrames as any[]).filter(
+          frame => frame.at >= from
+        )
+      }),
       start
     );
     const durations = tasks.map(([, duration]) => duration);
+    const scripts = new Map<
+      string,
+      { calls: number; ms: number; layout_ms: number; longest_ms: number }
+    >();
+    for (const frame of frames) {
+      for (const script of frame.scripts) {
+        const key = `${script.invoker} → ${script.source}`;
+        const sum = scripts.get(key) ?? {
+          calls: 0,
+          ms: 0,
+          layout_ms: 0,
+          longest_ms: 0
+        };
+        sum.calls++;
+        sum.ms += script.duration;
+        sum.layout_ms += script.layout;
+        sum.longest_ms = Math.max(sum.longest_ms, script.duration);
+        scripts.set(key, sum);
+      }
+    }
+    const round = (ms: number) => Math.round(ms);
     return {
       count: durations.length,
       max_ms: durations.length > 0 ? Math.max(...durations) : 0,
-      total_ms: durations.reduce((sum, d) => sum + d, 0)
+      total_ms: durations.reduce((sum, d) => sum + d, 0),
+      long_frames: frames.length,
+      long_frames_render_ms: round(
+        frames.reduce((sum: number, f: any) => sum + f.render, 0)
+      ),
+      top_scripts: [...scripts]
+        .sort(([, a], [, b]) => b.ms - a.ms)
+        .slice(0, 5)
+        .map(([script, sum]) => ({
+          script,
+          calls: sum.calls,
+          ms: round(sum.ms),
+          longest_ms: round(sum.longest_ms),
+          layout_ms: round(sum.layout_ms)
+        }))
     };
   }
 }
@@ -618,6 +687,8 @@ test('exprscope benchmark', async ({ page, browser }) => {
   // How the dual view's worker got its input: shared memory, or a copy
   results.worker_input = {
     cross_origin_isolated: stateAfter.crossOriginIsolated,
+    // Where the page's replies were decoded so far: the decoding worker, or the UI thread
+    fetch_decodings: stateAfter.fetchDecodings,
     dual_cold_1m: {
       shared_bytes:
         stateAfter.workerInputs.sharedBytes -

@@ -10,6 +10,7 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { tableFromIPC } from 'apache-arrow';
 
 import { ExprscopeError } from '../bridge/protocol';
+import { fetchDecodings } from '../data/fetchDecoding';
 import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
 import type { ExprscopePanelModel } from '../panel/model';
 import { topMarkers } from '../plots/heatmap/markers';
@@ -171,8 +172,8 @@ export function registerBenchCommands(
     }
   });
 
-  // What the sidebar is showing, the execution path the kernel advises for it, and how the
-  // views' workers got their input (shared or copied).
+  // What the sidebar is showing, the execution path the kernel advises for it, how the
+  // views' workers got their input (shared or copied) and where replies were decoded.
   app.commands.addCommand(BenchCommandIDs.state, {
     execute: () => {
       const description = model.description as any;
@@ -182,7 +183,8 @@ export function registerBenchCommands(
         nObs: description?.n_obs ?? null,
         execution: description?.execution ?? null,
         crossOriginIsolated: self.crossOriginIsolated === true,
-        workerInputs: workerInputTraffic()
+        workerInputs: workerInputTraffic(),
+        fetchDecodings: fetchDecodings()
       };
     }
   });

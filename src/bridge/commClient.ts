@@ -45,6 +45,10 @@ export interface IRequestOptions {
 /** A complete reply: part 0's result and the reassembled payload. */
 export interface IResponse<R> {
   result: R;
+  /**
+   * The receiver's own bytes: no view of a kernel message (which other listeners of the
+   * kernel's messages also see), so its buffer may be moved to a worker.
+   */
   payload: Uint8Array | null;
 }
 

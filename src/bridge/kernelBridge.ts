@@ -5,12 +5,8 @@ import type { IChangedArgs } from '@jupyterlab/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import {
-  decodeFetchTable,
-  IDecodedFetch,
-  readFetchPayload
-} from '../data/arrow';
-import { nextTask } from '../tasks';
+import type { IDecodedFetch } from '../data/arrow';
+import { IFetchDecoder, inlineFetchDecoder } from '../data/fetchDecoding';
 import { CommClient, IRequestOptions, IResponse } from './commClient';
 import {
   COMM_TARGET,
@@ -48,6 +44,8 @@ export interface IKernelBridgeOptions {
   sessionContext: ISessionContext;
   /** Default request timeout, read at every request so setting changes apply at once; 60 s unless given. */
   requestTimeoutMs?: () => number;
+  /** Decodes `fetch` replies; on the UI thread unless given (the app gives a worker's). */
+  fetchDecoder?: IFetchDecoder;
 }
 
 /** A `fetch` reply with its payload decoded. */
@@ -67,6 +65,7 @@ export class KernelBridge implements IDisposable {
     this._sessionContext = options.sessionContext;
     this._requestTimeoutMs =
       options.requestTimeoutMs ?? (() => DEFAULT_REQUEST_TIMEOUT_MS);
+    this._fetchDecoder = options.fetchDecoder ?? inlineFetchDecoder;
     const context = this._sessionContext;
     context.kernelChanged.connect(this._onKernelChanged, this);
     context.statusChanged.connect(this._onKernelStatus, this);
@@ -202,6 +201,8 @@ export class KernelBridge implements IDisposable {
         `At most ${MAX_GENES_PER_FETCH} genes can be fetched at once; ${args.genes.length} were asked for.`
       );
     }
+    // The decoding worker starts while the kernel reads the data
+    this._fetchDecoder.warm();
     const { result, payload } = await this.request<IFetchResult>(
       'fetch',
       args,
@@ -210,14 +211,10 @@ export class KernelBridge implements IDisposable {
     if (!payload) {
       return { result, table: emptyTable(result.n_obs) };
     }
-    // Reading the stream and making the columns, each in a task of its own (and apart
-    // from the reply's last part): at a million cells, tens of milliseconds each
     let table: IDecodedFetch;
     try {
-      await nextTask();
-      const arrow = readFetchPayload(payload);
-      await nextTask();
-      table = decodeFetchTable(arrow);
+      // The payload is ours alone (CommClient's contract), so it may be moved to a worker
+      table = await this._fetchDecoder.decode(payload);
     } catch (err) {
       throw new ExprscopeError(
         'internal',
@@ -631,6 +628,7 @@ export class KernelBridge implements IDisposable {
 
   private _sessionContext: ISessionContext;
   private _requestTimeoutMs: () => number;
+  private _fetchDecoder: IFetchDecoder;
   private _kernel: Kernel.IKernelConnection | null = null;
   private _language: string | null = null;
   private _client: CommClient | null = null;

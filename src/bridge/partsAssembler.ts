@@ -35,14 +35,18 @@ export class PartsAssembler {
     return this._bytes;
   }
 
-  /** The whole payload once every part arrived; a single part as it is; null if empty. */
+  /**
+   * The whole payload once every part arrived, in memory of its own (a single part is
+   * copied out of its message: the payload may be moved to a worker, see CommClient);
+   * null if empty.
+   */
   bytes(): Uint8Array | null {
     const present = this._received.filter((c): c is Uint8Array => !!c);
     if (present.length === 0) {
       return null;
     }
     if (present.length === 1) {
-      return present[0];
+      return present[0].slice();
     }
     if (this._inPlace && this._joined) {
       // A last part that came before any full-size one is placed now

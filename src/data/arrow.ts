@@ -185,6 +185,18 @@ export function decodeFetchTable(table: Table): IDecodedFetch {
   return decoded;
 }
 
+/** The typed arrays `decoded`'s columns are made of. */
+export function columnViews(decoded: IDecodedFetch): ArrayBufferView[] {
+  return [
+    ...decoded.genes.values(),
+    ...[...decoded.obs.values()].map(column =>
+      column instanceof Float64Array ? column : column.codes
+    ),
+    ...(decoded.embedding?.dims ?? []),
+    ...(decoded.cellIds ? [decoded.cellIds.offsets, decoded.cellIds.bytes] : [])
+  ];
+}
+
 /** Zero-copy views may leave this much of a buffer unused (share and bytes), else copied. */
 const MAX_UNUSED_REPLY_SHARE = 0.1;
 const MAX_UNUSED_REPLY_BYTES = 1024 * 1024;
@@ -196,14 +208,7 @@ const MAX_UNUSED_REPLY_BYTES = 1024 * 1024;
  * copy now instead of holding the unused part as long as the data is cached.
  */
 function ownColumnsUnlessTheyFillTheReply(decoded: IDecodedFetch): void {
-  const columns: ArrayBufferView[] = [
-    ...decoded.genes.values(),
-    ...[...decoded.obs.values()].map(column =>
-      column instanceof Float64Array ? column : column.codes
-    ),
-    ...(decoded.embedding?.dims ?? []),
-    ...(decoded.cellIds ? [decoded.cellIds.offsets, decoded.cellIds.bytes] : [])
-  ];
+  const columns = columnViews(decoded);
   const used = new Map<ArrayBufferLike, number>();
   for (const column of columns) {
     used.set(column.buffer, (used.get(column.buffer) ?? 0) + column.byteLength);

@@ -7,6 +7,7 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import {
   datasetCorrelations,
+  expectDecodedInWorker,
   expectScipyCorrelations,
   kernelJson,
   openSidebar,
@@ -136,6 +137,9 @@ test('50,000 cells are correlated in a Web Worker, with the same numbers', async
   shown.forEach((s, i) =>
     expect(Math.abs(s.r - expected[i].r)).toBeLessThan(1e-6)
   );
+  // The 50,000 cells' reply (two genes and the embedding) was moved to the decoding
+  // worker and decoded there, on JupyterLab's default headers too
+  await expectDecodedInWorker(page, 50_000 * 4 * 4);
   await rendered(page, '.jp-exprscope-dual-scatter');
 
   // Binned views: the embedding as an image of its pixels; a lasso on it still picks

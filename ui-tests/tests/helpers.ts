@@ -44,6 +44,31 @@ export async function kernelJson<T>(
   return JSON.parse((output as string[]).join('').trim()) as T;
 }
 
+/** The benchmark's state command: what the views sent their workers, where replies were decoded. */
+export async function benchState(page: IJupyterLabPageFixture): Promise<{
+  crossOriginIsolated: boolean;
+  workerInputs: { inputs: number; sharedBytes: number; copiedBytes: number };
+  fetchDecodings: { inWorker: number; onPage: number; movedBytes: number };
+}> {
+  return page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('exprscope:bench-state')
+  );
+}
+
+/**
+ * Every reply so far was decoded in the decoding worker, `minBytes` at least moved to it
+ * (nothing decoded on the UI thread, where a million cells froze the page).
+ */
+export async function expectDecodedInWorker(
+  page: IJupyterLabPageFixture,
+  minBytes: number
+) {
+  const { fetchDecodings } = await benchState(page);
+  expect(fetchDecodings.inWorker).toBeGreaterThan(0);
+  expect(fetchDecodings.onPage).toBe(0);
+  expect(fetchDecodings.movedBytes).toBeGreaterThanOrEqual(minBytes);
+}
+
 /** Add genes to the sidebar selection by pasting a list. */
 export async function pasteGenes(
   sidebar: ReturnType<IJupyterLabPageFixture['locator']>,

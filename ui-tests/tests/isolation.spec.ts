@@ -1,14 +1,17 @@
 /**
  * On a cross-origin-isolated server (`--ExprscopeServer.cross_origin_isolation=True`, the
- * `isolated` project in playwright.config.js): fetched columns live in shared memory, the
- * plots' workers read them without a copy, and the numbers are the same as everywhere.
+ * `isolated` project in playwright.config.js): the decoding worker puts fetched columns in
+ * shared memory, the plots' workers read them without a copy, and the numbers are the same
+ * as everywhere.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import {
+  benchState,
   clusterReference,
   datasetCorrelations,
   expectSameNumbers,
+  expectDecodedInWorker,
   expectScipyCorrelations,
   HEATMAP,
   kernelJson,
@@ -21,20 +24,9 @@ import {
 
 test.use({ autoGoto: true });
 
-interface IWorkerInputs {
-  inputs: number;
-  sharedBytes: number;
-  copiedBytes: number;
-}
-
-/** What the views have sent their workers so far (the benchmark's state command). */
-async function workerInputs(
-  page: IJupyterLabPageFixture
-): Promise<IWorkerInputs> {
-  const state = await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('exprscope:bench-state')
-  );
-  return state.workerInputs;
+/** What the views have sent their workers so far. */
+async function workerInputs(page: IJupyterLabPageFixture) {
+  return (await benchState(page)).workerInputs;
 }
 
 test('views share fetched columns with their workers, with the same numbers', async ({
@@ -97,4 +89,6 @@ test('views share fetched columns with their workers, with the same numbers', as
   expect(
     afterDual.sharedBytes - afterHeatmap.sharedBytes
   ).toBeGreaterThanOrEqual(nCells * (4 * 2 + 2 + 4 * 2));
+  // The replies were decoded in the decoding worker, straight into shared memory
+  await expectDecodedInWorker(page, nCells * 4 * genes.length);
 });

@@ -90,7 +90,7 @@ describe('CommClient', () => {
     expect(new Set(comm.requestIds).size).toBe(3);
   });
 
-  it('returns a single ArrayBuffer part without copying', async () => {
+  it("returns a single part in memory of its own, not the message's", async () => {
     const buffer = bytes(1, 2, 3, 4).buffer;
     const promise = client.request('fetch', { genes: ['A'] });
     comm.reply(
@@ -99,7 +99,8 @@ describe('CommClient', () => {
     );
     const { payload } = await promise;
     expect(payload).toEqual(bytes(1, 2, 3, 4));
-    expect(payload!.buffer).toBe(buffer);
+    // Other listeners of the kernel's messages see the message: the payload may move
+    expect(payload!.buffer).not.toBe(buffer);
   });
 
   it('reads DataView and offset ArrayBufferView buffers', async () => {

@@ -2,7 +2,9 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { JSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
+import { decodeFetchPayload } from '../../data/arrow';
 import { encodeFetchTable } from '../../data/__tests__/payloads';
+import type { IFetchDecoder } from '../../data/fetchDecoding';
 import { BridgeStatus, KernelBridge } from '../kernelBridge';
 import { ExprscopeError, MAX_GENES_PER_FETCH } from '../protocol';
 import { PYTHON_SETUP_SNIPPET } from '../setup';
@@ -136,10 +138,14 @@ describe('KernelBridge', () => {
   let bridge: KernelBridge;
   let statuses: BridgeStatus[];
 
-  function createBridge(requestTimeoutMs = 1000): KernelBridge {
+  function createBridge(
+    requestTimeoutMs = 1000,
+    fetchDecoder?: IFetchDecoder
+  ): KernelBridge {
     bridge = new KernelBridge({
       sessionContext: asContext(context),
-      requestTimeoutMs: () => requestTimeoutMs
+      requestTimeoutMs: () => requestTimeoutMs,
+      fetchDecoder
     });
     statuses = [];
     bridge.statusChanged.connect((_, status) => statuses.push(status));
@@ -249,6 +255,52 @@ describe('KernelBridge', () => {
     expect(table.nCells).toBe(3);
     expect(table.genes.get('ISG15')).toEqual(Float32Array.from([0, 1.5, 2]));
     expect(table.obs.get('cluster')).toMatchObject({ categories: ['0', '1'] });
+  });
+
+  it('warms the given decoder before asking, hands it the payload and explains its failure', async () => {
+    const events: string[] = [];
+    const handed: Uint8Array[] = [];
+    let fail = false;
+    createBridge(1000, {
+      warm: () => events.push('warm'),
+      decode: async bytes => {
+        events.push('decode');
+        handed.push(bytes);
+        if (fail) {
+          throw new Error('the worker ran out of memory');
+        }
+        return decodeFetchPayload(bytes);
+      },
+      dispose: () => undefined
+    });
+    await flush();
+    const payload = encodeFetchTable({ 'gene:ISG15': Float32Array.from([4]) });
+    kernel.handlers.set('fetch', (request, comm) => {
+      events.push('request');
+      const result = {
+        fingerprint: 'f',
+        n_obs: 1,
+        matrix: 'X',
+        genes: ['ISG15'],
+        missing: []
+      };
+      comm.reply({ id: request.id, ok: true, part: 0, parts: 1, result }, [
+        payload.slice().buffer
+      ]);
+    });
+    const args = { object: 'adata', matrix: 'X', genes: ['ISG15'] };
+    const { table } = await bridge.fetch(args);
+    expect(events).toEqual(['warm', 'request', 'decode']);
+    expect(Array.from(handed[0])).toEqual(Array.from(payload));
+    expect(table.genes.get('ISG15')).toEqual(Float32Array.from([4]));
+
+    fail = true;
+    await expect(bridge.fetch(args)).rejects.toMatchObject({
+      code: 'internal',
+      message: expect.stringContaining(
+        'Could not decode the data sent by the kernel: the worker ran out of memory'
+      )
+    });
   });
 
   it('returns an empty table for a reply without payload', async () => {

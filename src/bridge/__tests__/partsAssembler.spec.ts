@@ -42,11 +42,17 @@ describe('PartsAssembler', () => {
     expect(Array.from(gaps.bytes()!)).toEqual(joined(bytes(0, 8)));
   });
 
-  it('returns a single part as it is, and null without bytes', () => {
-    const only = bytes(0, 10);
+  it('copies a single part out of its message, and returns null without bytes', () => {
+    // The part is a view of a kernel message's buffer, with a header before it
+    const message = bytes(0, 16);
+    const only = message.subarray(6);
     const one = new PartsAssembler(1);
     one.add(0, only);
-    expect(one.bytes()).toBe(only);
+    const payload = one.bytes()!;
+    expect(Array.from(payload)).toEqual(Array.from(only));
+    // Its own memory, which can be moved to a worker without emptying the message
+    expect(payload.buffer).not.toBe(message.buffer);
+    expect(payload.buffer.byteLength).toBe(10);
     const none = new PartsAssembler(2);
     none.add(0, null);
     none.add(1, null);

@@ -1,0 +1,253 @@
+/**
+ * Decoding a `fetch` reply away from the UI thread. At a million cells, reading the Arrow
+ * stream and making the columns takes 60–100 ms, which froze JupyterLab for as long. The
+ * reply's buffer is handed to a Web Worker (transferred: moved, not copied), the worker
+ * decodes it, and the columns come back the same way: their buffers are moved to the page
+ * (or, on a cross-origin-isolated page, allocated in shared memory by the worker). The UI
+ * thread only posts and receives.
+ *
+ * Where no worker can run (jest, a page that refuses worker scripts), the reply is
+ * decoded on the UI thread in two tasks (`decodeInTasks`).
+ */
+
+import { nextTask } from '../tasks';
+import {
+  columnViews,
+  decodeFetchPayload,
+  decodeFetchTable,
+  IDecodedFetch,
+  readFetchPayload,
+  Utf8Column
+} from './arrow';
+import { isShared } from './sharedMemory';
+
+/** Turns a `fetch` reply's Arrow stream into columns. */
+export interface IFetchDecoder {
+  /**
+   * The columns of `bytes`. The bytes are handed over: their buffer may be moved to a
+   * worker, so the caller must own it (no one else holds a view of it) and not read it
+   * afterwards.
+   */
+  decode(bytes: Uint8Array): Promise<IDecodedFetch>;
+  /** Start the worker now, so that it is ready when the reply arrives. */
+  warm(): void;
+  dispose(): void;
+}
+
+/** Where replies were decoded since the page loaded (for the benchmark and the UI tests). */
+export interface IFetchDecodings {
+  inWorker: number;
+  onPage: number;
+  /** Reply bytes moved to the worker. */
+  movedBytes: number;
+}
+
+const decodings: IFetchDecodings = { inWorker: 0, onPage: 0, movedBytes: 0 };
+
+export function fetchDecodings(): IFetchDecodings {
+  return { ...decodings };
+}
+
+/** The UI-thread decoder: reading the stream and making the columns, a task each. */
+export async function decodeInTasks(bytes: Uint8Array): Promise<IDecodedFetch> {
+  decodings.onPage++;
+  await nextTask();
+  const table = readFetchPayload(bytes);
+  await nextTask();
+  return decodeFetchTable(table);
+}
+
+/** The decoder used where no worker is given. */
+export const inlineFetchDecoder: IFetchDecoder = {
+  decode: decodeInTasks,
+  warm: () => undefined,
+  dispose: () => undefined
+};
+
+/** Page → worker. */
+export type DecodeRequest = {
+  id: number;
+  buffer: ArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+};
+
+/** Worker → page: `ready` once on start, then one reply per request. */
+export type DecodeReply =
+  | { type: 'ready' }
+  | { type: 'decoded'; id: number; decoded: IDecodedFetch }
+  | { type: 'failed'; id: number; error: string };
+
+/**
+ * The distinct buffers of `decoded`'s columns that can be moved (shared memory is not
+ * moved: it is shared by posting it).
+ */
+export function movableBuffers(decoded: IDecodedFetch): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const view of columnViews(decoded)) {
+    if (!isShared(view)) {
+      buffers.add(view.buffer as ArrayBuffer);
+    }
+  }
+  return [...buffers];
+}
+
+/**
+ * `decoded` as posted by the worker, made whole again: a posted class instance arrives
+ * as a plain object (the cell ids' `Utf8Column`).
+ */
+export function revive(decoded: IDecodedFetch): IDecodedFetch {
+  const cellIds = decoded.cellIds as {
+    offsets: Int32Array;
+    bytes: Uint8Array;
+  } | null;
+  return {
+    ...decoded,
+    cellIds:
+      cellIds === null || cellIds instanceof Utf8Column
+        ? cellIds
+        : new Utf8Column(cellIds.offsets, cellIds.bytes)
+  };
+}
+
+/** The worker's side of `decode` (what a worker scope offers). */
+export interface IDecodeScope {
+  onmessage: ((event: MessageEvent<DecodeRequest>) => void) | null;
+  postMessage(message: DecodeReply, transfer?: Transferable[]): void;
+}
+
+/** Answer decode requests in a worker (its entry calls this with `self`). */
+export function serveFetchDecoding(scope: IDecodeScope): void {
+  scope.onmessage = event => {
+    const { id, buffer, byteOffset, byteLength } = event.data;
+    let decoded: IDecodedFetch;
+    try {
+      decoded = decodeFetchPayload(
+        new Uint8Array(buffer, byteOffset, byteLength)
+      );
+    } catch (err) {
+      scope.postMessage({
+        type: 'failed',
+        id,
+        error: err instanceof Error ? err.message : String(err)
+      });
+      return;
+    }
+    // Nothing here keeps the columns: all their buffers (the reply's among them) move
+    scope.postMessage(
+      { type: 'decoded', id, decoded },
+      movableBuffers(decoded)
+    );
+  };
+  scope.postMessage({ type: 'ready' });
+}
+
+/** How long a new worker may take to say it is ready before replies are decoded here. */
+export const WORKER_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * A decoder on one worker made by `start` (written
+ * `() => new Worker(new URL('./decodeWorker.js', import.meta.url))` at the call site, for
+ * the bundler). Nothing is moved to the worker before it said it is ready: a worker
+ * whose script never loads would lose the replies moved to it. Replies wait for it (at
+ * most `readyTimeoutMs`); once it failed, they are decoded here for good (`decodeInTasks`).
+ */
+export function createWorkerFetchDecoder(
+  start: () => Worker,
+  readyTimeoutMs = WORKER_READY_TIMEOUT_MS
+): IFetchDecoder {
+  let worker: Worker | null = null;
+  let ready: Promise<boolean> | null = null;
+  let failed = false;
+  let nextId = 0;
+  const pending = new Map<
+    number,
+    { resolve: (decoded: IDecodedFetch) => void; reject: (err: Error) => void }
+  >();
+
+  const stop = (reason: string) => {
+    pending.forEach(waiter => waiter.reject(new Error(reason)));
+    pending.clear();
+    worker?.terminate();
+    worker = null;
+  };
+
+  const launch = (): Promise<boolean> => {
+    if (ready) {
+      return ready;
+    }
+    ready = new Promise<boolean>(resolve => {
+      try {
+        worker = start();
+      } catch {
+        failed = true;
+        resolve(false);
+        return;
+      }
+      // A worker that neither starts nor fails (a stalled script request) is given up
+      const giveUp = setTimeout(() => {
+        failed = true;
+        resolve(false);
+        stop('The decoding worker did not start.');
+      }, readyTimeoutMs);
+      worker.onmessage = (event: MessageEvent<DecodeReply>) => {
+        const reply = event.data;
+        if (reply.type === 'ready') {
+          clearTimeout(giveUp);
+          resolve(true);
+          return;
+        }
+        const waiter = pending.get(reply.id);
+        pending.delete(reply.id);
+        if (reply.type === 'failed') {
+          waiter?.reject(new Error(reply.error));
+        } else {
+          waiter?.resolve(revive(reply.decoded));
+        }
+      };
+      worker.onerror = event => {
+        // Before `ready`: the script did not load; after: the worker died (out of memory)
+        clearTimeout(giveUp);
+        failed = true;
+        resolve(false);
+        stop(event.message || 'The decoding worker failed.');
+      };
+      worker.onmessageerror = () => {
+        clearTimeout(giveUp);
+        failed = true;
+        resolve(false);
+        stop('A message from the decoding worker could not be read.');
+      };
+    });
+    return ready;
+  };
+
+  const decode = async (bytes: Uint8Array): Promise<IDecodedFetch> => {
+    if (failed || !(await launch()) || worker === null) {
+      return decodeInTasks(bytes);
+    }
+    const id = nextId++;
+    const request: DecodeRequest = {
+      id,
+      buffer: bytes.buffer as ArrayBuffer,
+      byteOffset: bytes.byteOffset,
+      byteLength: bytes.byteLength
+    };
+    const result = new Promise<IDecodedFetch>((resolve, reject) =>
+      pending.set(id, { resolve, reject })
+    );
+    decodings.inWorker++;
+    decodings.movedBytes += request.buffer.byteLength;
+    worker.postMessage(request, [request.buffer]);
+    return result;
+  };
+
+  return {
+    decode,
+    warm: () => void launch(),
+    dispose: () => {
+      failed = true;
+      stop('The decoder was closed.');
+    }
+  };
+}
