@@ -127,12 +127,15 @@ def figures(raw: dict) -> dict:
             "browser_mem_heatmap_bytes_1m": raw["browser_memory"]["heatmap"]["after"]["total"]
             - raw["browser_memory"]["heatmap"]["before"]["total"],
             "main_thread_long_tasks_1m": raw["long_tasks"],
+            "main_thread_long_tasks_first_plot_100k": raw["first_plot_long_tasks"],
             "main_thread_long_tasks_method": "PerformanceObserver 'longtask' (tasks over 50 ms "
             "on the page's main thread) per stage: the cold heatmap (clicks to drawn), its 24 "
             "regroups and rescales, the cold and warm dual view (to correlations shown), and "
             "its recolours; long_frames and top_scripts from the Long Animation Frames API "
             "(frames over 50 ms: the script entry points that ran longest, summed, with the "
-            "style and layout they forced; render = style, layout and paint after the scripts)",
+            "style and layout they forced; render = style, layout and paint after the scripts); "
+            "first_plot_100k: the same for the page's first plot (the 10^5-cell heatmap, "
+            "Plotly's script loaded then)",
             "cross_origin_isolated": raw["worker_input"]["cross_origin_isolated"],
             "worker_input_bytes_dual_cold_1m": raw["worker_input"]["dual_cold_1m"],
             "fetch_decodings": raw["worker_input"]["fetch_decodings"],
