@@ -129,7 +129,8 @@ export function readFetchPayload(bytes: Uint8Array): Table {
 
 /**
  * The columns of a `fetch` reply's table (the second half of `decodeFetchPayload`; the
- * bridge runs the halves in two tasks, at a million cells each is tens of milliseconds).
+ * decoder that runs on the page, where no worker can, runs the halves in two tasks: at a
+ * million cells each is tens of milliseconds, see ./fetchDecoding.ts).
  */
 export function decodeFetchTable(table: Table): IDecodedFetch {
   const decoded: IDecodedFetch = {
