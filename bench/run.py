@@ -34,6 +34,9 @@ GOALS = {
     "scatter_1m_first_frame_s": ("<=", 1.5),
     "markers_1m_ratio_vs_scanpy": ("<=", 0.1),
     "browser_mem_ratio": ("<=", 2.0),
+    # issue 15: condition comparisons, kernel only (bench/kernel_bench.py)
+    "pseudobulk_de_1m_ratio_vs_by_hand": ("<=", 1.0),
+    "wilcoxon_markers_100k_ratio_vs_scanpy": ("<=", 0.5),
 }
 
 
@@ -86,6 +89,9 @@ def figures(raw: dict) -> dict:
         "heatmap_100k_ratio_vs_kernel_baseline": sh["ratio"],
         "heatmap_100k_path": sh["path"],
         "markers_100k_ratio_vs_scanpy": raw["small_markers"]["ratio"],
+        "pseudobulk_de_1m_ratio_vs_by_hand": raw["kernel_compare"]["pseudobulk_de"]["ratio"],
+        "wilcoxon_markers_100k_ratio_vs_scanpy": raw["kernel_compare"]["wilcoxon_markers"]["ratio"],
+        "condition_comparisons": raw["kernel_compare"],
         # baselines and details measured in the same run
         "baselines": {
             "bare_comm_mb_per_s_1m": lt["bare_mb_per_s"],
@@ -217,6 +223,18 @@ def main() -> int:
             print(f"bench: Playwright failed (exit {code})", file=sys.stderr)
             return code or 1
         raw = json.loads(result_file.read_text())
+    # Kernel-only figures (no browser): condition comparisons vs the hand-written pipelines
+    kernel = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "kernel_bench.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if kernel.returncode != 0:
+        print(f"bench: kernel_bench.py failed (exit {kernel.returncode})", file=sys.stderr)
+        return kernel.returncode
+    raw["kernel_compare"] = json.loads(kernel.stdout.strip().splitlines()[-1])
     out = figures(raw)
     out["machine"]["load_average_at_start"] = load_at_start
     out["run_wall_s"] = time.perf_counter() - started

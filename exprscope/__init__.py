@@ -28,11 +28,14 @@ import importlib
 __all__ = [
     "__version__",
     "aggregate",
+    "compare",
     "correlate",
     "datasets",
+    "differential_correlation",
     "dual_expression",
     "heatmap",
     "markers",
+    "pseudobulk",
     "to_gene_friendly",
 ]
 
@@ -42,6 +45,9 @@ _LAZY = {
     "aggregate": "api",
     "correlate": "api",
     "markers": "api",
+    "compare": "conditions",
+    "differential_correlation": "conditions",
+    "pseudobulk": "conditions",
     "to_gene_friendly": "convert",
     "datasets": None,
     "heatmap": "widgets",

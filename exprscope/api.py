@@ -27,7 +27,8 @@ from .compute._matrix import (
 )
 from .compute.aggregate import group_moments, summarise
 from .compute.correlation import correlate_groups
-from .compute.markers import welch_markers
+from .compute.markers import welch_markers, wilcoxon_markers
+from .compute.ranksum import group_rank_sums
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -36,6 +37,8 @@ __all__ = ["aggregate", "correlate", "markers"]
 
 STORED_SOURCE = "stored rank_genes_groups"
 COMPUTED_SOURCE = "computed Welch t-test"
+COMPUTED_WILCOXON_SOURCE = "computed Wilcoxon rank-sum"
+COMPUTED_METHODS = ("t-test", "wilcoxon")
 
 
 def aggregate(
@@ -107,13 +110,16 @@ def markers(
     use_raw: bool | None = None,
     method: str = "t-test",
     use_stored: bool = True,
+    tie_correct: bool = False,
 ) -> pd.DataFrame:
     """Top ``n`` marker genes per group, one group against the rest.
 
     With ``use_stored``, results already in ``adata.uns['rank_genes_groups']`` for the same
     ``groupby`` and ``method`` (and the same matrix, when ``layer``/``use_raw`` are given)
-    are used as stored. Otherwise a Welch t-test is computed from per-group sums over all
-    genes, reproducing ``sc.tl.rank_genes_groups(method='t-test')``; genes whose column holds
+    are used as stored. Otherwise the test is computed over all genes: ``method='t-test'``, a
+    Welch t-test from per-group sums, reproducing ``sc.tl.rank_genes_groups(method='t-test')``;
+    ``method='wilcoxon'``, the rank-sum test of ``rank_genes_groups(method='wilcoxon')``
+    (``tie_correct`` as scanpy's), ranked sparsely (zeros are never ranked one by one); genes whose column holds
     NaN are left out of the test (listed in ``attrs['excluded_genes']``), groups with fewer
     than two cells are skipped (``attrs['skipped_groups']``).
 
@@ -135,10 +141,10 @@ def markers(
         and _stored_matches(stored, groupby, method, layer, use_raw)
     ):
         return read_stored_markers(adata.uns["rank_genes_groups"], n)
-    if method != "t-test":
+    if method not in COMPUTED_METHODS:
         raise ValueError(
-            f"Only method='t-test' can be computed here; no stored {method!r} results for "
-            f"groupby={groupby!r} were found."
+            f"Only method='t-test' or 'wilcoxon' can be computed here; no stored {method!r} "
+            f"results for groupby={groupby!r} were found."
         )
     codes, labels = group_codes(adata.obs, groupby)
     choice = resolve_matrix(adata, layer, use_raw)
@@ -150,10 +156,18 @@ def markers(
         var_names = var_names[~with_nan]
     moments = group_moments(data, codes, len(labels))
     log_base = adata.uns.get("log1p", {}).get("base")
-    result = welch_markers(moments, n_top=n, log_base=log_base)
+    if method == "wilcoxon":
+        # Unlabelled cells are ranked too (an extra group), as scanpy ranks every cell
+        ranked = np.where(codes < 0, len(labels), codes)
+        rank_sums = group_rank_sums(data, ranked, len(labels) + 1)
+        result = wilcoxon_markers(
+            rank_sums, moments, n_top=n, log_base=log_base, tie_correct=tie_correct
+        )
+    else:
+        result = welch_markers(moments, n_top=n, log_base=log_base)
     result["group"] = labels["label"].to_numpy()[result["group"].to_numpy(dtype=int)]
     result["gene"] = var_names.to_numpy()[result["gene"].to_numpy(dtype=int)]
-    result.attrs["source"] = COMPUTED_SOURCE
+    result.attrs["source"] = COMPUTED_WILCOXON_SOURCE if method == "wilcoxon" else COMPUTED_SOURCE
     result.attrs["matrix"] = choice.label
     result.attrs["excluded_genes"] = list(choice.var_names[with_nan])
     result.attrs["skipped_groups"] = [

@@ -58,6 +58,10 @@ class _Model:
     size: np.ndarray  # genes: r = 1 / phi
     obs: pd.DataFrame
     embedding: np.ndarray
+    #: Ground truth: genes whose mean shifts between datasets, and their log fold (dataset k
+    #: vs dataset 1, natural log, the same in every cluster).
+    responsive: np.ndarray
+    responsive_log_fold: np.ndarray  # (n_datasets - 1) × responsive genes
 
 
 def _model(
@@ -77,10 +81,12 @@ def _model(
         markers = rng.choice(n_genes, min(MARKERS_PER_CLUSTER, n_genes), replace=False)
         log_effect[cluster, :, markers] += rng.uniform(*MARKER_LOG_FOLD, markers.size)[:, None]
     responsive = rng.choice(n_genes, int(n_genes * DATASET_SHIFT_FRACTION), replace=False)
+    responsive_log_fold = np.zeros((max(n_datasets - 1, 0), responsive.size))
     for dataset in range(1, n_datasets):
-        log_effect[:, dataset, responsive] += rng.choice([-1, 1], responsive.size) * (
+        responsive_log_fold[dataset - 1] = rng.choice([-1, 1], responsive.size) * (
             DATASET_LOG_FOLD * rng.uniform(0.5, 1.0, responsive.size)
         )
+        log_effect[:, dataset, responsive] += responsive_log_fold[dataset - 1]
 
     # Cells: dataset and sample (equal shares), cluster (skewed sizes, varying by sample),
     # size factor (log-normal, quantised)
@@ -134,6 +140,8 @@ def _model(
         size=r,
         obs=obs,
         embedding=embedding.astype(np.float32),
+        responsive=responsive,
+        responsive_log_fold=responsive_log_fold,
     )
 
 
@@ -205,7 +213,15 @@ def _skeleton(model: _Model, layout: str) -> AnnData:
         obsm={"X_umap": model.embedding},
         uns={
             "exprscope": {
-                "synthetic": {"seed": model.seed, "layout": layout, "target_sum": TARGET_SUM}
+                "synthetic": {
+                    "seed": model.seed,
+                    "layout": layout,
+                    "target_sum": TARGET_SUM,
+                    # Ground truth for condition comparisons: these genes change between
+                    # datasets (natural-log fold of dataset k + 1 vs dataset 1, per row).
+                    "dataset_responsive_genes": np.asarray(var.index[model.responsive]),
+                    "dataset_log_fold": model.responsive_log_fold,
+                }
             },
             "log1p": {"base": None},
         },

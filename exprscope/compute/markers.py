@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import special
 
 from .aggregate import GroupMoments
+from .ranksum import RankSums, rank_sum_test
 
 
 def benjamini_hochberg(pvals: np.ndarray) -> np.ndarray:
@@ -70,7 +71,6 @@ def welch_markers(
     """
     n_genes = moments.sum.shape[1]
     n_top = min(n_top, n_genes)
-    log_scale = np.log(log_base) if log_base else 1.0
     frames = []
     for group, n_group in enumerate(moments.n):
         n_rest = moments.total_n - n_group
@@ -86,26 +86,77 @@ def welch_markers(
         scores = np.where(np.isnan(scores), 0.0, scores)
         pvals = np.where(np.isnan(pvals), 1.0, pvals)
         adjusted = benjamini_hochberg(pvals)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logfoldchanges = np.log2(
-                (np.expm1(mean_group * log_scale) + 1e-9) / (np.expm1(mean_rest * log_scale) + 1e-9)
-            )
-        # Score descending, then gene index ascending
-        top = np.lexsort((np.arange(n_genes), -scores))[:n_top]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "group": group,
-                    "rank": np.arange(1, top.size + 1),
-                    "gene": top,
-                    "score": scores[top],
-                    "logfoldchange": logfoldchanges[top],
-                    "pval": pvals[top],
-                    "pval_adj": adjusted[top],
-                }
-            )
-        )
-    columns = ["group", "rank", "gene", "score", "logfoldchange", "pval", "pval_adj"]
+        logfoldchanges = log2_fold_change(mean_group, mean_rest, log_base)
+        frames.append(_top_frame(group, scores, logfoldchanges, pvals, adjusted, n_top))
+    return _join_frames(frames)
+
+
+def wilcoxon_markers(
+    rank_sums: RankSums,
+    moments: GroupMoments,
+    *,
+    n_top: int = 10,
+    log_base: float | None = None,
+    tie_correct: bool = False,
+) -> pd.DataFrame:
+    """Top ``n_top`` markers per group by scanpy's one-vs-rest Wilcoxon rank-sum test
+    (``rank_genes_groups(method='wilcoxon')``): ``rank_sums`` rank every cell (an extra group
+    for cells without a label, which count in the rest as in scanpy); columns as
+    :func:`welch_markers`. logfoldchange uses the same means as the t-test."""
+    n_genes = moments.sum.shape[1]
+    n_top = min(n_top, n_genes)
+    frames = []
+    for group, n_group in enumerate(moments.n):
+        n_rest = moments.total_n - n_group
+        if n_group < 2 or n_rest < 2:
+            continue
+        tie = rank_sums.tie_correction if tie_correct else 1.0
+        scores, pvals = rank_sum_test(rank_sums.rank_sum[group], n_group, rank_sums.n_total, tie)
+        adjusted = benjamini_hochberg(pvals)
+        mean_group = moments.sum[group] / n_group
+        mean_rest = (moments.total_sum - moments.sum[group]) / n_rest
+        logfoldchanges = log2_fold_change(mean_group, mean_rest, log_base)
+        frames.append(_top_frame(group, scores, logfoldchanges, pvals, adjusted, n_top))
+    return _join_frames(frames)
+
+
+def log2_fold_change(
+    mean_a: np.ndarray, mean_b: np.ndarray, log_base: float | None = None
+) -> np.ndarray:
+    """scanpy's ``logfoldchanges``: log2 of (expm1(mean a) + 1e-9) / (expm1(mean b) + 1e-9) on
+    means of the stored log values, expm1 taken in the log1p base when one is set."""
+    scale = np.log(log_base) if log_base else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log2((np.expm1(mean_a * scale) + 1e-9) / (np.expm1(mean_b * scale) + 1e-9))
+
+
+_COLUMNS = ["group", "rank", "gene", "score", "logfoldchange", "pval", "pval_adj"]
+
+
+def _top_frame(
+    group: int,
+    scores: np.ndarray,
+    logfoldchanges: np.ndarray,
+    pvals: np.ndarray,
+    adjusted: np.ndarray,
+    n_top: int,
+) -> pd.DataFrame:
+    # Score descending, then gene index ascending
+    top = np.lexsort((np.arange(scores.size), -scores))[:n_top]
+    return pd.DataFrame(
+        {
+            "group": group,
+            "rank": np.arange(1, top.size + 1),
+            "gene": top,
+            "score": scores[top],
+            "logfoldchange": logfoldchanges[top],
+            "pval": pvals[top],
+            "pval_adj": adjusted[top],
+        }
+    )
+
+
+def _join_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
+        return pd.DataFrame(columns=_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[_COLUMNS]
