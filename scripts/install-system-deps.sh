@@ -5,7 +5,8 @@
 #   fonts-dejavu    stable fonts, so UI screenshots compare across machines
 #   nodejs, npm     only if no Node.js >= 18 is on PATH (needed to build the extension)
 #   R packages      R, IRkernel, Seurat 4, SeuratObject, SingleCellExperiment, jsonlite,
-#                   base64enc: the R kernel side (exprscope/kernel/r) and its tests
+#                   base64enc: the R kernel side (exprscope/kernel/r) and its tests;
+#                   DESeq2: the reference that pseudobulk DE (pydeseq2) is checked against
 # Usage: scripts/install-system-deps.sh [--ui]   (--ui adds the browser test packages)
 set -euo pipefail
 
@@ -16,7 +17,7 @@ need_node() {
 }
 if need_node; then want+=(nodejs npm); fi
 for pkg in r-base-core r-cran-irkernel r-cran-seurat r-cran-seuratobject \
-  r-bioc-singlecellexperiment r-cran-jsonlite r-cran-base64enc; do
+  r-bioc-singlecellexperiment r-cran-jsonlite r-cran-base64enc r-bioc-deseq2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || want+=("$pkg")
 done
 if [ "${1:-}" = "--ui" ]; then
