@@ -322,7 +322,8 @@ def _csr_sums(
     n_bins, n_columns = sums["sum"].shape
     position = None
     if columns is not None:
-        position = np.full(data.shape[1], -1, dtype=np.min_scalar_type(-n_columns))
+        # Signed, to hold -1 ("not requested"); min_scalar_type(-0) would be unsigned.
+        position = np.full(data.shape[1], -1, dtype=np.min_scalar_type(-max(n_columns, 1)))
         position[columns] = np.arange(n_columns)
 
     def block(cells: tuple[int, int]) -> Any:

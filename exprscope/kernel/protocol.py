@@ -46,6 +46,9 @@ TOO_LARGE = "too_large"
 NOT_INSTALLED = "not_installed"
 INTERNAL = "internal"
 
+#: Longer error messages are shortened in the middle.
+MAX_MESSAGE_CHARS = 1_000
+
 
 class ProtocolError(Exception):
     """An error reply: raised anywhere while handling a request, sent back as ``error``."""
@@ -58,7 +61,12 @@ class ProtocolError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         """The ``error`` member of the reply."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        message = self.message
+        if len(message) > MAX_MESSAGE_CHARS:
+            # Messages quote what was sent (e.g. a 100k-character "name"): keep them readable,
+            # with both ends, where the quoted value starts and the explanation ends.
+            message = f"{message[:600]} ... {message[-300:]}"
+        error: dict[str, Any] = {"code": self.code, "message": message}
         if self.details:
             error["details"] = self.details
         return error

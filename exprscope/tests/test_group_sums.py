@@ -171,6 +171,21 @@ def test_adapter_group_stats_equal_reference(fmt, groupby, genes):
     assert result["n_cells_total"] == N_CELLS
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("genes", [[], ["not_a_gene"]])
+def test_adapter_group_stats_of_no_genes(fmt, genes):
+    # An empty gene list (or none the matrix holds) is a valid request, as in fetch: groups,
+    # totals and an empty table, not an error. CSR once failed: a position map of -1 in uint8.
+    adata = labelled_adata(make_values(3), fmt)
+    table, result = AnnDataAdapter(adata).group_stats("X", ["cluster"], genes=genes, expm1=True)
+    whole, everything = AnnDataAdapter(adata).group_stats("X", ["cluster"], expm1=True)
+    assert table.num_rows == result["n_genes"] == 0
+    assert table.column_names == whole.column_names
+    assert result["missing"] == genes
+    assert result["groups"] == everything["groups"]
+    assert result["n_cells_total"] == adata.n_obs
+
+
 @pytest.mark.parametrize("n_categories", [1, 5, 127, 128, 300])
 @pytest.mark.parametrize("ordered", [False, True])
 def test_drop_unused_categories_equals_pandas(n_categories: int, ordered: bool) -> None:

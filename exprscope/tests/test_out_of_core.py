@@ -270,6 +270,10 @@ def test_group_stats_equals_in_memory(source, request):
         out, reference.group_stats("layers/integrated", ["dataset"], ["ISG15", "CD14", "LYZ"])
     )
     assert out[1]["has_negative"]
+    # No genes requested: an empty table, as in memory
+    assert_same_group_stats(
+        adapter.group_stats(x, GROUPBY, genes=[]), reference.group_stats("X", GROUPBY, genes=[])
+    )
 
 
 @pytest.mark.parametrize("source", ["backed-csr"], indirect=True)

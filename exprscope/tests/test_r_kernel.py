@@ -628,6 +628,10 @@ def test_group_stats_of_requested_genes_with_linear_sums(r_kernel):
     # Nothing requested that the matrix holds: an empty table, every gene missing
     none = call_ok(r_kernel, "group_stats", **args, genes=["NOPE"])
     assert none.result["missing"] == ["NOPE"] and none.result["n_genes"] == 0
+    # An empty list (as fetch allows): an empty table, nothing missing
+    empty = call_ok(r_kernel, "group_stats", **args, genes=[])
+    assert empty.result["missing"] == [] and empty.result["n_genes"] == 0
+    assert len(stats_table(empty)["gene"]) == 0
 
 
 def python_codes(result: dict, labels: list[np.ndarray]) -> np.ndarray:

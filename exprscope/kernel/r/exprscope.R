@@ -26,6 +26,7 @@
   PROTOCOL_VERSION <- 1L
   TARGET <- "exprscope"
   MAX_CHUNK_BYTES <- 8L * 1024L * 1024L
+  MAX_MESSAGE_CHARS <- 1000L # longer error messages are shortened in the middle
   MAX_GENES_PER_FETCH <- 2000L
   MAX_REPLY_BYTES <- 1024 * 1024 * 1024
   MAX_STAT_GROUPS <- 1000L
@@ -146,8 +147,9 @@
   }
 
   # Names are looked up as data (exists/get), never parsed; hidden names are not served.
+  # R names hold at most 10,000 bytes (exists() fails on longer ones): no object has them.
   lookup <- function(name) {
-    if (!nzchar(name) || startsWith(name, ".") ||
+    if (!nzchar(name) || startsWith(name, ".") || nchar(name, type = "bytes") > 10000L ||
       !exists(name, envir = globalenv(), inherits = FALSE)) {
       protocol_error(
         "not_found", sprintf("No object named %s in the kernel.", quoted(name)),
@@ -1246,6 +1248,14 @@
   }
 
   error_reply <- function(id, code, message, details = NULL) {
+    # Messages quote what was sent (e.g. a 100k-character name): keep both ends, as Python.
+    if (nchar(message) > MAX_MESSAGE_CHARS) {
+      message <- paste(
+        substr(message, 1L, 600L),
+        substr(message, nchar(message) - 299L, nchar(message)),
+        sep = " … "
+      )
+    }
     error <- list(code = code, message = message)
     if (length(details)) error$details <- details
     list(id = id, ok = FALSE, error = error)

@@ -1,0 +1,72 @@
+"""The protocol fuzz of ``test_comm_fuzz.py``, against the R helper in a real IRkernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kernel_harness import r_kernel_session
+from test_comm_fuzz import VALID, cases, problem
+from test_r_kernel import _irkernel_installed
+
+pytestmark = pytest.mark.skipif(not _irkernel_installed(), reason="R with IRkernel not installed")
+
+R_DATA_CODE = """
+suppressPackageStartupMessages(library(SeuratObject))
+data("pbmc_small", package = "SeuratObject", envir = environment())
+es_pbmc <- pbmc_small
+rm(pbmc_small)
+"""
+
+# The object's data and metadata, hashed through a file (R's own serialisation).
+R_DIGEST_CODE = """
+local({
+  path <- tempfile()
+  saveRDS(list(
+    GetAssayData(es_pbmc, slot = "data"), GetAssayData(es_pbmc, slot = "counts"),
+    es_pbmc@meta.data, Idents(es_pbmc)
+  ), path, compress = FALSE)
+  cat(jsonlite::toJSON(unname(tools::md5sum(path))))
+  unlink(path)
+})
+"""
+
+R_VALID: dict[str, dict[str, Any]] = {
+    op: {
+        **args,
+        **{
+            key: value
+            for key, value in {
+                "object": "es_pbmc",
+                "matrix": "RNA/data",
+                "genes": ["MS4A1"],
+                "obs": ["groups"],
+                "groupby": ["groups"] if isinstance(args.get("groupby"), list) else "groups",
+                "gene_x": "MS4A1",
+                "gene_y": "CD79B",
+            }.items()
+            if key in args
+        },
+    }
+    for op, args in VALID.items()
+}
+
+
+@pytest.fixture(scope="module")
+def r_fuzz_kernel():
+    with r_kernel_session(R_DATA_CODE) as session:
+        yield session
+
+
+def test_every_field_of_every_op_in_r(r_fuzz_kernel):
+    before = r_fuzz_kernel.evaluate_json(R_DIGEST_CODE)
+    problems = {}
+    for op, args, label in cases(R_VALID):
+        reply = r_fuzz_kernel.call(op, **args)  # exactly one well-formed reply
+        if (found := problem(reply)) is not None:
+            problems[label] = found
+    assert problems == {}
+    reply = r_fuzz_kernel.call("fetch", object="es_pbmc", matrix="RNA/data", genes=["MS4A1"])
+    assert reply.result["genes"] == ["MS4A1"] and reply.table().num_rows == 80
+    assert r_fuzz_kernel.evaluate_json(R_DIGEST_CODE) == before
+    assert r_fuzz_kernel.evaluate_json("cat(tolower(file.exists('es_fuzz_ran')))") is False
