@@ -34,5 +34,11 @@ module.exports = {
   coverageDirectory: '<rootDir>/build/jest-coverage',
   modulePathIgnorePatterns: ['<rootDir>/.venv', '<rootDir>/ui-tests'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
+  // The kernel package's setup snippets are imported as text (src/bridge/setup.ts).
+  moduleFileExtensions: [...baseConfig.moduleFileExtensions, 'R', 'py'],
+  transform: {
+    ...baseConfig.transform,
+    '\\.(R|py)$': '@jupyterlab/testing/lib/jest-raw-loader.js'
+  },
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
 };

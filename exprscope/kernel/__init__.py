@@ -18,55 +18,21 @@ from .service import Service
 
 __all__ = ["PYTHON_SETUP_SNIPPET", "R_SETUP_SNIPPET", "register"]
 
-#: The constant code the frontend executes (``src/bridge/setup.ts`` holds a verbatim copy
-#: between ``// BEGIN PYTHON SETUP`` and ``// END PYTHON SETUP``; a test keeps the two equal).
-#: It prints nothing, leaves no names in the user namespace, and when ``exprscope`` cannot be
-#: imported registers a fallback target answering every request with ``not_installed``.
-#: It contains no backticks, ``${`` or backslashes, so it can sit in a TypeScript template
-#: literal unchanged.
-PYTHON_SETUP_SNIPPET = """\
-def _exprscope_setup():
-    import warnings
+_HERE = files(__package__)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from exprscope.kernel import register
-    except Exception as error:
-        reason = type(error).__name__ + ": " + str(error)
+#: The constant code the frontend executes in Python kernels: the text of ``setup_snippet.py``
+#: beside this file (``src/bridge/setup.ts`` imports the same file at build time).
+PYTHON_SETUP_SNIPPET = _HERE.joinpath("setup_snippet.py").read_text(encoding="utf-8")
 
-        def open_comm(comm, open_msg):
-            def reply(msg):
-                data = msg["content"].get("data")
-                comm.send({
-                    "id": data.get("id") if isinstance(data, dict) else None,
-                    "ok": False,
-                    "error": {
-                        "code": "not_installed",
-                        "message": "The exprscope package cannot be imported in this kernel ("
-                        + reason + "). Install it in the kernel's environment.",
-                        "details": {"reason": reason},
-                    },
-                })
-
-            comm.on_msg(reply)
-
-        get_ipython().kernel.comm_manager.register_target("exprscope", open_comm)
-    else:
-        register()
-
-
-try:
-    _exprscope_setup()
-finally:
-    del _exprscope_setup
-"""
-
-#: The constant code the frontend executes in R kernels (IRkernel): the whole R helper
-#: ``exprscope/kernel/r/exprscope.R``, which ends by registering the ``exprscope`` comm target.
-#: ``src/bridge/setup.ts`` holds a verbatim copy between ``// BEGIN R SETUP`` and
-#: ``// END R SETUP`` (a test keeps the two equal), so nothing needs installing in the user's R.
-R_SETUP_SNIPPET = files(__package__).joinpath("r", "exprscope.R").read_text(encoding="utf-8")
+#: The constant code the frontend executes in R kernels (IRkernel): the R helper, the files of
+#: ``r/`` in name order joined into one text (``src/bridge/setup.ts`` joins the same files at
+#: build time). It ends by registering the ``exprscope`` comm target, so nothing needs
+#: installing in the user's R.
+R_SETUP_SNIPPET = "".join(
+    part.read_text(encoding="utf-8")
+    for part in sorted(_HERE.joinpath("r").iterdir(), key=lambda part: part.name)
+    if part.name.endswith(".R")
+)
 
 
 def register() -> None:

@@ -17,13 +17,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from kernel_harness import KANG_PBMC_H5AD, REPO_ROOT, SYNTHETIC_OBJECTS, Reply, stored_matrix
+from kernel_harness import KANG_PBMC_H5AD, SYNTHETIC_OBJECTS, Reply, stored_matrix
 
-from exprscope.kernel import PYTHON_SETUP_SNIPPET, R_SETUP_SNIPPET
+from exprscope.kernel import PYTHON_SETUP_SNIPPET
 from exprscope.kernel.protocol import MAX_GENES_PER_FETCH
-
-SETUP_TS = REPO_ROOT / "src" / "bridge" / "setup.ts"
-
 
 # -- expected values, computed the plain way --------------------------------------------------
 
@@ -93,30 +90,6 @@ def check_obs_column(column: pa.ChunkedArray, expected: pd.Series) -> None:
 
 
 # -- setup snippet ------------------------------------------------------------------------------
-
-
-SNIPPETS = {"PYTHON": PYTHON_SETUP_SNIPPET, "R": R_SETUP_SNIPPET}
-
-
-@pytest.mark.parametrize("language", SNIPPETS)
-def test_setup_snippet_can_be_embedded_in_typescript(language):
-    # The TypeScript copy lives in a template literal: these would change its meaning there.
-    for forbidden in ("`", "${", "\\"):
-        assert forbidden not in SNIPPETS[language]
-
-
-@pytest.mark.parametrize("language", SNIPPETS)
-def test_setup_snippet_matches_typescript_copy(language):
-    if not SETUP_TS.is_file():
-        pytest.skip(f"{SETUP_TS} does not exist yet")
-    source = SETUP_TS.read_text()
-    begin, end = f"// BEGIN {language} SETUP", f"// END {language} SETUP"
-    block = re.search(rf"{begin}\n(.*?){end}", source, re.DOTALL)
-    assert block, f"setup.ts lacks the {begin} ... {end} markers"
-    literal = re.search(r"`(.*)`", block.group(1), re.DOTALL)
-    assert literal, "no template literal between the markers"
-    # Leading and trailing newlines are layout in the TypeScript file, not part of the code.
-    assert literal.group(1).strip("\n") == SNIPPETS[language].strip("\n")
 
 
 def test_setup_snippet_is_silent_leaves_no_names_and_is_idempotent(comm_kernel):

@@ -1,5 +1,5 @@
 """The R notebook functions ``exprscope_heatmap`` / ``exprscope_dual_expression`` (defined by
-``exprscope/kernel/r/exprscope.R``) in a real IRkernel.
+``exprscope/kernel/r/``) in a real IRkernel.
 
 The kernel runs the R setup snippet as the frontend does, then holds Seurat's ``pbmc_small``,
 a SingleCellExperiment made from it and the Kang Seurat object

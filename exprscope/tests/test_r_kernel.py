@@ -1,4 +1,4 @@
-"""End-to-end tests of the R helper (``exprscope/kernel/r/exprscope.R``) in a real IRkernel.
+"""End-to-end tests of the R helper (``exprscope/kernel/r/``) in a real IRkernel.
 
 One IRkernel is started for this module. It runs the R setup snippet exactly as the frontend
 does, loads a real Seurat 4 object with an integrated assay (``exprscope/data/kang_seurat.rds``,

@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
 import {
   describeError,
   describeMissingReason,
@@ -57,16 +60,35 @@ describe('setupSnippetFor', () => {
   it('R: defines one hidden environment and registers the comm target last', () => {
     const lines = R_SETUP_SNIPPET.trimEnd().split('\n');
     expect(lines[lines.length - 1]).toBe('.exprscope$register()');
-    expect(R_SETUP_SNIPPET).toContain('.exprscope <- local({');
+    expect(R_SETUP_SNIPPET).toContain(
+      '.exprscope <- new.env(parent = baseenv())'
+    );
     expect(R_SETUP_SNIPPET).toContain(
       'manager$register_target(TARGET, open_comm)'
     );
-    expect(R_SETUP_SNIPPET).not.toMatch(/[`\\]|\$\{/);
+  });
+
+  it('R: is every file of the R helper in name order, as Python joins them', () => {
+    const dir = path.resolve(__dirname, '../../../exprscope/kernel/r');
+    const parts = fs
+      .readdirSync(dir)
+      .filter(name => name.endsWith('.R'))
+      .sort();
+    expect(parts.length).toBeGreaterThan(1);
+    expect(R_SETUP_SNIPPET).toBe(
+      parts.map(name => fs.readFileSync(path.join(dir, name), 'utf8')).join('')
+    );
   });
 
   it('only imports the package and registers the comm target', () => {
     const lines = PYTHON_SETUP_SNIPPET.trimEnd().split('\n');
-    expect(lines[0]).toBe('def _exprscope_setup():');
+    expect(lines).toContain('def _exprscope_setup():');
+    expect(PYTHON_SETUP_SNIPPET).toBe(
+      fs.readFileSync(
+        path.resolve(__dirname, '../../../exprscope/kernel/setup_snippet.py'),
+        'utf8'
+      )
+    );
     expect(lines[lines.length - 1]).toBe('    del _exprscope_setup');
     expect(PYTHON_SETUP_SNIPPET).toContain(
       'from exprscope.kernel import register'
@@ -74,9 +96,6 @@ describe('setupSnippetFor', () => {
     expect(PYTHON_SETUP_SNIPPET).toContain(
       'comm_manager.register_target("exprscope", open_comm)'
     );
-    // Nothing is interpolated into it: it is the same text for every kernel and user.
-    expect(PYTHON_SETUP_SNIPPET).not.toContain('\\');
-    expect(PYTHON_SETUP_SNIPPET).not.toContain('${');
   });
 });
 

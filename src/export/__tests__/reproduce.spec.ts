@@ -267,10 +267,8 @@ const RSCRIPT = (() => {
 })();
 const withR = RSCRIPT ? it : it.skip;
 
-const R_HELPER = path.resolve(
-  __dirname,
-  '../../../exprscope/kernel/r/exprscope.R'
-);
+// The R helper's folder: its files, sourced in name order, are the R setup snippet.
+const R_HELPER = path.resolve(__dirname, '../../../exprscope/kernel/r');
 
 /** Run an R script (its text as an argument) with `input` on stdin; its stdout. */
 function rscript(script: string, input: string, ...args: string[]): string {
@@ -308,7 +306,7 @@ cat(jsonlite::toJSON(I(enc2utf8(values))))
  * reading of it as "object_name".
  */
 const READ_R_CALL = `${R_STDIN}
-source(commandArgs(trailingOnly = TRUE)[1L])
+for (part in sort(Sys.glob(file.path(commandArgs(trailingOnly = TRUE)[1L], "*.R")))) source(part)
 exprs <- parse(text = code, keep.source = FALSE, encoding = "UTF-8")
 stopifnot(length(exprs) == 1L, is.call(exprs[[1L]]), is.name(exprs[[1L]][[1L]]))
 call <- exprs[[1L]]
@@ -618,7 +616,7 @@ describe('reproduceCode in R', () => {
    * environment as `pbmc small`: the spec the function displays, as JSON.
    */
   const RUN_R_CALL = `${R_STDIN}
-  source(commandArgs(trailingOnly = TRUE)[1L])
+  for (part in sort(Sys.glob(file.path(commandArgs(trailingOnly = TRUE)[1L], "*.R")))) source(part)
   invisible(suppressPackageStartupMessages(loadNamespace("SeuratObject")))
   data("pbmc_small", package = "SeuratObject", envir = globalenv())
   assign("pbmc small", pbmc_small, envir = globalenv())
