@@ -13,8 +13,9 @@ tests hold them to pydeseq2, scanpy and scipy run directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from .compute.compare import (
     PSEUDOBULK,
     WILCOXON,
     WILCOXON_NOTE,
+    ComparisonError,
     counts_matrix,
     deseq_contrast,
     fisher_z_difference,
@@ -37,7 +39,15 @@ from .compute.ranksum import group_rank_sums, rank_sum_test
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["compare", "differential_correlation", "pseudobulk"]
+__all__ = [
+    "ComparePlan",
+    "CompareStep",
+    "ComparisonError",
+    "compare",
+    "compare_plan",
+    "differential_correlation",
+    "pseudobulk",
+]
 
 RESULT_COLUMNS = [
     "gene",
@@ -174,82 +184,182 @@ def compare(
         ``n_samples_a``/``n_samples_b``, ``method``, ``note``; ``attrs`` hold the matrix, the
         method's caveat and the columns used.
     """
+    plan = compare_plan(
+        adata,
+        **resolve_comparison(
+            adata,
+            reference=reference,
+            target=target,
+            dataset_key=dataset_key,
+            cluster_key=cluster_key,
+            sample_key=sample_key,
+            method=method,
+            clusters=clusters,
+        ),
+        genes=genes,
+        min_cells=min_cells,
+        layer=layer,
+        use_raw=use_raw,
+    )
+    return plan.finish([step.run() for step in plan.steps])
+
+
+def resolve_comparison(
+    adata: AnnData,
+    *,
+    reference: str,
+    target: str | None = None,
+    dataset_key: str | None = None,
+    cluster_key: str | None = None,
+    sample_key: str | None = None,
+    method: str | None = None,
+    clusters: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """:func:`compare`'s arguments checked and completed (columns guessed, the target and the
+    method chosen, clusters as labels): the keyword arguments of :func:`compare_plan`.
+    Raises :class:`ComparisonError` for a comparison that cannot be made."""
     dataset_key, cluster_key = _keys(adata, dataset_key, cluster_key)
     obs = adata.obs
     datasets = _levels(obs[dataset_key])
     reference, target = str(reference), None if target is None else str(target)
     if reference not in datasets:
-        raise ValueError(
+        raise ComparisonError(
             f"Reference dataset {reference!r} is not in {dataset_key!r}; its datasets are "
-            f"{datasets}."
+            f"{datasets}.",
+            argument="reference",
         )
     if target is None:
         others = [d for d in datasets if d != reference]
         if len(others) != 1:
-            raise ValueError(
+            raise ComparisonError(
                 f"Give target=: {dataset_key!r} has {len(others)} datasets besides the "
-                f"reference ({others})."
+                f"reference ({others}).",
+                argument="target",
             )
         target = others[0]
     if target not in datasets or target == reference:
-        raise ValueError(
-            f"Target dataset {target!r} must be another dataset of {dataset_key!r}: {datasets}."
+        raise ComparisonError(
+            f"Target dataset {target!r} must be another dataset of {dataset_key!r}: {datasets}.",
+            argument="target",
         )
     if sample_key is None and method in (None, PSEUDOBULK):
         sample_key = guess_sample_key(obs, dataset_key)
     if method is None:
         method = PSEUDOBULK if sample_key is not None else WILCOXON
     if method not in (PSEUDOBULK, WILCOXON):
-        raise ValueError(f"method must be 'pseudobulk' or 'wilcoxon', not {method!r}.")
+        raise ComparisonError(
+            f"method must be 'pseudobulk' or 'wilcoxon', not {method!r}.", argument="method"
+        )
     all_clusters = _levels(obs[cluster_key])
     chosen = all_clusters if clusters is None else [str(c) for c in clusters]
     unknown = [c for c in chosen if c not in all_clusters]
     if unknown:
-        raise ValueError(f"Unknown clusters {unknown}; {cluster_key!r} has {all_clusters}.")
+        raise ComparisonError(
+            f"Unknown clusters {unknown}; {cluster_key!r} has {all_clusters}.",
+            argument="clusters",
+        )
+    return {
+        "reference": reference,
+        "target": target,
+        "dataset_key": dataset_key,
+        "cluster_key": cluster_key,
+        "sample_key": sample_key,
+        "method": method,
+        "clusters": chosen,
+    }
+
+
+@dataclass
+class CompareStep:
+    """One cluster's test: ``run()`` returns its rows. ``reads_object`` is False when the
+    step only uses data copied out of the object (pseudobulk counts), so it may run while
+    user code runs (the comm service runs such steps on a worker thread)."""
+
+    cluster: str
+    run: Callable[[], pd.DataFrame]
+    reads_object: bool
+
+
+@dataclass
+class ComparePlan:
+    """What :func:`compare` runs: one step per cluster, then :meth:`finish`."""
+
+    steps: list[CompareStep]
+    attrs: dict[str, Any]
+
+    def finish(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else _empty_result([], "", self.attrs["method"]).iloc[0:0]
+        )
+        frame.attrs.update(self.attrs)
+        return frame
+
+
+def compare_plan(
+    adata: AnnData,
+    *,
+    reference: str,
+    target: str,
+    dataset_key: str,
+    cluster_key: str,
+    sample_key: str | None,
+    method: str,
+    clusters: list[str],
+    genes: Sequence[str] | None,
+    min_cells: int,
+    layer: str | None,
+    use_raw: bool | None,
+    counts: str | None = None,
+) -> ComparePlan:
+    """The checked, per-cluster plan of :func:`compare` (arguments already resolved): reads
+    what every step needs that is shared (the pseudobulk sums) and raises on bad input before
+    any test runs. ``counts`` names the counts matrix id for pseudobulk (default: guessed from
+    ``layer`` as :func:`~.compute.compare.counts_matrix` does)."""
     if method == PSEUDOBULK:
-        frame = _compare_pseudobulk(
+        steps, matrix = _pseudobulk_steps(
             adata,
             reference,
             target,
             dataset_key,
             cluster_key,
             sample_key,
-            chosen,
+            clusters,
             genes,
             min_cells,
-            layer,
+            counts or counts_matrix(adata, layer),
         )
         caveat = DESEQ_NOTE
     else:
-        frame = _compare_wilcoxon(
+        steps, matrix = _wilcoxon_steps(
             adata,
             reference,
             target,
             dataset_key,
             cluster_key,
             sample_key,
-            chosen,
+            clusters,
             genes,
             min_cells,
             layer,
             use_raw,
         )
         caveat = WILCOXON_NOTE
-    frame.attrs.update(
-        {
-            "method": method,
-            "caveat": caveat,
-            "reference": reference,
-            "target": target,
-            "dataset_key": dataset_key,
-            "cluster_key": cluster_key,
-            "sample_key": sample_key,
-        }
-    )
-    return frame
+    attrs = {
+        "matrix": matrix,
+        "method": method,
+        "caveat": caveat,
+        "reference": reference,
+        "target": target,
+        "dataset_key": dataset_key,
+        "cluster_key": cluster_key,
+        "sample_key": sample_key,
+    }
+    return ComparePlan(steps=steps, attrs=attrs)
 
 
-def _compare_pseudobulk(
+def _pseudobulk_steps(
     adata: AnnData,
     reference: str,
     target: str,
@@ -259,15 +369,16 @@ def _compare_pseudobulk(
     clusters: list[str],
     genes: Sequence[str] | None,
     min_cells: int,
-    layer: str | None,
-) -> pd.DataFrame:
+    matrix: str,
+) -> tuple[list[CompareStep], str]:
     if sample_key is None:
-        raise ValueError(
+        raise ComparisonError(
             "Pseudobulk needs a sample (replicate, donor) column with ≥ 2 samples per dataset; "
             "none was given or guessed. Give sample_key=, or use method='wilcoxon' (cells as "
-            "replicates, which they are not)."
+            "replicates, which they are not).",
+            argument="sample_key",
+            suggest=WILCOXON,
         )
-    matrix = counts_matrix(adata, layer)
     bulk = pseudobulk_sums(
         adata,
         sample_key=sample_key,
@@ -279,14 +390,16 @@ def _compare_pseudobulk(
     per_dataset = bulk.obs[bulk.obs["dataset"].isin([reference, target])]
     samples = per_dataset.groupby("dataset")["sample"].nunique()
     if samples.get(reference, 0) < 2 or samples.get(target, 0) < 2:
-        raise ValueError(
+        raise ComparisonError(
             f"Pseudobulk needs ≥ 2 samples per dataset, but {sample_key!r} has "
             f"{int(samples.get(reference, 0))} in {reference!r} and "
             f"{int(samples.get(target, 0))} in {target!r}. Use method='wilcoxon' (cells as "
-            "replicates, which they are not) or add replicates."
+            "replicates, which they are not) or add replicates.",
+            argument="method",
+            suggest=WILCOXON,
         )
-    frames = []
-    for cluster in clusters:
+
+    def step(cluster: str) -> CompareStep:
         rows = bulk.obs.index[
             (bulk.obs["cluster"] == cluster) & bulk.obs["dataset"].isin([reference, target])
         ]
@@ -294,34 +407,38 @@ def _compare_pseudobulk(
         n_cells = groups.groupby("dataset")["n_cells"].sum()
         enough = groups[groups["n_cells"] >= min_cells]
         n_samples = enough.groupby("dataset")["sample"].nunique()
-        frame = _empty_result(bulk.genes, cluster, PSEUDOBULK)
-        frame["n_cells_a"] = int(n_cells.get(reference, 0))
-        frame["n_cells_b"] = int(n_cells.get(target, 0))
-        frame["n_samples_a"] = int(n_samples.get(reference, 0))
-        frame["n_samples_b"] = int(n_samples.get(target, 0))
-        if n_samples.get(reference, 0) < 2 or n_samples.get(target, 0) < 2:
-            frame["note"] = (
-                f"fewer than 2 samples with ≥ {min_cells} cells in {reference!r} or {target!r}"
-            )
-            frames.append(frame)
-            continue
+        # Copies: the step must not read the object (it may run beside user code).
         counts = pd.DataFrame(
             bulk.sums[enough.index.to_numpy()].astype(np.int64),
             index=[f"{s}" for s in enough["sample"]],
             columns=bulk.genes,
         )
-        result = deseq_contrast(counts, enough["dataset"], reference, target)
-        frame["log2fc"] = result["log2FoldChange"].to_numpy()
-        frame["stat"] = result["stat"].to_numpy()
-        frame["pvalue"] = result["pvalue"].to_numpy()
-        frame["padj"] = result["padj"].to_numpy()
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    out.attrs["matrix"] = matrix
-    return out
+        condition = enough["dataset"].copy()
+
+        def run() -> pd.DataFrame:
+            frame = _empty_result(bulk.genes, cluster, PSEUDOBULK)
+            frame["n_cells_a"] = int(n_cells.get(reference, 0))
+            frame["n_cells_b"] = int(n_cells.get(target, 0))
+            frame["n_samples_a"] = int(n_samples.get(reference, 0))
+            frame["n_samples_b"] = int(n_samples.get(target, 0))
+            if n_samples.get(reference, 0) < 2 or n_samples.get(target, 0) < 2:
+                frame["note"] = (
+                    f"fewer than 2 samples with ≥ {min_cells} cells in {reference!r} or {target!r}"
+                )
+                return frame
+            result = deseq_contrast(counts, condition, reference, target)
+            frame["log2fc"] = result["log2FoldChange"].to_numpy()
+            frame["stat"] = result["stat"].to_numpy()
+            frame["pvalue"] = result["pvalue"].to_numpy()
+            frame["padj"] = result["padj"].to_numpy()
+            return frame
+
+        return CompareStep(cluster=cluster, run=run, reads_object=False)
+
+    return [step(cluster) for cluster in clusters], matrix
 
 
-def _compare_wilcoxon(
+def _wilcoxon_steps(
     adata: AnnData,
     reference: str,
     target: str,
@@ -333,7 +450,7 @@ def _compare_wilcoxon(
     min_cells: int,
     layer: str | None,
     use_raw: bool | None,
-) -> pd.DataFrame:
+) -> tuple[list[CompareStep], str]:
     choice = resolve_matrix(adata, layer, use_raw)
     if genes is None:
         data, names = choice.data, [str(g) for g in choice.var_names]
@@ -345,35 +462,36 @@ def _compare_wilcoxon(
     cluster = adata.obs[cluster_key].astype(str).to_numpy()
     sample = None if sample_key is None else adata.obs[sample_key].astype(str).to_numpy()
     log_base = adata.uns.get("log1p", {}).get("base")
-    frames = []
-    for label in clusters:
-        in_cluster = cluster == label
-        cells = np.flatnonzero(in_cluster & np.isin(dataset, [reference, target]))
-        is_target = dataset[cells] == target
-        n_b, n_a = int(is_target.sum()), int((~is_target).sum())
-        frame = _empty_result(names, label, WILCOXON)
-        frame["n_cells_a"], frame["n_cells_b"] = n_a, n_b
-        if sample is not None:
-            frame["n_samples_a"] = len(set(sample[cells[~is_target]]))
-            frame["n_samples_b"] = len(set(sample[cells[is_target]]))
-        if n_a < min_cells or n_b < min_cells:
-            frame["note"] = f"fewer than {min_cells} cells in {reference!r} or {target!r}"
-            frames.append(frame)
-            continue
-        block = data[cells]
-        codes = is_target.astype(np.int64)  # 0: reference, 1: target
-        sums = group_rank_sums(block, codes, 2)
-        z, p = rank_sum_test(sums.rank_sum[1], sums.n[1], sums.n_total)
-        means = [
-            np.asarray(block[codes == g].mean(axis=0), dtype=np.float64).ravel() for g in (0, 1)
-        ]
-        frame["log2fc"] = log2_fold_change(means[1], means[0], log_base)
-        frame["stat"], frame["pvalue"], frame["padj"] = z, p, benjamini_hochberg(p)
-        frame["note"] = WILCOXON_NOTE
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    out.attrs["matrix"] = choice.label
-    return out
+
+    def step(label: str) -> CompareStep:
+        def run() -> pd.DataFrame:
+            in_cluster = cluster == label
+            cells = np.flatnonzero(in_cluster & np.isin(dataset, [reference, target]))
+            is_target = dataset[cells] == target
+            n_b, n_a = int(is_target.sum()), int((~is_target).sum())
+            frame = _empty_result(names, label, WILCOXON)
+            frame["n_cells_a"], frame["n_cells_b"] = n_a, n_b
+            if sample is not None:
+                frame["n_samples_a"] = len(set(sample[cells[~is_target]]))
+                frame["n_samples_b"] = len(set(sample[cells[is_target]]))
+            if n_a < min_cells or n_b < min_cells:
+                frame["note"] = f"fewer than {min_cells} cells in {reference!r} or {target!r}"
+                return frame
+            block = data[cells]
+            codes = is_target.astype(np.int64)  # 0: reference, 1: target
+            sums = group_rank_sums(block, codes, 2)
+            z, p = rank_sum_test(sums.rank_sum[1], sums.n[1], sums.n_total)
+            means = [
+                np.asarray(block[codes == g].mean(axis=0), dtype=np.float64).ravel() for g in (0, 1)
+            ]
+            frame["log2fc"] = log2_fold_change(means[1], means[0], log_base)
+            frame["stat"], frame["pvalue"], frame["padj"] = z, p, benjamini_hochberg(p)
+            frame["note"] = WILCOXON_NOTE
+            return frame
+
+        return CompareStep(cluster=label, run=run, reads_object=True)
+
+    return [step(label) for label in clusters], choice.label
 
 
 def _empty_result(genes: Sequence[str], cluster: str, method: str) -> pd.DataFrame:

@@ -28,15 +28,13 @@ from scipy import sparse
 
 from .adapters.anndata import (
     CATEGORICAL,
-    CLUSTER_COLUMN_NAMES,
-    DATASET_COLUMN_NAMES,
     _as_categorical,
     _column_kind,
     _describe_obs_column,
-    _guess,
     _is_embedding,
     _matrix_label,
     _readable_stored_markers,
+    column_guesses_of,
 )
 from .api import aggregate, correlate, markers, read_stored_markers
 from .compute._matrix import columns_with_nan, resolve_matrix, select_columns
@@ -99,12 +97,11 @@ def matrix_label(matrix: str) -> str:
 
 
 def column_guesses(adata: AnnData) -> dict[str, str | None]:
-    """The dataset and cluster columns the sidebar guesses (``describe``'s ``guesses``)."""
-    obs = [_describe_obs_column(str(name), column) for name, column in adata.obs.items()]
-    return {
-        "dataset": _guess(obs, DATASET_COLUMN_NAMES, min_categories=2),
-        "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
-    }
+    """The dataset, cluster and sample columns the sidebar guesses (``describe``'s
+    ``guesses``)."""
+    return column_guesses_of(
+        [_describe_obs_column(str(name), column) for name, column in adata.obs.items()]
+    )
 
 
 def check_column(adata: AnnData, column: str, name: str) -> None:

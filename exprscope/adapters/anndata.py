@@ -70,6 +70,21 @@ CLUSTER_COLUMN_NAMES = (
     "celltype",
     "cell_types",
 )
+#: Columns guessed as the sample (replicate, donor) column, in order (case-insensitive).
+SAMPLE_COLUMN_NAMES = (
+    "sample",
+    "sample_id",
+    "samples",
+    "donor",
+    "donor_id",
+    "orig.ident",
+    "replicate",
+    "patient",
+    "patient_id",
+    "individual",
+    "ind",
+    "subject",
+)
 
 #: ``fetch`` sends this many leading dimensions of an embedding (the plots are 2-D).
 EMBEDDING_DIMS = 2
@@ -171,10 +186,7 @@ class AnnDataAdapter(Adapter):
                 for name, value in self._root.obsm.items()
                 if _is_embedding(value)
             ],
-            "guesses": {
-                "dataset": _guess(obs, DATASET_COLUMN_NAMES, min_categories=2),
-                "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
-            },
+            "guesses": column_guesses_of(obs),
             "stored_markers": _readable_stored_markers(adata.uns),
             "execution": self._execution(),
         }
@@ -826,6 +838,31 @@ def _obs_to_arrow(column: pd.Series) -> pa.Array:
 def _is_embedding(value: Any) -> bool:
     shape = getattr(value, "shape", ())
     return len(shape) == 2 and shape[1] >= 2
+
+
+def column_guesses_of(obs: list[dict[str, Any]]) -> dict[str, str | None]:
+    """``describe``'s ``guesses`` from its ``obs`` entries: the dataset, cluster and sample
+    (replicate, donor) columns the sidebar starts with."""
+    dataset = _guess(obs, DATASET_COLUMN_NAMES, min_categories=2)
+    return {
+        "dataset": dataset,
+        "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
+        "sample": guess_sample(obs, dataset),
+    }
+
+
+def guess_sample(obs: list[dict[str, Any]], dataset: str | None) -> str | None:
+    """The first of :data:`SAMPLE_COLUMN_NAMES` (case-insensitive) that is a categorical obs
+    column other than ``dataset`` with at least two non-empty categories and, when a dataset
+    column is given, at least as many as it (samples nest in, or cross, the datasets)."""
+    by_name = {column["name"]: column for column in obs}
+    n_datasets = (
+        sum(category["n_cells"] > 0 for category in by_name[dataset]["categories"])
+        if dataset in by_name and by_name[dataset]["kind"] == CATEGORICAL
+        else 1
+    )
+    others = [column for column in obs if column["name"] != dataset]
+    return _guess(others, SAMPLE_COLUMN_NAMES, min_categories=max(2, n_datasets))
 
 
 def _guess(obs: list[dict[str, Any]], names: Sequence[str], min_categories: int) -> str | None:

@@ -25,19 +25,17 @@ from ..kernel.protocol import NOT_SUPPORTED, UNKNOWN_COLUMN, UNKNOWN_MATRIX, Pro
 from ._stats import DEFAULT_MAX_SAMPLE, SPEARMAN_EXACT, MomentsAccumulator, check_group_stats_size
 from .anndata import (
     ALL_NAN,
-    CLUSTER_COLUMN_NAMES,
-    DATASET_COLUMN_NAMES,
     EMBEDDING_DIMS,
     NOT_IN_MATRIX,
     _describe_obs_column,
     _gene_positions,
     _group_stats_reply,
     _grouping,
-    _guess,
     _obs_to_arrow,
     _pair_stats_reply,
     _requested_columns,
     _strings,
+    column_guesses_of,
 )
 from .base import (
     CELL_ID_COLUMN,
@@ -150,10 +148,7 @@ class SomaExperimentAdapter(Adapter):
                 for name, array in self._obsm().items()
                 if len(array.shape) == 2 and array.shape[1] >= 2
             ],
-            "guesses": {
-                "dataset": _guess(obs, DATASET_COLUMN_NAMES, min_categories=2),
-                "cluster": _guess(obs, CLUSTER_COLUMN_NAMES, min_categories=1),
-            },
+            "guesses": column_guesses_of(obs),
             "stored_markers": [],
             "execution": {
                 "path": "kernel",

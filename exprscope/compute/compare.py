@@ -24,21 +24,6 @@ if TYPE_CHECKING:
 
 #: Layers looked for, in order, when no counts layer is named.
 COUNTS_LAYER_NAMES = ("counts", "raw_counts", "umi_counts")
-#: Columns guessed as the sample (replicate, donor) column, in order (case-insensitive).
-SAMPLE_COLUMN_NAMES = (
-    "sample",
-    "sample_id",
-    "samples",
-    "donor",
-    "donor_id",
-    "orig.ident",
-    "replicate",
-    "patient",
-    "patient_id",
-    "individual",
-    "ind",
-    "subject",
-)
 PSEUDOBULK = "pseudobulk"
 WILCOXON = "wilcoxon"
 WILCOXON_NOTE = (
@@ -47,6 +32,17 @@ WILCOXON_NOTE = (
 )
 #: DESeq2 p values come from pydeseq2 (Wald test, Cook's outlier refit, independent filtering).
 DESEQ_NOTE = "pseudobulk DESeq2 (pydeseq2, Wald test, design ~condition)"
+
+
+class ComparisonError(ValueError):
+    """A comparison that cannot be made as asked (a user's mistake or data that do not allow
+    it): the message says why. ``argument`` names the argument to change and ``suggest`` a
+    value that would work (e.g. ``method="wilcoxon"`` without replicates)."""
+
+    def __init__(self, message: str, argument: str | None = None, suggest: str | None = None):
+        super().__init__(message)
+        self.argument = argument
+        self.suggest = suggest
 
 
 @dataclass(frozen=True)
@@ -60,21 +56,17 @@ class Pseudobulk:
 
 
 def guess_sample_key(obs: pd.DataFrame, dataset_key: str | None) -> str | None:
-    """The first obs column named like a sample column (:data:`SAMPLE_COLUMN_NAMES`) with at
-    least two labels that is not the dataset column and, when a dataset column is given, has
-    at least as many labels as it (samples nest in, or cross, the datasets)."""
-    by_lower = {str(name).lower(): name for name in obs.columns}
-    n_datasets = obs[dataset_key].nunique() if dataset_key in obs.columns else 1
-    for candidate in SAMPLE_COLUMN_NAMES:
-        name = by_lower.get(candidate)
-        if name is None or name == dataset_key:
-            continue
-        column = obs[name]
-        if not (isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object):
-            continue
-        if column.nunique() >= max(2, n_datasets):
-            return str(name)
-    return None
+    """The sample column ``describe`` guesses (:func:`~exprscope.adapters.anndata.guess_sample`)
+    for these obs columns and this dataset column."""
+    from ..adapters.anndata import SAMPLE_COLUMN_NAMES, _describe_obs_column, guess_sample
+
+    wanted = {*SAMPLE_COLUMN_NAMES, str(dataset_key).lower()}
+    described = [
+        _describe_obs_column(str(name), column)
+        for name, column in obs.items()
+        if str(name).lower() in wanted
+    ]
+    return guess_sample(described, dataset_key)
 
 
 def counts_matrix(adata: AnnData, layer: str | None = None) -> str:
@@ -96,11 +88,13 @@ def counts_matrix(adata: AnnData, layer: str | None = None) -> str:
     checked.append("X")
     if _looks_like_counts(adata.X):
         return "X"
-    raise ValueError(
+    raise ComparisonError(
         "Pseudobulk needs raw counts, but this object has no counts layer (looked for "
         f"{', '.join(repr(n) for n in COUNTS_LAYER_NAMES)}) and {' and '.join(checked)} hold "
         "non-integer or negative values (log-normalised or scaled). Add the counts, e.g. "
-        "adata.layers['counts'], or use method='wilcoxon' on the log-normalised values."
+        "adata.layers['counts'], or use method='wilcoxon' on the log-normalised values.",
+        argument="counts",
+        suggest=WILCOXON,
     )
 
 
@@ -147,10 +141,11 @@ def pseudobulk_sums(
     )
     crossing = nesting[nesting.map(len) > 1]
     if len(crossing):
-        raise ValueError(
+        raise ComparisonError(
             f"Samples must belong to one dataset each, but {list(crossing.index[:5])} of "
             f"{sample_key!r} occur in several datasets of {dataset_key!r}; give a sample column "
-            "whose labels are unique per dataset (e.g. donor + condition)."
+            "whose labels are unique per dataset (e.g. donor + condition).",
+            argument="sample_key",
         )
     adapter = adapter_for(adata)
     if adapter is None:
@@ -170,9 +165,11 @@ def pseudobulk_sums(
         else np.zeros((0, table.num_rows))
     )
     if sums.size and (np.any(sums < 0) or np.any(np.abs(sums - np.round(sums)) > 1e-6)):
-        raise ValueError(
+        raise ComparisonError(
             f"Pseudobulk needs raw counts, but {matrix} holds non-integer or negative values "
-            "(log-normalised or scaled). Choose the counts layer, or use method='wilcoxon'."
+            "(log-normalised or scaled). Choose the counts layer, or use method='wilcoxon'.",
+            argument="counts",
+            suggest=WILCOXON,
         )
     dataset_of = {sample: datasets[0] for sample, datasets in nesting.items()}
     frame = pd.DataFrame(

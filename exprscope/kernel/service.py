@@ -9,8 +9,10 @@ come. Arrow payloads are written as an IPC stream and sent in slices of at most
 from __future__ import annotations
 
 import json
+import threading
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,6 +21,15 @@ from .. import __version__, adapters
 from ..adapters._stats import DEFAULT_MAX_SAMPLE, MIN_SAMPLE, SPEARMAN_EXACT, SPEARMAN_SAMPLE
 from ..adapters.base import DEFAULT_MARKERS_KEY, MAX_STORED_MARKERS
 from . import objects
+from .args import (
+    bad_argument,
+    bool_arg,
+    int_arg,
+    optional_str_arg,
+    str_arg,
+    str_list_arg,
+    unique,
+)
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -41,6 +52,20 @@ if TYPE_CHECKING:
 #: What an op handler returns: the JSON ``result`` and an optional Arrow payload.
 OpResult = tuple[dict[str, Any], pa.Table | None]
 
+#: A ``cancel`` stopped the request (only requests that run on a worker thread can stop).
+CANCELLED = "cancelled"
+
+
+@dataclass
+class Background:
+    """What an op handler returns for work that may run beside user code because it reads no
+    user object any more (e.g. DESeq2 fits on pseudobulk counts already summed): ``work`` runs
+    on a worker thread, reports progress through ``progress(done, total, message)``, checks
+    ``cancelled`` between steps, and returns the reply. The main shell stays free meanwhile,
+    so cells run and a ``cancel`` is read at once."""
+
+    work: Callable[[threading.Event, Callable[[int, int, str], None]], OpResult]
+
 
 class Service:
     """Answers the requests arriving on one comm.
@@ -60,8 +85,12 @@ class Service:
             "group_stats": self._group_stats,
             "pair_stats": self._pair_stats,
             "stored_markers": self._stored_markers,
+            "compare": self._compare,
             "cancel": self._cancel,
         }
+        #: Requests running on worker threads, by id: their cancel events.
+        self._running: dict[str | int, threading.Event] = {}
+        self._request_id: str | int | None = None  # the request being handled, for progress
 
     def handle_msg(self, msg: dict[str, Any]) -> None:
         """The comm's ``on_msg`` callback."""
@@ -70,9 +99,26 @@ class Service:
     def handle(self, request: Any) -> None:
         """Answer one request with exactly one reply, whatever happens."""
         request_id = _request_id(request)
-        try:
+        self._request_id = request_id
+
+        def answer() -> OpResult | Background:
             op, args = self._parse(request)
-            result, table = self._ops[op](args)
+            return self._ops[op](args)
+
+        outcome = self._reply(request_id, answer)
+        if isinstance(outcome, Background):
+            self._start(request_id, outcome)
+
+    def _reply(
+        self, request_id: str | int | None, answer: Callable[[], OpResult | Background]
+    ) -> Background | None:
+        """Send ``answer()``'s reply, or its error reply, whatever happens; a Background
+        outcome is returned unanswered, for a worker thread to answer."""
+        try:
+            outcome = answer()
+            if isinstance(outcome, Background):
+                return outcome
+            result, table = outcome
             payload = None if table is None else _arrow_stream(table)
             # A result that cannot be serialised must become an error reply here, not an
             # exception while sending (which would leave the request unanswered).
@@ -90,6 +136,34 @@ class Service:
             )
         else:
             self._send_result(request_id, result, payload)
+        return None
+
+    def _start(self, request_id: str | int | None, job: Background) -> None:
+        """Run a Background job on a daemon thread (a restart simply ends it)."""
+        cancelled = threading.Event()
+        key = request_id if request_id is not None else id(job)
+        self._running[key] = cancelled
+
+        def progress(done: int, total: int, message: str) -> None:
+            self.send_progress(request_id, done, total, message)
+
+        def run() -> None:
+            try:
+                self._reply(request_id, lambda: job.work(cancelled, progress))
+            finally:
+                self._running.pop(key, None)
+
+        threading.Thread(target=run, name=f"exprscope-{request_id}", daemon=True).start()
+
+    def send_progress(self, request_id: str | int | None, done: int, total: int, message: str):
+        """A progress message for a request still running (docs/protocol.md, "Progress")."""
+        self.comm.send(
+            {
+                "id": request_id,
+                "ok": True,
+                "progress": {"done": int(done), "total": int(total), "message": str(message)},
+            }
+        )
 
     def _parse(self, request: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(request, dict):
@@ -127,16 +201,16 @@ class Service:
         return {"objects": objects}, None
 
     def _describe(self, args: dict[str, Any]) -> OpResult:
-        name, adapter = self._lookup(_str_arg(args, "object"))
+        name, adapter = self._lookup(str_arg(args, "object"))
         return {"name": name, **adapter.describe()}, None
 
     def _fetch(self, args: dict[str, Any]) -> OpResult:
-        name = _str_arg(args, "object")
-        matrix = _str_arg(args, "matrix")
-        genes = _str_list_arg(args, "genes")
-        obs = _str_list_arg(args, "obs", optional=True)
-        embedding = _optional_str_arg(args, "embedding")
-        cell_ids = _bool_arg(args, "cell_ids")
+        name = str_arg(args, "object")
+        matrix = str_arg(args, "matrix")
+        genes = str_list_arg(args, "genes")
+        obs = str_list_arg(args, "obs", optional=True)
+        embedding = optional_str_arg(args, "embedding")
+        cell_ids = bool_arg(args, "cell_ids")
         if len(genes) > MAX_GENES_PER_FETCH:
             raise ProtocolError(
                 TOO_LARGE,
@@ -145,38 +219,38 @@ class Service:
             )
         _, adapter = self._lookup(name)
         table, result = adapter.fetch(
-            matrix, _unique(genes), _unique(obs), embedding=embedding, cell_ids=cell_ids
+            matrix, unique(genes), unique(obs), embedding=embedding, cell_ids=cell_ids
         )
         return result, table
 
     def _group_stats(self, args: dict[str, Any]) -> OpResult:
-        name = _str_arg(args, "object")
-        matrix = _str_arg(args, "matrix")
-        groupby = _str_list_arg(args, "groupby")
+        name = str_arg(args, "object")
+        matrix = str_arg(args, "matrix")
+        groupby = str_list_arg(args, "groupby")
         if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
-            raise _bad_argument("groupby", "a list of one or two distinct obs column names")
+            raise bad_argument("groupby", "a list of one or two distinct obs column names")
         # No genes (absent or null): every gene of the matrix
-        genes = None if args.get("genes") is None else _str_list_arg(args, "genes")
-        expm1 = _bool_arg(args, "expm1")
+        genes = None if args.get("genes") is None else str_list_arg(args, "genes")
+        expm1 = bool_arg(args, "expm1")
         _, adapter = self._lookup(name)
         table, result = adapter.group_stats(
-            matrix, groupby, None if genes is None else _unique(genes), expm1
+            matrix, groupby, None if genes is None else unique(genes), expm1
         )
         return result, table
 
     def _pair_stats(self, args: dict[str, Any]) -> OpResult:
-        name = _str_arg(args, "object")
-        matrix = _str_arg(args, "matrix")
-        gene_x = _str_arg(args, "gene_x")
-        gene_y = _str_arg(args, "gene_y")
-        groupby = _str_list_arg(args, "groupby")
+        name = str_arg(args, "object")
+        matrix = str_arg(args, "matrix")
+        gene_x = str_arg(args, "gene_x")
+        gene_y = str_arg(args, "gene_y")
+        groupby = str_list_arg(args, "groupby")
         if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
-            raise _bad_argument("groupby", "a list of one or two distinct obs column names")
-        detected_only = _bool_arg(args, "detected_only")
+            raise bad_argument("groupby", "a list of one or two distinct obs column names")
+        detected_only = bool_arg(args, "detected_only")
         spearman = args.get("spearman", SPEARMAN_EXACT)
         if spearman not in (SPEARMAN_EXACT, SPEARMAN_SAMPLE):
-            raise _bad_argument("spearman", '"exact" or "sample"')
-        max_sample = _int_arg(
+            raise bad_argument("spearman", '"exact" or "sample"')
+        max_sample = int_arg(
             args, "max_sample", default=DEFAULT_MAX_SAMPLE, minimum=MIN_SAMPLE, maximum=2**31 - 1
         )
         _, adapter = self._lookup(name)
@@ -192,19 +266,36 @@ class Service:
         return result, table
 
     def _stored_markers(self, args: dict[str, Any]) -> OpResult:
-        name = _str_arg(args, "object")
-        groupby = _str_arg(args, "groupby")
-        n = _int_arg(args, "n", default=10, minimum=1, maximum=MAX_STORED_MARKERS)
-        key = _optional_str_arg(args, "key") or DEFAULT_MARKERS_KEY
+        name = str_arg(args, "object")
+        groupby = str_arg(args, "groupby")
+        n = int_arg(args, "n", default=10, minimum=1, maximum=MAX_STORED_MARKERS)
+        key = optional_str_arg(args, "key") or DEFAULT_MARKERS_KEY
         _, adapter = self._lookup(name)
         table, result = adapter.stored_markers(groupby, n, key)
         return result, table
 
+    def _compare(self, args: dict[str, Any]) -> OpResult | Background:
+        from .compare_op import compare
+
+        name = str_arg(args, "object")
+        _, adapter = self._lookup(name)
+        request_id = self._request_id
+        return compare(
+            adapter,
+            args,
+            lambda done, total, message: self.send_progress(request_id, done, total, message),
+        )
+
     def _cancel(self, args: dict[str, Any]) -> OpResult:
-        """Acknowledge only. The kernel serves requests one at a time, in order, so the request
-        a ``cancel`` names has already been answered when the ``cancel`` is read. Cancelling
-        happens in the frontend: it rejects the pending request and drops the late reply."""
-        return {}, None
+        """Stop a request running on a worker thread (``compare``'s DESeq2 fits) before its
+        next step; it then answers ``cancelled``. Other requests have already been answered
+        when a ``cancel`` is read (the kernel serves them one at a time, in order): for them
+        this only acknowledges, and the frontend drops their late reply."""
+        target = args.get("id")
+        event = self._running.get(target) if isinstance(target, str | int) else None
+        if event is not None:
+            event.set()
+        return {"running": event is not None}, None
 
     def _lookup(self, name: str) -> tuple[str, Adapter]:
         """The adapter for the user's object ``name`` (a plain dictionary key, never code), or
@@ -272,50 +363,3 @@ def _request_id(request: Any) -> str | int | None:
     ):
         return request_id
     return None
-
-
-def _bad_argument(name: str, expected: str) -> ProtocolError:
-    return ProtocolError(BAD_REQUEST, f"Argument {name!r} must be {expected}.", {"argument": name})
-
-
-def _str_arg(args: dict[str, Any], name: str) -> str:
-    value = args.get(name)
-    if not isinstance(value, str):
-        raise _bad_argument(name, "a string")
-    return value
-
-
-def _optional_str_arg(args: dict[str, Any], name: str) -> str | None:
-    return None if args.get(name) is None else _str_arg(args, name)
-
-
-def _str_list_arg(args: dict[str, Any], name: str, *, optional: bool = False) -> list[str]:
-    value = args.get(name)
-    if value is None and optional:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _bad_argument(name, "a list of strings")
-    return value
-
-
-def _bool_arg(args: dict[str, Any], name: str) -> bool:
-    value = args.get(name, False)
-    if not isinstance(value, bool):
-        raise _bad_argument(name, "true or false")
-    return value
-
-
-def _int_arg(args: dict[str, Any], name: str, *, default: int, minimum: int, maximum: int) -> int:
-    value = args.get(name)
-    if value is None:
-        return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
-        raise _bad_argument(name, f"an integer from {minimum} to {maximum}")
-    return value
-
-
-def _unique(items: list[str]) -> list[str]:
-    """Without duplicates, in first-seen order."""
-    return list(dict.fromkeys(items))

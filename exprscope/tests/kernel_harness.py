@@ -269,6 +269,44 @@ class KernelSession:
             reply.buffers.append([bytes(buffer) for buffer in message.get("buffers", [])])
         return reply
 
+    def call_with_progress(
+        self, op: str, *, on_sent: Any = None, **args: Any
+    ) -> tuple[Reply, list[dict[str, Any]]]:
+        """One request whose reply may come after the kernel went idle (work on a worker
+        thread): every message with its id, progress messages apart, until the reply is
+        complete. ``on_sent(request_id)`` runs once the kernel has read the request."""
+        self._request_count += 1
+        request_id = f"r{self._request_count}"
+        msg_id = self._send(
+            "comm_msg",
+            {"comm_id": self.comm_id, "data": {"id": request_id, "op": op, "args": args}},
+        )
+        reply, progress, idle = Reply(messages=[]), [], False
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "status":
+                if message["content"]["execution_state"] == "idle" and not idle:
+                    idle = True
+                    if on_sent is not None:
+                        on_sent(request_id)
+                continue
+            if message["msg_type"] != "comm_msg":
+                continue
+            data = message["content"]["data"]
+            if not isinstance(data, dict) or data.get("id") != request_id:
+                continue
+            if "progress" in data:
+                assert reply.messages == [], "progress after the reply began"
+                progress.append(data)
+                continue
+            reply.messages.append(data)
+            reply.buffers.append([bytes(buffer) for buffer in message.get("buffers", [])])
+            first = reply.messages[0]
+            if not first["ok"] or len(reply.messages) == first["parts"]:
+                reply.assert_single_reply(request_id)
+                return reply, progress
+
     def call(self, op: str, comm_id: str | None = None, **args: Any) -> Reply:
         """One request; checks that it got exactly one well-formed reply."""
         self._request_count += 1

@@ -170,7 +170,7 @@ def test_describe_out_of_core(source, adapter_type, storage):
     assert matrices[x]["storage"] == storage
     assert (described["n_obs"], described["n_vars"]) == data.shape
     assert described["genes"] == list(data.var_names)
-    assert described["guesses"] == {"dataset": "dataset", "cluster": "cluster"}
+    assert described["guesses"] == {"dataset": "dataset", "cluster": "cluster", "sample": None}
     reference = {c["name"]: c for c in AnnDataAdapter(data).describe()["obs"]}
     for column in described["obs"]:
         assert column == reference[column["name"]]

@@ -288,7 +288,11 @@ def test_describe_kang(r_kernel):
         {"name": "umap", "n_dims": 2},
         {"name": "tsne", "n_dims": 2},
     ]
-    assert result["guesses"] == {"dataset": "orig.ident", "cluster": "seurat_clusters"}
+    assert result["guesses"] == {
+        "dataset": "orig.ident",
+        "cluster": "seurat_clusters",
+        "sample": None,
+    }
     assert result["stored_markers"] == [
         {"key": "es_markers", "groupby": None, "method": "FindAllMarkers", "matrix": "RNA/data"}
     ]
@@ -301,7 +305,7 @@ def test_describe_pbmc_small(r_kernel):
     assert [c["name"] for c in obs["groups"]["categories"]] == ["g1", "g2"]
     assert obs["nFeature_RNA"]["kind"] == "categorical"  # integers, few distinct values
     assert [c["name"] for c in obs["RNA_snn_res.1"]["categories"]] == ["0", "1", "2"]
-    assert result["guesses"] == {"dataset": None, "cluster": None}
+    assert result["guesses"] == {"dataset": None, "cluster": None, "sample": None}
     assert [e["name"] for e in result["embeddings"]] == ["pca", "tsne"]
     # RNA_snn_res.0.8 has other levels; RNA_snn_res.1 are the identities markers were found for.
     assert result["stored_markers"] == [

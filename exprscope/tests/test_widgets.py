@@ -159,7 +159,7 @@ def test_not_an_anndata(kang):
 def test_a_needed_column_that_cannot_be_guessed_names_the_argument(kang):
     renamed = kang.copy()
     renamed.obs = renamed.obs.rename(columns={"dataset": "donor_group", "cluster": "groups"})
-    assert plot_data.column_guesses(renamed) == {"dataset": None, "cluster": None}
+    assert plot_data.column_guesses(renamed) == {"dataset": None, "cluster": None, "sample": None}
     with no_widget_created(), pytest.raises(ValueError, match="cluster_key=<obs column>"):
         exprscope.heatmap(renamed, ["ISG15"])
     with no_widget_created(), pytest.raises(ValueError, match="dataset_key"):
@@ -628,7 +628,7 @@ def test_object_names_in_a_kernel(comm_kernel, kang):
         described = comm_kernel.call("describe", object=handle).result
         assert described["name"] == handle
         assert (described["n_obs"], described["n_vars"]) == kang.shape
-        assert described["guesses"] == {"dataset": "dataset", "cluster": "cluster"}
+        assert described["guesses"] == {"dataset": "dataset", "cluster": "cluster", "sample": None}
         listed = [entry["name"] for entry in comm_kernel.call("list").result["objects"]]
         assert "es_kang" in listed and handle not in listed
         reply = comm_kernel.call("fetch", object=handle, matrix="X", genes=["ISG15", "NOPE"])

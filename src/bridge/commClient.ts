@@ -35,11 +35,23 @@ export type ProgressCallback = (
   partsTotal: number
 ) => void;
 
+/** What the kernel reports while it works on a request (docs/protocol.md, "Progress"). */
+export interface IKernelProgress {
+  done: number;
+  total: number;
+  message: string;
+}
+
 export interface IRequestOptions {
-  /** Overrides the client's default; 0 or Infinity disables the timeout. */
+  /**
+   * Overrides the client's default; 0 or Infinity disables the timeout. Each
+   * progress message from the kernel starts it again.
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
+  /** Called for each progress message the kernel sends before the reply. */
+  onKernelProgress?: (progress: IKernelProgress) => void;
 }
 
 /** A complete reply: part 0's result and the reassembled payload. */
@@ -66,6 +78,9 @@ interface IPending {
   parts: PartsAssembler | null;
   partsReceived: number;
   onProgress?: ProgressCallback;
+  onKernelProgress?: (progress: IKernelProgress) => void;
+  /** Start the timeout again (a progress message arrived). */
+  restartTimer: () => void;
   cleanup: () => void;
 }
 
@@ -114,14 +129,14 @@ export class CommClient implements IDisposable {
         )
       );
     }
-    const { signal, onProgress } = options;
+    const { signal, onProgress, onKernelProgress } = options;
     if (signal?.aborted) {
       return Promise.reject(cancelledError());
     }
     const id = this._nextId();
     return new Promise<IResponse<R>>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this._defaultTimeoutMs;
-      const timer =
+      const startTimer = () =>
         timeoutMs > 0 && Number.isFinite(timeoutMs)
           ? setTimeout(() => {
               this._settle(
@@ -134,6 +149,7 @@ export class CommClient implements IDisposable {
               );
             }, timeoutMs)
           : null;
+      let timer = startTimer();
       const onAbort = () => {
         if (this._settle(id, cancelledError())) {
           this._sendCancel(id);
@@ -149,6 +165,13 @@ export class CommClient implements IDisposable {
         parts: null,
         partsReceived: 0,
         onProgress,
+        onKernelProgress,
+        restartTimer: () => {
+          if (timer !== null) {
+            clearTimeout(timer);
+            timer = startTimer();
+          }
+        },
         cleanup: () => {
           if (timer !== null) {
             clearTimeout(timer);
@@ -215,6 +238,10 @@ export class CommClient implements IDisposable {
       this._settle(pending.id, kernelError(data.error));
       return;
     }
+    if (data.progress !== undefined && data.part === undefined) {
+      this._onKernelProgress(pending, data.progress);
+      return;
+    }
     const parts = data.parts ?? 1;
     const part = data.part ?? 0;
     if (
@@ -271,6 +298,33 @@ export class CommClient implements IDisposable {
         }
       }
       this._settle(pending.id, { result: pending.result, payload });
+    }
+  }
+
+  /** A progress message: the kernel is working on the request (not stuck). */
+  private _onKernelProgress(pending: IPending, progress: unknown): void {
+    if (pending.parts !== null) {
+      return; // the reply has begun: a late progress message means nothing
+    }
+    pending.restartTimer();
+    const p = progress as Partial<IKernelProgress> | null;
+    if (
+      !pending.onKernelProgress ||
+      typeof p !== 'object' ||
+      p === null ||
+      typeof p.done !== 'number' ||
+      typeof p.total !== 'number'
+    ) {
+      return;
+    }
+    try {
+      pending.onKernelProgress({
+        done: p.done,
+        total: p.total,
+        message: typeof p.message === 'string' ? p.message : ''
+      });
+    } catch (err) {
+      console.error('exprscope: progress callback failed', err);
     }
   }
 

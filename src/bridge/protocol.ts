@@ -18,7 +18,16 @@ export const MAX_GENES_PER_FETCH = 2000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /** Operations understood by the kernel. */
-export type Operation = 'hello' | 'list' | 'describe' | 'fetch' | 'cancel';
+export type Operation =
+  | 'hello'
+  | 'list'
+  | 'describe'
+  | 'fetch'
+  | 'group_stats'
+  | 'pair_stats'
+  | 'stored_markers'
+  | 'compare'
+  | 'cancel';
 
 /** Error codes a kernel may send. */
 export type KernelErrorCode =
@@ -73,6 +82,8 @@ export interface IReplyMessage {
   error?: IErrorInfo;
   /** Base64 slice of the payload, for kernels without binary buffers (R). */
   b64?: string;
+  /** A progress message before the reply (no `part`): `{done, total, message}`. */
+  progress?: unknown;
 }
 
 /** Result of `hello`. */
@@ -149,7 +160,12 @@ export interface IDescribeResult extends IObjectInfo {
   genes: string[];
   matrices: IMatrixInfo[];
   embeddings: IEmbeddingInfo[];
-  guesses: { dataset: string | null; cluster: string | null };
+  guesses: {
+    dataset: string | null;
+    cluster: string | null;
+    /** The sample (replicate, donor) column; absent from older kernels. */
+    sample?: string | null;
+  };
   stored_markers: IStoredMarkerInfo[];
   /**
    * Where plots of this object are computed: `kernel` for out-of-core sources and very

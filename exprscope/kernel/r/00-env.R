@@ -47,6 +47,10 @@ local({
     "leiden", "louvain", "seurat_clusters", "cluster", "clusters", "cell_type", "celltype",
     "cell_types"
   )
+  SAMPLE_NAMES <- c(
+    "sample", "sample_id", "samples", "donor", "donor_id", "orig.ident", "replicate", "patient",
+    "patient_id", "individual", "ind", "subject"
+  )
   # Seurat slots / v5 layer bases, in the order matrices are listed.
   SEURAT_SLOTS <- c("data", "scale.data", "counts")
   NEWLINE <- intToUtf8(10L)

@@ -1,4 +1,5 @@
-# exprscope R helper (see 00-env.R): objects, their matrices, metadata, embeddings, stored markers and fingerprints.
+# exprscope R helper (see 00-env.R): objects, their matrices, metadata, embeddings, stored markers
+# and fingerprints.
 local({
   # -- objects in the global environment -----------------------------------------------------
 
@@ -329,6 +330,20 @@ local({
       }
     }
     NULL_JSON
+  }
+
+  # The sample (replicate, donor) column: a categorical column other than the dataset one with
+  # at least two non-empty categories and at least as many as the dataset column (Python's).
+  guess_sample <- function(obs, dataset) {
+    n_non_empty <- function(column) sum(vapply(column$categories, function(c) c$n_cells > 0L, TRUE))
+    names <- vapply(obs, function(column) column$name, "")
+    n_datasets <- 1L
+    if (!is.na(dataset) && dataset %in% names) {
+      column <- obs[[match(dataset, names)]]
+      if (column$kind == "categorical") n_datasets <- n_non_empty(column)
+    }
+    others <- if (is.na(dataset)) obs else obs[names != dataset]
+    guess(others, SAMPLE_NAMES, max(2L, n_datasets))
   }
 
   # -- embeddings ----------------------------------------------------------------------------

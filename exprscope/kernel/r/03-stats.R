@@ -1,4 +1,5 @@
-# exprscope R helper (see 00-env.R): per-group statistics (group_stats) and gene-pair correlations (pair_stats).
+# exprscope R helper (see 00-env.R): per-group statistics (group_stats) and gene-pair correlations
+# (pair_stats).
 local({
   # Per non-empty group (of one column or the crossing of two) and in total: sum, sum of
   # squares and count of values > 0 for every gene, accumulated in double precision, part by

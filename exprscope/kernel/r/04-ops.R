@@ -1,4 +1,5 @@
-# exprscope R helper (see 00-env.R): payload columns and the other ops (hello, list, describe, fetch, stored_markers, cancel).
+# exprscope R helper (see 00-env.R): payload columns and the other ops (hello, list, describe,
+# fetch, stored_markers, cancel).
 local({
   # -- payload columns -----------------------------------------------------------------------
   # A column spec: list(name, type, values[, categories]); see docs/protocol.md.
@@ -84,9 +85,13 @@ local({
       }),
       embeddings = lapply(names(emb), function(e) list(name = e, n_dims = ncol(emb[[e]]))),
       execution = execution_of(view),
-      guesses = list(
-        dataset = guess(obs, DATASET_NAMES, 2L), cluster = guess(obs, CLUSTER_NAMES, 1L)
-      ),
+      guesses = local({
+        dataset <- guess(obs, DATASET_NAMES, 2L)
+        list(
+          dataset = dataset, cluster = guess(obs, CLUSTER_NAMES, 1L),
+          sample = guess_sample(obs, dataset)
+        )
+      }),
       stored_markers = lapply(names(tables), function(key) {
         list(
           key = key, groupby = marker_groupby(view, tables[[key]]),

@@ -1,4 +1,5 @@
-# exprscope R helper (see 00-env.R): the notebook functions exprscope_heatmap() and exprscope_dual_expression().
+# exprscope R helper (see 00-env.R): the notebook functions exprscope_heatmap() and
+# exprscope_dual_expression().
 local({
   # -- notebook plots: exprscope_heatmap() and exprscope_dual_expression() --------------------
   # The user-facing functions check their arguments against the object (any mistake stops

@@ -220,6 +220,65 @@ describe('CommClient', () => {
     expect(state.settled).toBe(1);
   });
 
+  it('reports progress messages, restarting the timeout on each, then resolves the reply', async () => {
+    jest.useFakeTimers();
+    const seen: unknown[] = [];
+    const promise = client.request(
+      'compare',
+      {},
+      { onKernelProgress: progress => seen.push(progress) }
+    );
+    const state = track(promise);
+    const id = comm.lastRequest().id;
+    for (let done = 0; done < 3; done++) {
+      jest.advanceTimersByTime(900);
+      comm.reply({
+        id,
+        ok: true,
+        progress: { done, total: 3, message: `cluster ${done}` }
+      });
+      await flush();
+    }
+    // 2.7 s since the request, 0.9 s since the last progress: not timed out
+    jest.advanceTimersByTime(900);
+    await flush();
+    expect(state.settled).toBe(0);
+    expect(seen).toEqual(
+      [0, 1, 2].map(done => ({ done, total: 3, message: `cluster ${done}` }))
+    );
+    comm.reply({ id, ok: true, part: 0, parts: 1, result: { method: 'x' } });
+    await expect(promise).resolves.toEqual({
+      result: { method: 'x' },
+      payload: null
+    });
+    // Without progress the timeout still applies
+    const silent = client.request('compare', {});
+    jest.advanceTimersByTime(1000);
+    await expect(silent).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('ignores malformed progress and a failing progress callback', async () => {
+    const promise = client.request(
+      'compare',
+      {},
+      {
+        onKernelProgress: () => {
+          throw new Error('boom');
+        }
+      }
+    );
+    const id = comm.lastRequest().id;
+    const error = jest
+      .spyOn(console, 'error')
+      .mockImplementation(() => undefined);
+    comm.reply({ id, ok: true, progress: 'half' });
+    comm.reply({ id, ok: true, progress: { done: 1, total: 2, message: 'a' } });
+    comm.reply({ id, ok: true, part: 0, parts: 1, result: {} });
+    await expect(promise).resolves.toEqual({ result: {}, payload: null });
+    expect(error).toHaveBeenCalledTimes(1);
+    error.mockRestore();
+  });
+
   it('honours a per-request timeout', async () => {
     jest.useFakeTimers();
     const promise = client.request('list', {}, { timeoutMs: 50 });
