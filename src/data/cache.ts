@@ -1,4 +1,5 @@
 import { ICellIds, IEmbedding, ObsColumn, Utf8Column } from './arrow';
+import { comparisonBytes, IComparison } from './comparison';
 
 /** Which object version cached data belongs to. */
 export interface IObjectScope {
@@ -23,7 +24,8 @@ export interface ICacheStats {
 
 export const DEFAULT_CACHE_BYTES = 512 * 1024 * 1024;
 
-type CachedValue = Float32Array | ObsColumn | IEmbedding | ICellIds;
+type CachedValue =
+  Float32Array | ObsColumn | IEmbedding | ICellIds | IComparison;
 
 interface IEntry {
   objectKey: string;
@@ -44,9 +46,10 @@ interface IObjectRecord {
 const STRING_OVERHEAD_BYTES = 16;
 
 /**
- * The one cache of fetched columns, shared by all repositories. Keys are
- * kernel id, object, fingerprint, then matrix + gene / obs column /
- * embedding name. Storing data under a new fingerprint drops the object's
+ * The one cache of fetched columns (and of condition comparisons, which
+ * take minutes to compute), shared by all repositories. Keys are kernel id,
+ * object, fingerprint, then matrix + gene / obs column / embedding name /
+ * comparison arguments. Storing data under a new fingerprint drops the object's
  * older data, so stale data is never served. Least recently used columns
  * are evicted beyond the byte budget.
  *
@@ -128,6 +131,24 @@ export class ExpressionCache {
         ? cellIds.byteLength
         : stringBytes([...cellIds]);
     this._set(scope, 'cell_id', cellIds, bytes);
+  }
+
+  /** A `compare` reply for these arguments (`comparisonKey`), if cached. */
+  getComparison(scope: IObjectScope, key: string): IComparison | undefined {
+    return this._get(scope, `compare\0${key}`) as IComparison | undefined;
+  }
+
+  setComparison(
+    scope: IObjectScope,
+    key: string,
+    comparison: IComparison
+  ): void {
+    this._set(
+      scope,
+      `compare\0${key}`,
+      comparison,
+      comparisonBytes(comparison)
+    );
   }
 
   /** Number of cells of the object version, if seen. */

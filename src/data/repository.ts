@@ -1,7 +1,9 @@
 import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
 
-import type { IRequestOptions } from '../bridge/commClient';
+import { tableFromIPC } from 'apache-arrow';
+
+import type { IRequestOptions, IResponse } from '../bridge/commClient';
 import type { IFetchResponse } from '../bridge/kernelBridge';
 import {
   ExprscopeError,
@@ -10,6 +12,13 @@ import {
 } from '../bridge/protocol';
 import type { ICellIds, IEmbedding, ObsColumn } from './arrow';
 import type { ExpressionCache, IObjectScope } from './cache';
+import {
+  comparisonKey,
+  decodeComparison,
+  ICompareArgs,
+  ICompareResult,
+  IComparison
+} from './comparison';
 
 /** What the repository needs from a KernelBridge (a fake in tests). */
 export interface IExpressionSource {
@@ -17,6 +26,11 @@ export interface IExpressionSource {
   /** Emits a kernel id whose data must be dropped. */
   readonly reset: ISignal<any, string>;
   fetch(args: IFetchArgs, options?: IRequestOptions): Promise<IFetchResponse>;
+  request<R>(
+    op: string,
+    args: object,
+    options?: IRequestOptions
+  ): Promise<IResponse<R>>;
 }
 
 export interface IExpressionRequest {
@@ -101,6 +115,43 @@ export class ExpressionRepository implements IDisposable {
     };
     promise.then(forget, forget);
     return promise;
+  }
+
+  /**
+   * A condition comparison (`compare` op) of one object version: from the cache when the
+   * same arguments were asked before, else from the kernel (progress through
+   * `options.onKernelProgress`; cancelling through `options.signal` stops its DESeq2 fits).
+   */
+  async getComparison(
+    object: string,
+    fingerprint: string,
+    args: ICompareArgs,
+    options: IRequestOptions = {}
+  ): Promise<IComparison> {
+    const kernelId = this._source.kernelId;
+    if (kernelId === null) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'No kernel is running for this notebook or console. Start a kernel to continue.'
+      );
+    }
+    const scope = { kernelId, object, fingerprint };
+    const key = comparisonKey(args);
+    const cached = this._cache.getComparison(scope, key);
+    if (cached) {
+      return cached;
+    }
+    const { result, payload } = await this._source.request<ICompareResult>(
+      'compare',
+      { object, ...args },
+      options
+    );
+    if (!payload) {
+      throw new ExprscopeError('internal', 'The kernel sent no comparison.');
+    }
+    const comparison = decodeComparison(result, tableFromIPC(payload));
+    this._cache.setComparison(scope, key, comparison);
+    return comparison;
   }
 
   private async _getExpression(

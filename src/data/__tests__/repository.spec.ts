@@ -1,6 +1,7 @@
 import { Signal } from '@lumino/signaling';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
 
-import type { IRequestOptions } from '../../bridge/commClient';
+import type { IRequestOptions, IResponse } from '../../bridge/commClient';
 import type { IFetchResponse } from '../../bridge/kernelBridge';
 import {
   ExprscopeError,
@@ -24,6 +25,38 @@ class FakeSource implements IExpressionSource {
   requests: IFetchArgs[] = [];
   options: (IRequestOptions | undefined)[] = [];
   genes = new Set(['A', 'B', 'C', 'D']);
+  /** Requests other than fetch (op, args). */
+  other: { op: string; args: any; options?: IRequestOptions }[] = [];
+
+  async request<R>(
+    op: string,
+    args: object,
+    options?: IRequestOptions
+  ): Promise<IResponse<R>> {
+    this.other.push({ op, args, options });
+    options?.onKernelProgress?.({ done: 1, total: 2, message: 'cluster 0' });
+    const table = tableFromArrays({
+      gene: ['A', 'B', 'A', 'B'],
+      cluster: ['0', '0', '1', '1'],
+      log2fc: Float64Array.from([1.5, -2, 0.5, NaN]),
+      stat: Float64Array.from([3, -4, 1, NaN]),
+      pvalue: Float64Array.from([0.001, 0.0001, 0.3, NaN]),
+      padj: Float64Array.from([0.002, 0.0002, 0.3, NaN])
+    });
+    const result = {
+      method: 'pseudobulk',
+      caveat: 'pseudobulk DESeq2',
+      reference: 'ctrl',
+      target: 'stim',
+      matrix: 'layers/counts',
+      dataset_key: 'dataset',
+      cluster_key: 'cluster',
+      sample_key: 'sample',
+      clusters: [],
+      n_genes: 2
+    };
+    return { result: result as R, payload: tableToIPC(table, 'stream') };
+  }
 
   async fetch(
     args: IFetchArgs,
@@ -356,5 +389,54 @@ describe('ExpressionRepository', () => {
     leader.abort();
     await expect(first).rejects.toMatchObject({ code: 'cancelled' });
     await expect(second).resolves.toMatchObject({ nCells: N_CELLS });
+  });
+});
+
+describe('ExpressionRepository.getComparison', () => {
+  const args = {
+    matrix: 'X',
+    reference: 'ctrl',
+    dataset_key: 'dataset',
+    cluster_key: 'cluster',
+    sample_key: 'sample'
+  };
+
+  it('decodes the reply and serves the same arguments from the cache', async () => {
+    const source = new FakeSource();
+    const repository = new ExpressionRepository(source, new ExpressionCache());
+    const progress: unknown[] = [];
+    const first = await repository.getComparison('adata', 'f1', args, {
+      onKernelProgress: p => progress.push(p)
+    });
+    expect(first.gene).toEqual(['A', 'B', 'A', 'B']);
+    expect(first.cluster).toEqual(['0', '0', '1', '1']);
+    expect(Array.from(first.padj.slice(0, 3))).toEqual([0.002, 0.0002, 0.3]);
+    expect(Number.isNaN(first.log2fc[3])).toBe(true);
+    expect(first.result.method).toBe('pseudobulk');
+    expect(progress).toEqual([{ done: 1, total: 2, message: 'cluster 0' }]);
+    expect(source.other).toHaveLength(1);
+    expect(source.other[0].op).toBe('compare');
+    expect(source.other[0].args).toEqual({ object: 'adata', ...args });
+
+    expect(await repository.getComparison('adata', 'f1', { ...args })).toBe(
+      first
+    );
+    expect(source.other).toHaveLength(1);
+    // Other arguments or another object version: asked again
+    await repository.getComparison('adata', 'f1', {
+      ...args,
+      method: 'wilcoxon'
+    });
+    await repository.getComparison('adata', 'f2', args);
+    expect(source.other).toHaveLength(3);
+  });
+
+  it('needs a kernel', async () => {
+    const source = new FakeSource();
+    source.kernelId = null;
+    const repository = new ExpressionRepository(source, new ExpressionCache());
+    await expect(
+      repository.getComparison('adata', 'f1', args)
+    ).rejects.toMatchObject({ code: 'no_kernel' });
   });
 });
