@@ -296,8 +296,14 @@ def correlate(
     detected_only: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
+    reference: str | None = None,
 ) -> pd.DataFrame:
     """Pearson and Spearman correlation of two genes within each group.
+
+    With ``reference`` (a category of the first ``groupby`` column, the dataset), each group
+    also gets Δr: its Pearson r minus that of the reference dataset's group with the same
+    other label (e.g. "stim · 3" vs "ctrl · 3"), by Fisher's z test for independent
+    correlations with Zou's 95% interval (:func:`exprscope.differential_correlation`).
 
     Returns
     -------
@@ -309,8 +315,19 @@ def correlate(
         ``spearman_ci_high`` (95% percentile bootstrap, ``n_boot`` resamples, ``seed``),
         ``spearman_p``, ``frac_double_positive`` (share of all the group's cells with both
         genes > 0) and ``reason`` (why r/ρ are NaN: fewer than 3 cells, a constant gene).
+        With ``reference``: ``delta_r``, ``delta_r_ci_low``, ``delta_r_ci_high``,
+        ``delta_r_z``, ``delta_r_p`` (NaN for the reference's own groups and where either
+        side has ≤ 3 cells).
     """
     codes, labels = group_codes(adata.obs, groupby)
+    dataset_column = labels.columns[0]
+    if reference is not None and str(reference) not in map(
+        str, labels[dataset_column].cat.categories
+    ):
+        raise ValueError(
+            f"Reference {reference!r} is not a category of {dataset_column!r}: "
+            f"{[str(c) for c in labels[dataset_column].cat.categories]}."
+        )
     choice = resolve_matrix(adata, layer, use_raw)
     positions = gene_positions(choice, [gene_x, gene_y])
     columns = select_columns(choice.data, positions)
@@ -327,7 +344,37 @@ def correlate(
     )
     counts = np.bincount(codes[codes >= 0], minlength=len(labels))
     frame = pd.DataFrame([row for row in rows if counts[row["group"]] > 0])
-    frame["group"] = labels["label"].to_numpy()[frame["group"].to_numpy(dtype=int)]
+    code = frame["group"].to_numpy(dtype=int)
+    frame["group"] = labels["label"].to_numpy()[code]
     frame.attrs["matrix"] = choice.label
     frame.attrs["genes"] = (gene_x, gene_y)
+    if reference is not None:
+        _add_delta_r(frame, labels.iloc[code].reset_index(drop=True), str(reference))
+        frame.attrs["reference"] = str(reference)
     return frame
+
+
+def _add_delta_r(frame: pd.DataFrame, labels: pd.DataFrame, reference: str) -> None:
+    """Δr of each group vs the reference dataset's group with the same other labels."""
+    from .compute.compare import fisher_z_difference
+
+    dataset_column, others = labels.columns[0], [c for c in labels.columns[1:] if c != "label"]
+    rest = (
+        list(zip(*(labels[c].astype(str) for c in others), strict=True))
+        if others
+        else [()] * len(labels)
+    )
+    is_reference = labels[dataset_column].astype(str).to_numpy() == reference
+    reference_row = {key: i for i, key in enumerate(rest) if is_reference[i]}
+    partner = np.array([reference_row.get(key, -1) for key in rest])
+    partner[is_reference] = -1
+    has = partner >= 0
+    pick = np.where(has, partner, 0)
+    r_ref = np.where(has, frame["pearson_r"].to_numpy(dtype=float)[pick], np.nan)
+    n_ref = np.where(has, frame["n_cells"].to_numpy(dtype=float)[pick], 0.0)
+    test = fisher_z_difference(frame["pearson_r"], frame["n_cells"], r_ref, n_ref)
+    frame["delta_r"] = test["delta_r"]
+    frame["delta_r_ci_low"] = test["delta_r_ci_low"]
+    frame["delta_r_ci_high"] = test["delta_r_ci_high"]
+    frame["delta_r_z"] = test["z"]
+    frame["delta_r_p"] = test["p"]

@@ -267,6 +267,38 @@ def test_fisher_z_difference_worked_example():
     assert np.isnan(small["p"][0])
 
 
+def test_correlate_with_a_reference_gives_delta_r_per_cluster(kang):
+    crossed = exprscope.correlate(
+        kang, "ISG15", "IFI6", ["dataset", "cluster"], n_boot=0, reference="ctrl"
+    )
+    by_dataset = exprscope.correlate(kang, "ISG15", "IFI6", "dataset", n_boot=0, reference="ctrl")
+    expected = exprscope.differential_correlation(
+        kang,
+        "ISG15",
+        "IFI6",
+        reference="ctrl",
+        target="stim",
+        dataset_key="dataset",
+        cluster_key="cluster",
+    ).set_index("cluster")
+    # The reference's own groups have no Δr
+    assert crossed[crossed["group"].str.startswith("ctrl")]["delta_r"].isna().all()
+    stim = by_dataset[by_dataset["group"] == "stim"].iloc[0]
+    assert stim["delta_r"] == pytest.approx(expected.loc["all", "delta_r"], abs=1e-12)
+    for _, row in crossed[crossed["group"].str.startswith("stim · ")].iterrows():
+        cluster = row["group"].removeprefix("stim · ")
+        for ours, theirs in (
+            ("delta_r", "delta_r"),
+            ("delta_r_ci_low", "delta_r_ci_low"),
+            ("delta_r_ci_high", "delta_r_ci_high"),
+            ("delta_r_z", "z"),
+            ("delta_r_p", "p"),
+        ):
+            assert row[ours] == pytest.approx(expected.loc[cluster, theirs], abs=1e-12, nan_ok=True)
+    with pytest.raises(ValueError, match="not a category"):
+        exprscope.correlate(kang, "ISG15", "IFI6", "dataset", n_boot=0, reference="nope")
+
+
 def test_differential_correlation_equals_scipy(kang):
     result = exprscope.differential_correlation(
         kang,
