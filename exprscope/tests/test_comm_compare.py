@@ -205,7 +205,7 @@ def test_comparisons_that_cannot_be_made_say_why(comm_kernel, replicates, args, 
         "cluster_key": "cluster",
         **args,
     }
-    reply, progress = comm_kernel.call_with_progress("compare", **request)
+    reply, _ = comm_kernel.call_with_progress("compare", **request)
     assert reply.error["code"] == code, reply.error
     assert len(reply.error["message"]) < 1000
     for key, value in details.items():
