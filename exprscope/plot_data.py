@@ -4,7 +4,8 @@ What the notebook widgets return as ``.data``: the same columns, rows, masking, 
 ordering as the browser's heatmap model (``src/plots/heatmap/model.ts``) and the correlation
 table of the dual-expression plot (``src/plots/dual/model.ts``). Nothing here computes a
 statistic itself: aggregates, markers and correlations come from :mod:`exprscope.api`,
-scaling and clustering from :mod:`exprscope.compute`.
+the condition comparisons of the log2FC heatmap from :func:`exprscope.compare`, scaling and
+clustering from :mod:`exprscope.compute`.
 
 Two ways of checking a spec against the data:
 
@@ -38,8 +39,11 @@ from .adapters.anndata import (
 )
 from .api import aggregate, correlate, markers, read_stored_markers
 from .compute._matrix import columns_with_nan, resolve_matrix, select_columns
+from .compute.compare import PSEUDOBULK, counts_matrix
 from .compute.hclust import hclust
 from .compute.scale import scale_rows
+from .conditions import RESULT_COLUMNS, compare, resolve_comparison
+from .spec import LOG2FC
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -52,11 +56,15 @@ SPEC_NAMES = {
         "matrix",
         "dataset_column",
         "cluster_column",
+        "sample_column",
         "clusters",
         "genes",
         "gene_x",
         "gene_y",
         "embedding",
+        "reference",
+        "target",
+        "compare_method",
     )
 }
 
@@ -170,7 +178,7 @@ def check_spec(
     """Strict check of a (read) spec against the object; errors name ``names[key]``."""
     layer, use_raw = matrix_arguments(spec["matrix"])
     resolve_matrix(adata, layer, use_raw)
-    for role in ("dataset", "cluster"):
+    for role in ("dataset", "cluster", "sample"):
         column = spec[f"{role}_column"]
         if column is not None:
             check_column(adata, column, names[f"{role}_column"])
@@ -187,6 +195,8 @@ def check_spec(
     if spec["kind"] == "heatmap":
         genes = spec["genes"] if spec["gene_source"] == "selected" else []
         check_genes(adata, spec["matrix"], genes, names["genes"])
+        if spec["value"] == LOG2FC:
+            check_comparison(adata, spec, names)
     else:
         for key in ("gene_x", "gene_y"):
             check_genes(adata, spec["matrix"], [spec[key]], names[key])
@@ -214,7 +224,11 @@ def check_genes(adata: AnnData, matrix: str, genes: Sequence[str], name: str) ->
 def needed_columns(spec: Mapping[str, Any]) -> dict[str, str]:
     """The grouping roles a spec cannot do without: role → what needs it."""
     needed: dict[str, str] = {}
-    if spec["kind"] == "heatmap":
+    if spec["kind"] == "heatmap" and spec["value"] == LOG2FC:
+        # group_by is ignored: the columns are the clusters, the datasets are compared
+        uses = [("columns", "cluster")]
+        needed["dataset"] = "The log2 fold change between datasets"
+    elif spec["kind"] == "heatmap":
         uses = [("columns", spec["group_by"])]
         if spec["gene_source"] == "markers":
             needed["cluster"] = "Top markers per cluster"
@@ -316,9 +330,15 @@ def heatmap_markers(adata: AnnData, spec: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def heatmap_data(
-    adata: AnnData, spec: Mapping[str, Any], marker_table: pd.DataFrame | None = None
+    adata: AnnData,
+    spec: Mapping[str, Any],
+    marker_table: pd.DataFrame | None = None,
+    comparison: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (gene, column) of the heatmap, in the plot's row and column order.
+
+    For ``value: "log2fc"`` see :func:`difference_data` (``comparison``: its
+    :func:`heatmap_comparison`, when already computed).
 
     Columns: ``gene``, ``column`` (the label shown: "stim · 3"), ``dataset`` and/or
     ``cluster`` (those the grouping has), ``n_cells``, ``masked`` (fewer than ``min_cells``
@@ -328,6 +348,8 @@ def heatmap_data(
     masked columns). With ``cluster_genes`` / ``cluster_columns`` the order is the plot's
     average-linkage order (scipy's ``linkage`` + ``dendrogram`` leaves) on ``value``.
     """
+    if spec["value"] == LOG2FC:
+        return difference_data(adata, spec, comparison)
     columns = heatmap_columns(adata, spec)
     if spec["gene_source"] == "markers":
         if marker_table is None:
@@ -423,6 +445,291 @@ def _cluster_order(
         leaves = hclust(value[np.ix_(finite, kept)], metric=metric, axis="columns").leaves
         cols = [kept[i] for i in leaves] + [j for j in cols if masked[j]]
     return rows, cols
+
+
+# -- condition difference heatmap (value "log2fc") ---------------------------------------------
+
+#: The spec keys :func:`heatmap_comparison` depends on (see :func:`comparison_keys`).
+COMPARISON_KEYS = (
+    "object",
+    "matrix",
+    "dataset_column",
+    "cluster_column",
+    "sample_column",
+    "clusters",
+    "reference",
+    "target",
+    "compare_method",
+    "min_cells",
+    "gene_source",
+)
+
+#: Columns of the difference heatmap's ``.data``.
+DIFFERENCE_COLUMNS = [
+    "gene",
+    "column",
+    "cluster",
+    "log2fc",
+    "value",
+    "stat",
+    "pvalue",
+    "padj",
+    "mark",
+    "n_cells_a",
+    "n_cells_b",
+    "n_samples_a",
+    "n_samples_b",
+    "masked",
+    "method",
+    "reference",
+    "target",
+]
+
+#: Columns of the "top changed genes" table.
+CHANGED_GENE_COLUMNS = ["gene", "cluster", "log2fc", "padj"]
+
+#: Significance marks by adjusted p, strictest first (as src/compute/difference.ts).
+SIGNIFICANCE_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
+
+
+def significance_mark(padj: float) -> str:
+    """``***`` below 0.001, ``**`` below 0.01, ``*`` below 0.05, else ``""`` (also for NaN)."""
+    if not np.isfinite(padj):
+        return ""
+    return next((mark for below, mark in SIGNIFICANCE_LEVELS if padj < below), "")
+
+
+def comparison_keys(spec: Mapping[str, Any]) -> list[str]:
+    """The spec keys the comparison table depends on: in "markers" mode every gene is
+    compared, so the genes (and e.g. the scaling or ordering) do not matter."""
+    return [*COMPARISON_KEYS, *(["genes"] if spec["gene_source"] == "selected" else [])]
+
+
+def comparison_arguments(adata: AnnData, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`exprscope.conditions.resolve_comparison` of a log2fc spec: the target and the
+    method chosen (compare_method "auto" is compare's ``method=None``), the sample column
+    guessed when not set; every cluster (the plot picks its columns itself). Raises
+    :class:`~exprscope.compute.compare.ComparisonError` for an impossible comparison."""
+    method = spec["compare_method"]
+    return resolve_comparison(
+        adata,
+        reference=spec["reference"],
+        target=spec["target"],
+        dataset_key=spec["dataset_column"],
+        cluster_key=spec["cluster_column"],
+        sample_key=spec["sample_column"],
+        method=None if method == "auto" else method,
+    )
+
+
+def check_comparison(
+    adata: AnnData, spec: Mapping[str, Any], names: Mapping[str, str] = SPEC_NAMES
+) -> None:
+    """Strict check of a log2fc spec, from obs alone (nothing is tested): the datasets exist,
+    and pseudobulk has a sample column, counts and ≥ 2 samples per dataset."""
+    resolved = comparison_arguments(adata, spec)
+    if resolved["method"] != PSEUDOBULK:
+        return
+    sample = resolved["sample_key"]
+    if sample is None:
+        raise ValueError(
+            f"{names['compare_method']}='pseudobulk' needs a sample (replicate, donor) column "
+            f"and none was found: pass {names['sample_column']}=<obs column>, or "
+            f"{names['compare_method']}='wilcoxon' (cells as replicates, which they are not)."
+        )
+    counts_matrix(adata)  # raises when the object holds no raw counts
+    obs = adata.obs
+    datasets = obs[resolved["dataset_key"]].astype(str)
+    chosen = [resolved["reference"], resolved["target"]]
+    per_dataset = obs.loc[datasets.isin(chosen).to_numpy(), sample].astype(str)
+    n_samples = per_dataset.groupby(datasets[datasets.isin(chosen)]).nunique()
+    few = [d for d in chosen if n_samples.get(d, 0) < 2]
+    if few:
+        raise ValueError(
+            f"Pseudobulk needs ≥ 2 samples per dataset, but {sample!r} has "
+            f"{int(n_samples.get(few[0], 0))} in {few[0]!r}; pass "
+            f"{names['compare_method']}='wilcoxon' (cells as replicates, which they are not) "
+            "or use data with replicates."
+        )
+
+
+def _difference_columns(adata: AnnData, spec: Mapping[str, Any]) -> HeatmapColumns:
+    # The columns are the clusters whatever group_by says
+    return heatmap_columns(adata, {**spec, "group_by": "cluster"})
+
+
+def heatmap_comparison(adata: AnnData, spec: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`exprscope.compare`'s table for a log2fc spec, with the arguments the kernel's
+    ``compare`` op gets from the plot: the spec's datasets, columns and ``compare_method``,
+    ``min_cells`` (at least 1), the kept clusters that have cells, and the selected genes the
+    matrix holds (every gene in "markers" mode). Wilcoxon reads the spec's matrix; pseudobulk
+    the raw counts the object holds (compare's choice). ``attrs`` add ``clusters`` (in plot
+    order), ``missing_genes`` and ``unknown_clusters``."""
+    resolved = comparison_arguments(adata, spec)
+    columns = _difference_columns(adata, spec)
+    pseudobulk = resolved["method"] == PSEUDOBULK
+    layer, use_raw = (None, None) if pseudobulk else matrix_arguments(spec["matrix"])
+    genes, missing = None, []
+    if spec["gene_source"] == "selected":
+        genes, missing = split_genes(adata, spec["matrix"], list(dict.fromkeys(spec["genes"])))
+        if pseudobulk:  # the counts may hold other genes than the plot's matrix
+            genes, not_counted = split_genes(adata, counts_matrix(adata), genes)
+            missing += not_counted
+    if columns.labels and genes != []:
+        frame = compare(
+            adata,
+            **{**resolved, "clusters": columns.labels},
+            genes=genes,
+            min_cells=max(1, spec["min_cells"]),
+            layer=layer,
+            use_raw=use_raw,
+        )
+    else:  # nothing to test: compare's columns, no rows
+        frame = pd.DataFrame({column: [] for column in RESULT_COLUMNS})
+        frame.attrs.update({**resolved, "matrix": None, "caveat": ""})
+        del frame.attrs["clusters"]
+    frame.attrs.update(
+        {
+            "clusters": columns.labels,
+            "missing_genes": missing,
+            "unknown_clusters": columns.unknown_clusters,
+        }
+    )
+    return frame
+
+
+def changed_genes(comparison: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """The ``top_n`` most changed genes of each cluster (``comparison.attrs['clusters']``
+    order): smallest ``padj`` first, ties (and genes without one, last) by the largest
+    |log2fc|, as ``topChangedGenes`` in src/compute/difference.ts. Columns
+    :data:`CHANGED_GENE_COLUMNS`."""
+    padj = comparison["padj"].to_numpy(dtype=np.float64)
+    log2fc = comparison["log2fc"].to_numpy(dtype=np.float64)
+    ranked = pd.DataFrame(
+        {
+            "padj_key": np.where(np.isfinite(padj), padj, np.inf),
+            "size_key": np.where(np.isfinite(log2fc), -np.abs(log2fc), 1.0),
+            "position": np.arange(len(comparison)),
+        }
+    )
+    clusters = comparison["cluster"].astype(str).to_numpy()
+    picked = []
+    for cluster in comparison.attrs.get("clusters", []):
+        rows = ranked[clusters == cluster].sort_values(["padj_key", "size_key", "position"])
+        picked.extend(rows["position"].iloc[:top_n])
+    table = comparison.iloc[picked][CHANGED_GENE_COLUMNS].reset_index(drop=True)
+    table["gene"] = table["gene"].astype(str)
+    table["cluster"] = table["cluster"].astype(str)
+    return table
+
+
+def cluster_notes(comparison: pd.DataFrame) -> dict[str, str]:
+    """Why each cluster compare could not test was left out (cluster → note), as the kernel's
+    ``compare`` op reports it: a cluster is tested when some gene got a p value."""
+    notes = {}
+    for cluster, rows in comparison.groupby("cluster", sort=False, observed=True):
+        if not np.isfinite(rows["pvalue"].to_numpy(dtype=np.float64)).any():
+            notes[str(cluster)] = str(rows["note"].iloc[0])
+    return notes
+
+
+def difference_data(
+    adata: AnnData, spec: Mapping[str, Any], comparison: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The condition difference heatmap (``value: "log2fc"``): one row per (gene, cluster),
+    in the plot's order, from :func:`heatmap_comparison` (``comparison`` when computed).
+
+    Columns :data:`DIFFERENCE_COLUMNS`: ``column`` and ``cluster`` are the cluster label;
+    ``log2fc`` (target over reference), ``stat``, ``pvalue``, ``padj``, the cell and sample
+    counts (``_a``: reference, ``_b``: target) and ``method`` are compare's; ``value`` is
+    ``log2fc`` where shown and NaN where ``masked`` (the cluster was not tested, or the gene
+    has no log2FC there); ``mark`` is the significance mark of ``padj``. Rows: the selected
+    genes, or the top ``top_n`` changed genes per cluster ("markers"). ``cluster_genes`` /
+    ``cluster_columns`` order by average linkage on ``value`` as the other heatmaps (untested
+    clusters, and genes without a value in every tested cluster, last); no scaling.
+    ``attrs['limit']`` is the colour scale's half range: the largest |log2FC| shown, at
+    least 1; ``attrs['notes']`` why untested clusters were not tested.
+    """
+    if comparison is None:
+        comparison = heatmap_comparison(adata, spec)
+    attrs = comparison.attrs
+    clusters = list(attrs["clusters"])
+    marker_table = None
+    if spec["gene_source"] == "markers":
+        marker_table = changed_genes(comparison, spec["top_n"])
+        genes = list(dict.fromkeys(marker_table["gene"]))
+    else:
+        held = set(comparison["gene"].astype(str))
+        genes = [g for g in dict.fromkeys(spec["genes"]) if g in held]
+    notes = cluster_notes(comparison)
+    compared = set(comparison["cluster"].astype(str))
+    untested = np.array([c in notes or c not in compared for c in clusters], dtype=bool)
+
+    keyed = comparison.assign(
+        gene=comparison["gene"].astype(str), cluster=comparison["cluster"].astype(str)
+    ).set_index(["gene", "cluster"])
+    cells = keyed.reindex(pd.MultiIndex.from_product([genes, clusters], names=["gene", "cluster"]))
+    n_rows, n_cols = len(genes), len(clusters)
+    log2fc = cells["log2fc"].to_numpy(dtype=np.float64).reshape(n_rows, n_cols)
+    value = log2fc.copy()
+    value[:, untested] = np.nan
+    row_order, column_order = _cluster_order(value, untested, spec)
+
+    pick = np.ix_(row_order, column_order)
+    rows, cols = np.asarray(row_order, dtype=np.int64), np.asarray(column_order, dtype=np.int64)
+    ordered = cells.iloc[(rows[:, None] * n_cols + cols[None, :]).ravel()]  # the frame's order
+    shown = value[pick].ravel()
+    padj = ordered["padj"].to_numpy(dtype=np.float64)
+    masked = ~np.isfinite(shown)
+    frame = pd.DataFrame(
+        {
+            "gene": np.repeat(np.array(genes, dtype=object)[row_order], n_cols),
+            "column": np.tile(np.array(clusters, dtype=object)[column_order], n_rows),
+        }
+    )
+    frame["cluster"] = frame["column"]
+    frame["log2fc"] = log2fc[pick].ravel()
+    frame["value"] = shown
+    for key in ("stat", "pvalue"):
+        frame[key] = ordered[key].to_numpy(dtype=np.float64)
+    frame["padj"] = padj
+    frame["mark"] = [
+        "" if hidden else significance_mark(p) for p, hidden in zip(padj, masked, strict=True)
+    ]
+    for key in ("n_cells_a", "n_cells_b"):
+        frame[key] = ordered[key].to_numpy(dtype=np.float64).astype(np.int64)
+    for key in ("n_samples_a", "n_samples_b"):
+        frame[key] = pd.array(ordered[key].to_numpy(), dtype="Int64")
+    frame["masked"] = masked
+    frame["method"] = ordered["method"].astype(str).to_numpy()
+    frame["reference"] = attrs["reference"]
+    frame["target"] = attrs["target"]
+    frame = frame[DIFFERENCE_COLUMNS]
+    finite = np.abs(shown[np.isfinite(shown)])
+    frame.attrs.update(
+        {
+            "kind": "heatmap",
+            "value": LOG2FC,
+            "scaling": "none",
+            "matrix": attrs["matrix"],
+            "method": attrs["method"],
+            "caveat": attrs["caveat"],
+            "reference": attrs["reference"],
+            "target": attrs["target"],
+            "dataset_key": attrs["dataset_key"],
+            "cluster_key": attrs["cluster_key"],
+            "sample_key": attrs["sample_key"],
+            "genes": [genes[r] for r in row_order],
+            "columns": [clusters[j] for j in column_order],
+            "limit": float(max(1.0, finite.max() if finite.size else 0.0)),
+            "notes": notes,
+            "missing_genes": list(attrs["missing_genes"]),
+            "unknown_clusters": list(attrs["unknown_clusters"]),
+        }
+    )
+    if marker_table is not None:
+        frame.attrs["markers_source"] = f"top changed genes ({attrs['method']})"
+    return frame
 
 
 # -- dual expression --------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from typing import Any
 from . import __version__
 
 __all__ = [
+    "COMPARE_METHODS",
     "DUAL_EXPRESSION",
     "HEATMAP",
+    "LOG2FC",
     "SPEC_VERSION",
     "SpecError",
     "build_spec",
@@ -37,7 +39,9 @@ KINDS = (HEATMAP, DUAL_EXPRESSION)
 
 GENE_SOURCES = ("selected", "markers")
 GROUP_BYS = ("dataset", "cluster", "dataset_cluster")
-VALUES = ("mean", "linear_mean", "fraction", "dot")
+VALUES = ("mean", "linear_mean", "fraction", "dot", "log2fc")
+LOG2FC = "log2fc"
+COMPARE_METHODS = ("auto", "pseudobulk", "wilcoxon")
 SCALINGS = ("none", "zscore", "minmax")
 METRICS = ("euclidean", "correlation")
 COLOR_BYS = ("dataset", "cluster")
@@ -129,6 +133,7 @@ _COMMON: dict[str, tuple[Callable[[str, Any], Any], Any]] = {
     "matrix": (_string, _REQUIRED),
     "dataset_column": (_optional_string, None),
     "cluster_column": (_optional_string, None),
+    "sample_column": (_optional_string, None),
     "clusters": (_optional_strings, None),
 }
 _KIND_KEYS: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
@@ -138,6 +143,9 @@ _KIND_KEYS: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
         "top_n": (_integer(1, MAX_TOP_N), 10),
         "group_by": (_choice(*GROUP_BYS), "cluster"),
         "value": (_choice(*VALUES), "mean"),
+        "reference": (_optional_string, None),
+        "target": (_optional_string, None),
+        "compare_method": (_choice(*COMPARE_METHODS), "auto"),
         "scaling": (_choice(*SCALINGS), "zscore"),
         "zscore_clip": (_number, 2.5),
         "min_cells": (_integer(0), 10),
@@ -179,6 +187,11 @@ def read_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         if value is _REQUIRED:
             raise SpecError(f"Spec key {key!r} is required for a {kind} spec.")
         result[key] = check(key, value)
+    if kind == HEATMAP and result["value"] == LOG2FC and result["reference"] is None:
+        raise SpecError(
+            "Spec key 'reference' is required when 'value' is 'log2fc': the dataset the fold "
+            "change is taken against (a category of dataset_column)."
+        )
     return result
 
 

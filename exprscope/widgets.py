@@ -27,6 +27,7 @@ from traitlets import Dict, Unicode
 from . import __version__, adapters, plot_data
 from .adapters.anndata import AnnDataAdapter
 from .compute._matrix import resolve_matrix
+from .compute.compare import PSEUDOBULK, WILCOXON, guess_sample_key
 from .kernel import objects
 from .spec import (
     COLOR_BYS,
@@ -35,6 +36,7 @@ from .spec import (
     FACET_BYS,
     GROUP_BYS,
     HEATMAP,
+    LOG2FC,
     MAX_TOP_N,
     METRICS,
     SCALINGS,
@@ -184,7 +186,8 @@ class PlotWidget(DOMWidget):
 
 class HeatmapWidget(PlotWidget):
     """Genes × datasets / clusters / dataset · cluster: mean, fraction expressing or a dot
-    plot, rows scaled, optionally ordered by average-linkage clustering."""
+    plot, rows scaled, optionally ordered by average-linkage clustering; or genes × clusters:
+    the log2 fold change between two datasets (the condition difference heatmap)."""
 
     _kind = HEATMAP
 
@@ -193,20 +196,36 @@ class HeatmapWidget(PlotWidget):
         """One row per (gene, column) plotted, in the plot's order: ``gene``, ``column``,
         ``dataset`` / ``cluster`` (as the grouping has), ``n_cells``, ``masked``, ``mean``,
         ``fraction``, ``linear_mean``, ``value`` (the coloured number); see
-        :func:`exprscope.plot_data.heatmap_data`."""
-        return self._cached(
-            "data",
-            lambda adata, spec: plot_data.heatmap_data(
-                adata, spec, self._markers() if spec["gene_source"] == "markers" else None
-            ),
-        ).copy()
+        :func:`exprscope.plot_data.heatmap_data`. For ``value="log2fc"`` one row per (gene,
+        cluster) with :func:`exprscope.compare`'s numbers (``log2fc``, ``stat``, ``pvalue``,
+        ``padj``, cell and sample counts), the significance ``mark`` and ``masked``; see
+        :func:`exprscope.plot_data.difference_data`."""
+
+        def compute(adata: AnnData, spec: dict[str, Any]) -> pd.DataFrame:
+            if spec["value"] == LOG2FC:
+                return plot_data.heatmap_data(adata, spec, None, self._comparison())
+            markers = self._markers() if spec["gene_source"] == "markers" else None
+            return plot_data.heatmap_data(adata, spec, markers)
+
+        return self._cached("data", compute).copy()
 
     @property
     def markers(self) -> pd.DataFrame | None:
-        """The marker table behind the rows in "top N markers" mode (else None)."""
-        if self.current_spec()["gene_source"] != "markers":
+        """The marker table behind the rows in "top N markers" mode (else None); for the
+        log2FC heatmap the top changed genes per cluster: ``gene``, ``cluster``, ``log2fc``,
+        ``padj``."""
+        spec = self.current_spec()
+        if spec["gene_source"] != "markers":
             return None
+        if spec["value"] == LOG2FC:
+            return plot_data.changed_genes(self._comparison(), spec["top_n"])
         return self._markers().copy()
+
+    def _comparison(self) -> pd.DataFrame:
+        # The tests (DESeq2 fits) are the slow part: redone only when what they depend on
+        # changed, not when e.g. the ordering or top_n did
+        keys = plot_data.comparison_keys(self.current_spec())
+        return self._cached("comparison", plot_data.heatmap_comparison, keys)
 
     def _markers(self) -> pd.DataFrame:
         # A search over every gene: redone only when what it depends on changed, not when
@@ -216,6 +235,8 @@ class HeatmapWidget(PlotWidget):
     def _describe(self) -> str:
         try:
             spec = self.current_spec()
+            if spec["value"] == LOG2FC:
+                return self._describe_difference(spec)
             columns = plot_data.heatmap_columns(self.adata, spec)
         except Exception:  # a repr must not raise
             return f"exprscope heatmap {self._object_text()}"
@@ -231,6 +252,21 @@ class HeatmapWidget(PlotWidget):
         }[spec["group_by"]]
         return f"exprscope heatmap: {rows} × {_count(len(columns.labels), noun)} " + (
             self._object_text()
+        )
+
+    def _describe_difference(self, spec: dict[str, Any]) -> str:
+        adata = self.adata
+        resolved = plot_data.comparison_arguments(adata, spec)  # obs only: no test runs
+        columns = plot_data.heatmap_columns(adata, {**spec, "group_by": "cluster"})
+        rows = (
+            f"top {spec['top_n']} changed genes per cluster"
+            if spec["gene_source"] == "markers"
+            else _count(len(dict.fromkeys(spec["genes"])), "gene")
+        )
+        return (
+            f"exprscope heatmap: log2FC {resolved['target']} vs {resolved['reference']}, "
+            f"{rows} × {_count(len(columns.labels), 'cluster')} ({resolved['method']}) "
+            + self._object_text()
         )
 
 
@@ -281,6 +317,10 @@ def heatmap(
     use_raw: bool | None = None,
     clusters: Sequence[str | int] | None = None,
     value: str = "mean",
+    reference: str | None = None,
+    target: str | None = None,
+    sample_key: str | None = None,
+    method: str | None = None,
     scale: str = "zscore",
     zscore_clip: float = 2.5,
     min_cells: int = 10,
@@ -305,13 +345,27 @@ def heatmap(
     clusters
         Clusters to keep (labels, compared as text); None: all.
     value
-        ``"mean"``, ``"linear_mean"`` (log1p(mean(expm1(x)))), ``"fraction"`` (> 0) or
-        ``"dot"`` (colour: mean, size: fraction).
+        ``"mean"``, ``"linear_mean"`` (log1p(mean(expm1(x)))), ``"fraction"`` (> 0),
+        ``"dot"`` (colour: mean, size: fraction) or ``"log2fc"``: the condition difference
+        heatmap, log2 fold change of ``target`` over ``reference`` within each cluster
+        (:func:`exprscope.compare`; columns: the clusters; no scaling, one symmetric colour
+        scale; significance marks by adjusted p). With ``genes=None`` the rows are the top
+        ``top_n`` changed genes per cluster.
+    reference, target
+        For ``value="log2fc"``: the datasets compared (categories of the dataset column);
+        ``reference`` is required, ``target`` None: the one other dataset.
+    sample_key
+        obs column holding the sample (replicate, donor); None: guessed for
+        ``value="log2fc"`` (as the sidebar), else not set.
+    method
+        For ``value="log2fc"``: ``"pseudobulk"`` (DESeq2 on counts summed per sample),
+        ``"wilcoxon"`` (cells as replicates, which they are not) or None: pseudobulk when
+        there is a sample column, else Wilcoxon (:func:`exprscope.compare`'s rule).
     scale, zscore_clip
         Row scaling across columns: ``"zscore"`` (clipped at ±zscore_clip; ≤ 0: no clip),
         ``"minmax"`` or ``"none"``.
     min_cells
-        Columns with fewer cells are masked.
+        Columns with fewer cells are masked (log2fc: compare's ``min_cells``, at least 1).
     cluster_genes, cluster_columns, metric
         Average-linkage ordering of rows / columns, ``"euclidean"`` or ``"correlation"``.
 
@@ -327,6 +381,7 @@ def heatmap(
     top_n = _integer("top_n", _DEFAULT_TOP_N if top_n is None else top_n, 1, MAX_TOP_N)
     _choice("groupby", groupby, GROUP_BYS)
     _choice("value", value, VALUES)
+    comparison = _comparison_keys(value, groupby, reference, target, method)
     _choice("scale", scale, SCALINGS)
     _choice("metric", metric, METRICS)
     if isinstance(zscore_clip, bool | np.bool_) or not isinstance(zscore_clip, Real):
@@ -342,6 +397,7 @@ def heatmap(
         "top_n": top_n,
         "group_by": groupby,
         "value": value,
+        **comparison,
         "scaling": scale,
         "zscore_clip": float(zscore_clip),
         "min_cells": min_cells,
@@ -349,8 +405,56 @@ def heatmap(
         "cluster_columns": cluster_columns,
         "metric": metric,
     }
-    spec = _spec(HEATMAP, adata, keys, dataset_key, cluster_key, layer, use_raw, clusters)
+    spec = _spec(
+        HEATMAP,
+        adata,
+        keys,
+        dataset_key,
+        cluster_key,
+        layer,
+        use_raw,
+        clusters,
+        sample_key=sample_key,
+        guess_sample=value == LOG2FC,
+    )
     return HeatmapWidget(adata, spec, _names=_CALL_NAMES)
+
+
+def _comparison_keys(
+    value: str, groupby: str, reference: Any, target: Any, method: Any
+) -> dict[str, Any]:
+    """The spec's ``reference``, ``target``, ``compare_method`` of a :func:`heatmap` call."""
+    given = [
+        name
+        for name, argument in (("reference", reference), ("target", target), ("method", method))
+        if argument is not None
+    ]
+    if value != LOG2FC:
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                f"value='log2fc' (the condition difference heatmap) only, not value={value!r}."
+            )
+        return {"reference": None, "target": None, "compare_method": "auto"}
+    if reference is None:
+        raise ValueError(
+            "value='log2fc' needs reference=<dataset>: the dataset the fold change is taken "
+            "against (e.g. reference='ctrl'), a category of the dataset column."
+        )
+    if groupby != "cluster":
+        raise ValueError(
+            f"value='log2fc' has the clusters as columns: leave groupby='cluster', not {groupby!r}."
+        )
+    labels = {}
+    for name, label in (("reference", reference), ("target", target)):
+        if label is not None and (
+            not isinstance(label, str | Integral) or isinstance(label, bool | np.bool_)
+        ):
+            raise TypeError(f"{name} must be a dataset label (a string), not {label!r}.")
+        labels[name] = None if label is None else str(label)
+    if method is not None:
+        _choice("method", method, (PSEUDOBULK, WILCOXON))
+    return {**labels, "compare_method": "auto" if method is None else method}
 
 
 def dual_expression(
@@ -437,6 +541,8 @@ _CALL_NAMES = {
     "matrix": "layer/use_raw",
     "dataset_column": "dataset_key",
     "cluster_column": "cluster_key",
+    "sample_column": "sample_key",
+    "compare_method": "method",
 }
 
 
@@ -449,8 +555,12 @@ def _spec(
     layer: str | None,
     use_raw: bool | None,
     clusters: Sequence[str | int] | None,
+    *,
+    sample_key: str | None = None,
+    guess_sample: bool = False,
 ) -> dict[str, Any]:
-    """The spec of a call: matrix, grouping columns (guessed when not given) and clusters."""
+    """The spec of a call: matrix, grouping columns (guessed when not given; the sample
+    column only when ``guess_sample``) and clusters."""
     matrix = _matrix(adata, layer, use_raw)
     columns = {}
     guesses = plot_data.column_guesses(adata)
@@ -461,6 +571,14 @@ def _spec(
         if given is not None:
             plot_data.check_column(adata, given, name)
         columns[f"{role}_column"] = given if given is not None else guesses[role]
+    if sample_key is not None and not isinstance(sample_key, str):
+        raise TypeError(f"sample_key must be an obs column name (a string), not {sample_key!r}.")
+    if sample_key is not None:
+        plot_data.check_column(adata, sample_key, "sample_key")
+    elif guess_sample:
+        # The rule the sidebar and compare use: a sample column nested in the datasets
+        sample_key = guess_sample_key(adata.obs, columns["dataset_column"])
+    columns["sample_column"] = sample_key
     cluster_labels = None
     if clusters is not None:
         items = _items(clusters)

@@ -21,18 +21,30 @@ HEATMAP = {
     "matrix": "layers/integrated",
     "dataset_column": "stim",
     "cluster_column": "leiden",
+    "sample_column": "donor",
     "clusters": ["0", "3", "7"],
     "gene_source": "markers",
     "genes": ["CD14", "ISG15"],
     "top_n": 25,
     "group_by": "dataset_cluster",
     "value": "dot",
+    "reference": "ctrl",
+    "target": "stim",
+    "compare_method": "wilcoxon",
     "scaling": "minmax",
     "zscore_clip": 3.0,
     "min_cells": 0,
     "cluster_genes": True,
     "cluster_columns": True,
     "metric": "correlation",
+}
+LOG2FC = {
+    **HEATMAP,
+    "gene_source": "selected",
+    "group_by": "cluster",
+    "value": "log2fc",
+    "target": None,
+    "compare_method": "auto",
 }
 DUAL = {
     "exprscope_spec": 1,
@@ -42,6 +54,7 @@ DUAL = {
     "matrix": "raw",
     "dataset_column": None,
     "cluster_column": "cluster",
+    "sample_column": None,
     "clusters": None,
     "gene_x": "ISG15",
     "gene_y": "IFI6",
@@ -93,7 +106,7 @@ def test_the_documented_example_reads():
     assert spec["clusters"] == ["0", "3", "7"] and spec["group_by"] == "cluster"
 
 
-@pytest.mark.parametrize("spec", [HEATMAP, DUAL], ids=["heatmap", "dual"])
+@pytest.mark.parametrize("spec", [HEATMAP, LOG2FC, DUAL], ids=["heatmap", "log2fc", "dual"])
 def test_round_trip(spec):
     assert read_spec(spec) == spec
     assert spec_from_json(spec_to_json(spec)) == spec
@@ -142,6 +155,11 @@ def test_integral_floats_from_javascript_are_integers():
         ("cluster_genes", "true"),
         ("cluster_columns", 1),
         ("metric", "cosine"),
+        ("sample_column", 1),
+        ("reference", 3),
+        ("target", ["stim"]),
+        ("compare_method", "deseq2"),
+        ("compare_method", None),
     ],
 )
 def test_heatmap_errors_name_the_key(key, value):
@@ -194,3 +212,23 @@ def test_building_with_an_undefined_key_is_a_typo():
         build_spec("heatmap", object="adata", matrix="X", groupby="cluster")
     with pytest.raises(SpecError, match="Unknown plot kind"):
         build_spec("violin", object="adata", matrix="X")
+
+
+def test_log2fc_needs_a_reference():
+    with pytest.raises(SpecError, match=r"'reference' is required when 'value' is 'log2fc'"):
+        read_spec({**LOG2FC, "reference": None})
+    with pytest.raises(SpecError, match="'reference'"):
+        read_spec({k: v for k, v in LOG2FC.items() if k != "reference"})
+    # Kept (e.g. by a plot switched back to means) but not needed by other values
+    assert read_spec({**HEATMAP, "reference": None})["reference"] is None
+
+
+def test_a_spec_written_before_the_difference_heatmap_reads_with_defaults():
+    new_keys = ("sample_column", "reference", "target", "compare_method")
+    old = {k: v for k, v in HEATMAP.items() if k not in new_keys}
+    spec = read_spec(old)
+    assert (spec["sample_column"], spec["reference"], spec["target"]) == (None, None, None)
+    assert spec["compare_method"] == "auto"
+    assert list(spec) == list(HEATMAP)  # the new keys in their documented places
+    dual = read_spec({k: v for k, v in DUAL.items() if k != "sample_column"})
+    assert dual == DUAL

@@ -24,6 +24,7 @@ import exprscope
 from exprscope import datasets, plot_data
 from exprscope.kernel import objects
 from exprscope.spec import SpecError
+from exprscope.synthetic import make_synthetic
 from exprscope.widgets import PLOT_MIME_TYPE, DualExpressionWidget, HeatmapWidget, PlotWidget
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
@@ -94,6 +95,28 @@ HEATMAP_ERRORS = [
     ({"clusters": ["0", "99", "x"]}, ValueError, ["clusters", "'99'", "'x'"]),
     ({"clusters": [0, 2.5]}, TypeError, ["clusters", "2.5"]),
     ({"clusters": []}, ValueError, ["clusters is empty"]),
+    # the condition difference heatmap
+    ({"value": "log2fc"}, ValueError, ["value='log2fc'", "reference="]),
+    ({"value": "log2fc", "reference": "nope"}, ValueError, ["'nope'", "ctrl", "stim"]),
+    ({"value": "log2fc", "reference": "ctrl", "target": "ctrl"}, ValueError, ["Target", "ctrl"]),
+    ({"value": "log2fc", "reference": ["ctrl"]}, TypeError, ["reference", "['ctrl']"]),
+    ({"reference": "ctrl"}, ValueError, ["reference", "value='log2fc'", "'mean'"]),
+    ({"value": "dot", "method": "wilcoxon"}, ValueError, ["method", "'dot'"]),
+    ({"value": "log2fc", "reference": "ctrl", "method": "t-test"}, ValueError, ["'t-test'"]),
+    ({"value": "log2fc", "reference": "ctrl", "groupby": "dataset"}, ValueError, ["groupby"]),
+    # Kang's demo copy has no donors: no replicates for pseudobulk
+    (
+        {"value": "log2fc", "reference": "ctrl", "method": "pseudobulk"},
+        ValueError,
+        ["method='pseudobulk'", "sample_key=", "method='wilcoxon'"],
+    ),
+    (
+        {"value": "log2fc", "reference": "ctrl", "method": "pseudobulk", "sample_key": "dataset"},
+        ValueError,
+        ["≥ 2 samples", "'dataset'", "method='wilcoxon'"],
+    ),
+    ({"value": "log2fc", "reference": "ctrl", "sample_key": "donor"}, KeyError, ["sample_key"]),
+    ({"value": "log2fc", "reference": "ctrl", "sample_key": 1}, TypeError, ["sample_key", "1"]),
 ]
 
 
@@ -652,3 +675,230 @@ def test_object_names_in_a_kernel(comm_kernel, kang):
         assert error["code"] == "not_found"
     finally:
         comm_kernel.execute(CLEANUP_CODE)
+
+
+# -- the condition difference heatmap (value="log2fc") -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replicates():
+    """Two datasets × three samples, three clusters, known dataset-responsive genes (the
+    data of test_compare.py)."""
+    pytest.importorskip("pydeseq2")
+    return make_synthetic(6000, 600, n_clusters=3, samples_per_dataset=3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def every_gene_compared(replicates):
+    """exprscope.compare over every gene, as a user calls it."""
+    return exprscope.compare(
+        replicates, reference="dataset1", dataset_key="dataset", cluster_key="cluster"
+    )
+
+
+def marks(padj: pd.Series) -> list[str]:
+    return ["***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "" for p in padj]
+
+
+def test_log2fc_spec_and_description(replicates, opened):
+    widget = exprscope.heatmap(replicates, ["GENE00002"], value="log2fc", reference="dataset1")
+    opened.append(widget)
+    spec = widget.spec
+    assert spec["sample_column"] == "sample"  # guessed, as the sidebar and compare do
+    assert (spec["value"], spec["reference"], spec["target"]) == ("log2fc", "dataset1", None)
+    assert spec["compare_method"] == "auto" and spec["group_by"] == "cluster"
+    assert list(spec)[list(spec).index("cluster_column") + 1] == "sample_column"
+    assert list(spec)[list(spec).index("value") + 1 :][:3] == [
+        "reference",
+        "target",
+        "compare_method",
+    ]
+    assert widget._repr_mimebundle_()["text/plain"] == (
+        "exprscope heatmap: log2FC dataset2 vs dataset1, 1 gene × 3 clusters (pseudobulk) "
+        "of an unnamed object (X)"
+    )
+    again = HeatmapWidget.from_spec(replicates, json.loads(json.dumps(spec)))
+    opened.append(again)
+    assert again.spec == spec
+
+    chosen = exprscope.heatmap(
+        replicates,
+        top_n=3,
+        value="log2fc",
+        reference="dataset2",
+        target="dataset1",
+        method="wilcoxon",
+        sample_key="dataset",
+    )
+    opened.append(chosen)
+    assert (chosen.spec["target"], chosen.spec["compare_method"]) == ("dataset1", "wilcoxon")
+    assert chosen.spec["sample_column"] == "dataset" and chosen.spec["gene_source"] == "markers"
+    assert chosen._repr_mimebundle_()["text/plain"].startswith(
+        "exprscope heatmap: log2FC dataset1 vs dataset2, top 3 changed genes per cluster × "
+        "3 clusters (wilcoxon)"
+    )
+    # Other values neither guess nor need a sample column
+    means = exprscope.heatmap(replicates, ["GENE00002"])
+    opened.append(means)
+    assert means.spec["sample_column"] is None and means.spec["reference"] is None
+
+
+def test_log2fc_data_equals_compare_pseudobulk(replicates, opened):
+    truth = list(replicates.uns["exprscope"]["synthetic"]["dataset_responsive_genes"])
+    genes = [*truth[:4], "GENE00001", "GENE00003", "GENE00005"]
+    widget = exprscope.heatmap(replicates, genes, value="log2fc", reference="dataset1")
+    opened.append(widget)
+    data = widget.data
+    assert list(data.columns) == plot_data.DIFFERENCE_COLUMNS
+    assert list(data["gene"]) == [g for g in genes for _ in range(3)]
+    assert list(data["column"]) == ["0", "1", "2"] * len(genes)
+    assert (data["column"] == data["cluster"]).all()
+    expected = exprscope.compare(
+        replicates,
+        reference="dataset1",
+        dataset_key="dataset",
+        cluster_key="cluster",
+        sample_key="sample",
+        genes=genes,
+    ).set_index(["gene", "cluster"])
+    rows = expected.loc[list(zip(data["gene"], data["cluster"], strict=True))]
+    for column in ("log2fc", "stat", "pvalue", "padj"):
+        np.testing.assert_array_equal(data[column].to_numpy(), rows[column].to_numpy())
+    for column in ("n_cells_a", "n_cells_b", "n_samples_a", "n_samples_b"):
+        assert list(data[column]) == list(rows[column]), column
+    np.testing.assert_array_equal(data["value"], data["log2fc"])
+    assert not data["masked"].any()
+    assert list(data["mark"]) == marks(data["padj"])
+    assert set(data["method"]) == {"pseudobulk"}
+    assert set(data["reference"]) == {"dataset1"} and set(data["target"]) == {"dataset2"}
+    assert data.attrs["matrix"] == "layers/counts"  # pseudobulk reads the counts
+    assert data.attrs["limit"] == pytest.approx(max(1.0, data["log2fc"].abs().max()))
+    # The known responsive genes are called in the large cluster; the others are not
+    called = data[(data["cluster"] == "0") & (data["padj"] < 0.05)]["gene"]
+    assert set(called) == set(truth[:4])
+
+
+def test_log2fc_untested_clusters_are_masked(replicates, opened):
+    # Cluster "2" keeps one sample of dataset2: its other cells go to cluster 0
+    obs = replicates.obs
+    moved = (
+        (obs["cluster"] == "2") & (obs["dataset"] == "dataset2") & (obs["sample"] != "dataset2_s1")
+    )
+    adata = replicates.copy()
+    adata.obs["cluster"] = adata.obs["cluster"].where(~moved, "0")
+    genes = ["GENE00002", "GENE00019", "GENE00120", "GENE00001", "GENE00004"]
+    widget = exprscope.heatmap(
+        adata, genes, value="log2fc", reference="dataset1", cluster_columns=True
+    )
+    opened.append(widget)
+    data = widget.data
+    untested = data[data["cluster"] == "2"]
+    assert untested["masked"].all() and untested["value"].isna().all()
+    assert (untested["mark"] == "").all() and set(untested["n_samples_b"]) == {1}
+    assert "fewer than 2 samples" in data.attrs["notes"]["2"]
+    assert data.attrs["columns"][-1] == "2"  # untested columns last, as masked ones
+    assert not data[data["cluster"] != "2"]["masked"].any()
+
+
+def test_log2fc_top_changed_genes(replicates, every_gene_compared, opened, monkeypatch):
+    widget = exprscope.heatmap(replicates, top_n=5, value="log2fc", reference="dataset1")
+    opened.append(widget)
+    data = widget.data
+    # The contract's ranking, on the table compare gives: smallest padj, then largest |log2FC|
+    ranked = every_gene_compared.assign(
+        padj_key=every_gene_compared["padj"].fillna(np.inf),
+        size_key=-every_gene_compared["log2fc"].abs().fillna(-1),
+    )
+    expected = pd.concat(
+        ranked[ranked["cluster"] == cluster].sort_values(["padj_key", "size_key"], kind="stable")[
+            :5
+        ]
+        for cluster in ["0", "1", "2"]
+    )
+    markers = widget.markers
+    assert list(markers.columns) == ["gene", "cluster", "log2fc", "padj"]
+    assert list(markers["gene"]) == list(expected["gene"])
+    assert list(markers["cluster"]) == ["0"] * 5 + ["1"] * 5 + ["2"] * 5
+    np.testing.assert_array_equal(markers["padj"], expected["padj"])
+    genes = list(dict.fromkeys(expected["gene"]))
+    assert data.attrs["genes"] == genes and list(dict.fromkeys(data["gene"])) == genes
+    assert data.attrs["markers_source"] == "top changed genes (pseudobulk)"
+    # The numbers of the every-gene comparison
+    keyed = every_gene_compared.set_index(["gene", "cluster"])
+    rows = keyed.loc[list(zip(data["gene"], data["cluster"], strict=True))]
+    np.testing.assert_array_equal(data["log2fc"], rows["log2fc"])
+    np.testing.assert_array_equal(data["padj"], rows["padj"])
+
+    # The known responsive genes lead the two large clusters, with the simulated direction
+    synthetic = replicates.uns["exprscope"]["synthetic"]
+    responsive = synthetic["dataset_responsive_genes"]
+    direction = dict(zip(responsive, np.sign(synthetic["dataset_log_fold"][0]), strict=True))
+    for cluster in ["0", "1"]:
+        top = markers[markers["cluster"] == cluster]
+        assert set(top["gene"]) <= set(direction), cluster
+        assert all(np.sign(row.log2fc) == direction[row.gene] for row in top.itertuples())
+
+    # The tests are rerun only when what they depend on changes
+    calls = []
+    compute = plot_data.heatmap_comparison
+    monkeypatch.setattr(
+        plot_data, "heatmap_comparison", lambda *args: calls.append(1) or compute(*args)
+    )
+    widget.spec = {**widget.spec, "top_n": 2, "cluster_genes": True, "genes": ["GENE00001"]}
+    assert len(widget.data.attrs["genes"]) <= 6 and calls == []
+    widget.spec = {**widget.spec, "gene_source": "selected", "genes": ["GENE00002"]}
+    assert list(widget.data["gene"]) == ["GENE00002"] * 3 and calls == [1]
+    assert widget.markers is None
+
+
+def test_log2fc_wilcoxon_without_samples(kang, opened):
+    """Kang's demo copy has no donors: compare's cell-level Wilcoxon test, said plainly; small
+    clusters untested; the plot's average-linkage order on the log2FC values."""
+    genes = ["ISG15", "IFI6", "CD14", "LYZ", "MS4A1", "NKG7", "GNLY", "IFIT3"]
+    widget = exprscope.heatmap(
+        kang,
+        genes,
+        value="log2fc",
+        reference="ctrl",
+        cluster_genes=True,
+        cluster_columns=True,
+        metric="correlation",
+    )
+    opened.append(widget)
+    assert widget.spec["sample_column"] is None
+    assert "(wilcoxon)" in widget._repr_mimebundle_()["text/plain"]
+    data = widget.data
+    expected = exprscope.compare(
+        kang, reference="ctrl", dataset_key="dataset", cluster_key="cluster", genes=genes
+    ).set_index(["gene", "cluster"])
+    rows = expected.loc[list(zip(data["gene"], data["cluster"], strict=True))]
+    np.testing.assert_array_equal(data["log2fc"], rows["log2fc"])
+    np.testing.assert_array_equal(data["padj"], rows["padj"])
+    assert set(data["method"]) == {"wilcoxon"} and data["n_samples_a"].isna().all()
+    assert "not independent replicates" in data.attrs["caveat"]
+    # Clusters 5 and 7 have fewer than 10 cells in a dataset
+    assert set(data.attrs["notes"]) == {"5", "7"}
+    assert data[data["cluster"].isin(["5", "7"])]["masked"].all()
+
+    # The order: scipy's average linkage on the tested clusters' values
+    tested = [c for c in CLUSTERS if c not in ("5", "7")]
+    value = expected["log2fc"].unstack("cluster").loc[genes, tested].to_numpy()
+    row_leaves = dendrogram(linkage(value, "average", "correlation"), no_plot=True)["leaves"]
+    col_leaves = dendrogram(linkage(value.T, "average", "correlation"), no_plot=True)["leaves"]
+    assert data.attrs["genes"] == [genes[i] for i in row_leaves]
+    assert data.attrs["columns"] == [tested[i] for i in col_leaves] + ["5", "7"]
+
+
+def test_a_heatmap_spec_from_before_the_difference_heatmap(kang, opened):
+    new_keys = ("sample_column", "reference", "target", "compare_method")
+    widget = exprscope.heatmap(kang, GENES[:2])
+    opened.append(widget)
+    old = {k: v for k, v in widget.spec.items() if k not in new_keys}
+    again = HeatmapWidget.from_spec(kang, old)
+    opened.append(again)
+    assert again.spec == widget.spec
+    assert (again.spec["reference"], again.spec["compare_method"]) == (None, "auto")
+    with no_widget_created(), pytest.raises(SpecError, match="'reference'"):
+        HeatmapWidget.from_spec(kang, {**old, "value": "log2fc"})
+    with no_widget_created(), pytest.raises(ValueError, match=r"Reference dataset 'nope'"):
+        HeatmapWidget.from_spec(kang, {**old, "value": "log2fc", "reference": "nope"})
