@@ -176,6 +176,11 @@ def compare(
     and says so in ``note``. Clusters with fewer than ``min_cells`` cells (or, for
     pseudobulk, 2 samples) in either dataset get NaN statistics and a ``note``.
 
+    ``genes`` chooses the rows returned. Pseudobulk fits DESeq2 on every gene all the same
+    (its size factors and dispersions are estimated across genes), so a gene's numbers do not
+    depend on which others were asked for. The Wilcoxon test tests only ``genes``, and ``padj``
+    is then Benjamini–Hochberg over them (as scanpy's ``mask_var``).
+
     Returns
     -------
     pandas.DataFrame
@@ -379,14 +384,18 @@ def _pseudobulk_steps(
             argument="sample_key",
             suggest=WILCOXON,
         )
+    # DESeq2 sees every gene whatever `genes` asks for: its size factors (median of ratios)
+    # and dispersion trend are estimated across genes, and on a handful they are not the
+    # test's (log2FC off by ~0.2, padj by orders of magnitude). `genes` picks the rows.
     bulk = pseudobulk_sums(
         adata,
         sample_key=sample_key,
         dataset_key=dataset_key,
         cluster_key=cluster_key,
         matrix=matrix,
-        genes=genes,
+        genes=None,
     )
+    rows_of = _gene_rows(bulk.genes, genes, matrix)
     per_dataset = bulk.obs[bulk.obs["dataset"].isin([reference, target])]
     samples = per_dataset.groupby("dataset")["sample"].nunique()
     if samples.get(reference, 0) < 2 or samples.get(target, 0) < 2:
@@ -416,6 +425,9 @@ def _pseudobulk_steps(
         condition = enough["dataset"].copy()
 
         def run() -> pd.DataFrame:
+            return rows_of(fit())
+
+        def fit() -> pd.DataFrame:
             frame = _empty_result(bulk.genes, cluster, PSEUDOBULK)
             frame["n_cells_a"] = int(n_cells.get(reference, 0))
             frame["n_cells_b"] = int(n_cells.get(target, 0))
@@ -492,6 +504,25 @@ def _wilcoxon_steps(
         return CompareStep(cluster=label, run=run, reads_object=True)
 
     return [step(label) for label in clusters], choice.label
+
+
+def _gene_rows(
+    names: Sequence[str], genes: Sequence[str] | None, matrix: str
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The rows of ``genes`` (all rows for None) from a per-gene result over ``names``;
+    a KeyError names genes the matrix does not hold."""
+    if genes is None:
+        return lambda frame: frame
+    position = {str(name): i for i, name in enumerate(names)}
+    wanted = list(dict.fromkeys(genes))
+    missing = [gene for gene in wanted if gene not in position]
+    if missing:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise KeyError(f"Not in {matrix}: {shown}.")
+    rows = np.array([position[gene] for gene in wanted], dtype=np.intp)
+    return lambda frame: frame.iloc[rows].reset_index(drop=True)
 
 
 def _empty_result(genes: Sequence[str], cluster: str, method: str) -> pd.DataFrame:

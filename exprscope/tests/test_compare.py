@@ -156,6 +156,23 @@ def test_pseudobulk_de_finds_the_known_differential_genes(replicates):
     assert len(found - truth) <= 2  # FDR 5% of ~12 calls
 
 
+def test_pseudobulk_rows_do_not_depend_on_the_genes_asked_for(replicates):
+    """DESeq2 is fitted on every gene (size factors, dispersions): asking for three genes
+    gives their rows of the whole fit, not a fit on three genes."""
+    args = dict(reference="dataset1", target="dataset2", dataset_key="dataset")
+    args.update(cluster_key="cluster", clusters=["0"])
+    whole = exprscope.compare(replicates, **args).set_index("gene")
+    genes = list(whole.index[[5, 0, 42]])
+    some = exprscope.compare(replicates, genes=genes, **args)
+    assert list(some["gene"]) == genes
+    for column in ("log2fc", "stat", "pvalue", "padj"):
+        np.testing.assert_allclose(
+            some[column].to_numpy(), whole.loc[genes, column].to_numpy(), rtol=1e-9
+        )
+    with pytest.raises(KeyError, match="NOT_A_GENE"):
+        exprscope.compare(replicates, genes=[*genes, "NOT_A_GENE"], **args)
+
+
 def test_pseudobulk_without_replicates_says_so(kang):
     with pytest.raises(ValueError, match=r"needs ≥ 2 samples per dataset.*wilcoxon"):
         exprscope.compare(
