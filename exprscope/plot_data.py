@@ -500,9 +500,9 @@ def significance_mark(padj: float) -> str:
 
 
 def comparison_keys(spec: Mapping[str, Any]) -> list[str]:
-    """The spec keys the comparison table depends on: in "markers" mode every gene is
-    compared, so the genes (and e.g. the scaling or ordering) do not matter."""
-    return [*COMPARISON_KEYS, *(["genes"] if spec["gene_source"] == "selected" else [])]
+    """The spec keys the comparison table depends on: every gene is compared (the genes
+    shown are picked from it), so the genes (and e.g. the scaling or ordering) do not matter."""
+    return list(COMPARISON_KEYS)
 
 
 def comparison_arguments(adata: AnnData, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -564,22 +564,20 @@ def heatmap_comparison(adata: AnnData, spec: Mapping[str, Any]) -> pd.DataFrame:
     ``min_cells`` (at least 1), the kept clusters that have cells, and the selected genes the
     matrix holds (every gene in "markers" mode). Wilcoxon reads the spec's matrix; pseudobulk
     the raw counts the object holds (compare's choice). ``attrs`` add ``clusters`` (in plot
-    order), ``missing_genes`` and ``unknown_clusters``."""
+    order), ``missing_genes`` and ``unknown_clusters``.
+
+    Every gene is compared and the selected ones picked from the table, as the browser does:
+    DESeq2's size factors and dispersions, and the Wilcoxon padj (Benjamini–Hochberg over the
+    genes tested), are then those of the whole test, whichever genes are shown."""
     resolved = comparison_arguments(adata, spec)
     columns = _difference_columns(adata, spec)
     pseudobulk = resolved["method"] == PSEUDOBULK
     layer, use_raw = (None, None) if pseudobulk else matrix_arguments(spec["matrix"])
-    genes, missing = None, []
-    if spec["gene_source"] == "selected":
-        genes, missing = split_genes(adata, spec["matrix"], list(dict.fromkeys(spec["genes"])))
-        if pseudobulk:  # the counts may hold other genes than the plot's matrix
-            genes, not_counted = split_genes(adata, counts_matrix(adata), genes)
-            missing += not_counted
-    if columns.labels and genes != []:
+    if columns.labels:
         frame = compare(
             adata,
             **{**resolved, "clusters": columns.labels},
-            genes=genes,
+            genes=None,
             min_cells=max(1, spec["min_cells"]),
             layer=layer,
             use_raw=use_raw,
@@ -588,14 +586,20 @@ def heatmap_comparison(adata: AnnData, spec: Mapping[str, Any]) -> pd.DataFrame:
         frame = pd.DataFrame({column: [] for column in RESULT_COLUMNS})
         frame.attrs.update({**resolved, "matrix": None, "caveat": ""})
         del frame.attrs["clusters"]
-    frame.attrs.update(
-        {
-            "clusters": columns.labels,
-            "missing_genes": missing,
-            "unknown_clusters": columns.unknown_clusters,
-        }
-    )
+    frame.attrs.update({"clusters": columns.labels, "unknown_clusters": columns.unknown_clusters})
     return frame
+
+
+def _difference_missing(adata: AnnData, spec: Mapping[str, Any], method: str) -> list[str]:
+    """Selected genes the compared matrix lacks: the plot's matrix, and for pseudobulk also
+    the raw counts (they may hold other genes)."""
+    if spec["gene_source"] != "selected":
+        return []
+    genes, missing = split_genes(adata, spec["matrix"], list(dict.fromkeys(spec["genes"])))
+    if method == PSEUDOBULK:
+        _, not_counted = split_genes(adata, counts_matrix(adata), genes)
+        missing += not_counted
+    return missing
 
 
 def changed_genes(comparison: pd.DataFrame, top_n: int) -> pd.DataFrame:
@@ -660,7 +664,8 @@ def difference_data(
         genes = list(dict.fromkeys(marker_table["gene"]))
     else:
         held = set(comparison["gene"].astype(str))
-        genes = [g for g in dict.fromkeys(spec["genes"]) if g in held]
+        missing = set(_difference_missing(adata, spec, attrs["method"]))
+        genes = [g for g in dict.fromkeys(spec["genes"]) if g in held and g not in missing]
     notes = cluster_notes(comparison)
     compared = set(comparison["cluster"].astype(str))
     untested = np.array([c in notes or c not in compared for c in clusters], dtype=bool)
@@ -723,7 +728,7 @@ def difference_data(
             "columns": [clusters[j] for j in column_order],
             "limit": float(max(1.0, finite.max() if finite.size else 0.0)),
             "notes": notes,
-            "missing_genes": list(attrs["missing_genes"]),
+            "missing_genes": _difference_missing(adata, spec, attrs["method"]),
             "unknown_clusters": list(attrs["unknown_clusters"]),
         }
     )
