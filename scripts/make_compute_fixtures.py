@@ -36,6 +36,7 @@ from exprscope.compute import (  # noqa: E402
     welch_markers,
 )
 from exprscope.compute.aggregate import GroupMoments  # noqa: E402
+from exprscope.compute.compare import fisher_z_difference  # noqa: E402
 
 FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "compute_fixture.json"
 MAX_BYTES = 300_000
@@ -113,6 +114,15 @@ def build_inputs() -> dict[str, Any]:
         "min_cells": MIN_CELLS,
         "bootstrap": BOOTSTRAP,
         "distributions": _distribution_cases(),
+        # [r_target, n_target, r_reference, n_reference]: Δr of two correlations
+        "correlation_differences": [
+            [0.5, 103, 0.3, 103],
+            [0.26, 1000, 0.31, 1000],
+            [-0.8, 25, 0.4, 4000],
+            [0.999, 50, 0.2, 12],
+            [0.0, 4, 0.0, 4],
+            [0.9, 3, 0.1, 500],
+        ],
     }
 
 
@@ -256,7 +266,10 @@ def compute_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
         "normal_quantile": [float(special.ndtri(p)) for (p,) in cases["normal_quantile"]],
         "normal_cdf": [float(special.ndtr(z)) for (z,) in cases["normal_cdf"]],
     }
+    pairs = np.asarray(inputs["correlation_differences"], dtype=np.float64)
+    differences = fisher_z_difference(pairs[:, 0], pairs[:, 1], pairs[:, 2], pairs[:, 3])
     return {
+        "correlation_differences": {key: value.tolist() for key, value in differences.items()},
         "aggregates": aggregates,
         "scaled": scaled,
         "hclust": clusterings,

@@ -186,7 +186,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
             }
           });
           view = created;
-          app.shell.add(view, 'main', { mode: 'split-right' });
+          // A tab beside the current document, as JupyterLab opens its own: a split would
+          // leave the view a narrow strip; users split by dragging the tab.
+          app.shell.add(view, 'main', {
+            mode: 'tab-after',
+            ref: labShell?.currentWidget?.id ?? null
+          });
         }
         app.shell.activateById(view.id);
       };

@@ -113,6 +113,7 @@ def common(object_name: str, matrix: str, dataset, cluster, clusters) -> dict[st
         "matrix": matrix,
         "dataset_column": dataset,
         "cluster_column": cluster,
+        "sample_column": None,
         "clusters": clusters,
     }
 
@@ -127,6 +128,9 @@ def heatmap_spec(object_name, matrix, dataset, cluster, clusters, **keys) -> dic
         "top_n": 10,
         "group_by": "cluster",
         "value": "mean",
+        "reference": None,
+        "target": None,
+        "compare_method": "auto",
         "scaling": "zscore",
         "zscore_clip": 2.5,
         "min_cells": 10,
@@ -287,6 +291,25 @@ def test_heatmap_top_markers_on_kang_with_guessed_columns(r_kernel):
     )
 
 
+def test_heatmap_log2fc_spec_reads_back_in_python(r_kernel):
+    spec = spec_of(
+        r_kernel,
+        'exprscope_heatmap(es_kang, c("ISG15", "IFI6"), value = "log2fc", reference = "ctrl")',
+    )
+    assert spec["value"] == "log2fc"
+    assert spec["reference"] == "ctrl"
+    assert spec["target"] is None
+    assert spec["compare_method"] == "auto"
+    assert spec["group_by"] == "cluster"
+    assert read_spec(spec) == spec  # the keys, their order and types are Python's
+    chosen = spec_of(
+        r_kernel,
+        'exprscope_heatmap(es_kang, "ISG15", value = "log2fc", reference = "ctrl", '
+        'target = "stim", method = "wilcoxon")',
+    )
+    assert (chosen["target"], chosen["compare_method"]) == ("stim", "wilcoxon")
+
+
 def test_heatmap_kang_integrated(r_kernel):
     spec = spec_of(
         r_kernel,
@@ -426,6 +449,23 @@ OK_DUAL = f'exprscope_dual_expression({P}, "MS4A1", "CD79B", dataset_key = "grou
             'groupby must be one of "dataset", "cluster", "dataset_cluster", not "clusters"',
         ),
         (f'{OK_HEATMAP}, value = "median")', "value must be one of"),
+        (
+            'exprscope_heatmap(es_kang, "ISG15", value = "log2fc")',
+            "reference must be the dataset the fold change is taken against",
+        ),
+        (
+            'exprscope_heatmap(es_kang, "ISG15", value = "log2fc", reference = "nope")',
+            'reference = "nope" is not a dataset of',
+        ),
+        (
+            'exprscope_heatmap(es_kang, "ISG15", reference = "ctrl")',
+            'reference only go with value = "log2fc"',
+        ),
+        (
+            'exprscope_heatmap(es_kang, "ISG15", value = "log2fc", reference = "ctrl", '
+            'method = "t")',
+            "method must be one of",
+        ),
         (f'{OK_HEATMAP}, scale = c("zscore", "none"))', "scale must be one of"),
         (f'{OK_HEATMAP}, metric = "cosine")', "metric must be one of"),
         (f"{OK_HEATMAP}, zscore_clip = Inf)", "zscore_clip must be a finite number"),

@@ -16,7 +16,7 @@
  *
  * r and ρ are NaN, with a `reason`, below 3 cells or when a gene is constant.
  */
-import { normalQuantile, studentTTwoSidedP } from './distributions';
+import { normalCdf, normalQuantile, studentTTwoSidedP } from './distributions';
 import { counterHashes, drawIndices, replicateKey } from './rng';
 
 export interface ICorrelationOptions {
@@ -367,4 +367,108 @@ export function percentile(sorted: readonly number[], q: number): number {
   }
   const fraction = position - lower;
   return sorted[lower] + (sorted[lower + 1] - sorted[lower]) * fraction;
+}
+
+/** Δr of two independent correlations (Fisher's z test, Zou's interval). */
+export interface ICorrelationDifference {
+  /** r_target − r_reference. */
+  deltaR: number;
+  ciLow: number;
+  ciHigh: number;
+  z: number;
+  p: number;
+}
+
+/**
+ * Δr = r_target − r_reference of two independent Pearson correlations: Fisher's z test
+ * z = (atanh r₁ − atanh r₂) / √(1/(n₁ − 3) + 1/(n₂ − 3)) with a two-sided normal p, and
+ * Zou's (2007) interval for Δr from the two Fisher-z intervals (l, u):
+ * [Δr − √((r₁ − l₁)² + (u₂ − r₂)²), Δr + √((u₁ − r₁)² + (r₂ − l₂)²)].
+ * NaN where either group has n ≤ 3 or r is NaN. The same numbers as
+ * `exprscope.compute.compare.fisher_z_difference` (a cross-implementation test).
+ */
+export function correlationDifference(
+  rTarget: number,
+  nTarget: number,
+  rReference: number,
+  nReference: number,
+  level = 0.95
+): ICorrelationDifference {
+  if (
+    !(nTarget > 3 && nReference > 3) ||
+    !Number.isFinite(rTarget) ||
+    !Number.isFinite(rReference)
+  ) {
+    return { deltaR: NaN, ciLow: NaN, ciHigh: NaN, z: NaN, p: NaN };
+  }
+  const clip = (r: number) => Math.max(-1, Math.min(1, r));
+  const z1 = Math.atanh(clip(rTarget));
+  const z2 = Math.atanh(clip(rReference));
+  const z = (z1 - z2) / Math.sqrt(1 / (nTarget - 3) + 1 / (nReference - 3));
+  const crit = normalQuantile(0.5 + level / 2);
+  const l1 = Math.tanh(z1 - crit / Math.sqrt(nTarget - 3));
+  const u1 = Math.tanh(z1 + crit / Math.sqrt(nTarget - 3));
+  const l2 = Math.tanh(z2 - crit / Math.sqrt(nReference - 3));
+  const u2 = Math.tanh(z2 + crit / Math.sqrt(nReference - 3));
+  const deltaR = rTarget - rReference;
+  return {
+    deltaR,
+    ciLow: deltaR - Math.sqrt((rTarget - l1) ** 2 + (u2 - rReference) ** 2),
+    ciHigh: deltaR + Math.sqrt((u1 - rTarget) ** 2 + (rReference - l2) ** 2),
+    z,
+    // Two-sided: 2·Φ(−|z|) (NaN stays NaN; |z| = ∞ gives 0)
+    p: 2 * normalCdf(-Math.abs(z))
+  };
+}
+
+/**
+ * Pearson's r and the cells correlated in each group (code −1: ignored); with
+ * `detectedOnly` only cells with both values > 0, as `correlate`. NaN r where a group has
+ * fewer than 3 cells or a constant gene. Cheaper than `correlateByGroup` (no ranks, no
+ * bootstrap): what a Δr needs.
+ */
+export function pearsonByGroup(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  codes: Int32Array,
+  nGroups: number,
+  detectedOnly = false
+): { r: Float64Array; n: Float64Array } {
+  // Centred sums in two passes, as `pearson` (one-pass sums lose digits on large means)
+  const n = new Float64Array(nGroups);
+  const sx = new Float64Array(nGroups);
+  const sy = new Float64Array(nGroups);
+  const use = (i: number) =>
+    codes[i] >= 0 &&
+    codes[i] < nGroups &&
+    (!detectedOnly || (x[i] > 0 && y[i] > 0));
+  for (let i = 0; i < codes.length; i++) {
+    if (use(i)) {
+      const g = codes[i];
+      n[g] += 1;
+      sx[g] += x[i];
+      sy[g] += y[i];
+    }
+  }
+  const sxy = new Float64Array(nGroups);
+  const sxx = new Float64Array(nGroups);
+  const syy = new Float64Array(nGroups);
+  for (let i = 0; i < codes.length; i++) {
+    if (use(i)) {
+      const g = codes[i];
+      const dx = x[i] - sx[g] / n[g];
+      const dy = y[i] - sy[g] / n[g];
+      sxy[g] += dx * dy;
+      sxx[g] += dx * dx;
+      syy[g] += dy * dy;
+    }
+  }
+  const r = new Float64Array(nGroups);
+  for (let g = 0; g < nGroups; g++) {
+    r[g] =
+      n[g] < MIN_CELLS || sxx[g] === 0 || syy[g] === 0
+        ? NaN
+        : Math.max(-1, Math.min(1, sxy[g] / Math.sqrt(sxx[g] * syy[g])));
+  }
+  return { r, n };
 }

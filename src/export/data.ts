@@ -106,3 +106,37 @@ export function dualStatsCsv(model: IDualModel): string {
     ])
   );
 }
+
+/** Δr between datasets (`IDualModel.deltaR`): one row per cluster (or all cells) and dataset. */
+export function deltaRCsv(model: IDualModel): string {
+  return toCsv(
+    [
+      'cluster',
+      'target',
+      'reference',
+      'r_target',
+      'n_target',
+      'r_reference',
+      'n_reference',
+      'delta_r',
+      'delta_r_ci_low',
+      'delta_r_ci_high',
+      'z',
+      'p'
+    ],
+    model.deltaR.map(d => [
+      d.cluster,
+      d.target,
+      d.reference,
+      d.rTarget,
+      d.nTarget,
+      d.rReference,
+      d.nReference,
+      d.deltaR,
+      d.ciLow,
+      d.ciHigh,
+      d.z,
+      d.p
+    ])
+  );
+}

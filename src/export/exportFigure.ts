@@ -169,7 +169,14 @@ export async function exportFigure(
   format: ExportFormat,
   size: IExportSize,
   spec: IPlotSpec,
-  options: { plotly?: Plotly } = {}
+  options: {
+    plotly?: Plotly;
+    /**
+     * The plot's notes (e.g. requested genes the matrix lacks), written beside the spec as
+     * the PNG's "Comment" text (the figure's own caption carries them in every format).
+     */
+    notes?: readonly string[];
+  } = {}
 ): Promise<IExportedFile> {
   const raster = format === 'png' || format === 'jpeg' || format === 'tiff';
   checkSize(size, raster);
@@ -177,6 +184,8 @@ export async function exportFigure(
   const json = serializeSpec(spec);
   const asciiJson = serializeSpec(spec, { ascii: true });
   const fileName = exportFileName(spec, format);
+  const notes =
+    options.notes && options.notes.length > 0 ? options.notes.join('\n') : null;
   const make = (bytes: Uint8Array | ArrayBuffer | string): IExportedFile => ({
     blob: new Blob([bytes], { type: MIME[format] }),
     fileName
@@ -195,7 +204,11 @@ export async function exportFigure(
     return make(
       writePngMetadata(png, {
         dpi: size.dpi,
-        text: { [PNG_SPEC_KEYWORD]: json, Software: creator(spec) }
+        text: {
+          [PNG_SPEC_KEYWORD]: json,
+          Software: creator(spec),
+          ...(notes ? { Comment: notes } : {})
+        }
       })
     );
   }

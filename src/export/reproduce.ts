@@ -130,6 +130,22 @@ function matrixArguments(matrix: string): [string, PyValue][] {
   );
 }
 
+/**
+ * The comparison's arguments of a log2 fold change heatmap (the same names in Python and
+ * R); none for other values, whose calls stay as they were.
+ */
+function comparisonArguments(spec: IHeatmapSpec): [string, PyValue][] {
+  if (spec.value !== 'log2fc') {
+    return [];
+  }
+  return [
+    ['reference', spec.reference],
+    ['target', spec.target],
+    ['sample_key', spec.sample_column],
+    ['method', spec.compare_method === 'auto' ? null : spec.compare_method]
+  ];
+}
+
 function call(
   fn: string,
   positional: string[],
@@ -157,6 +173,7 @@ function heatmapCall(spec: IHeatmapSpec): string {
     ...matrixArguments(spec.matrix),
     ['clusters', spec.clusters],
     ['value', spec.value],
+    ...comparisonArguments(spec),
     ['scale', spec.scaling],
     ['zscore_clip', spec.zscore_clip],
     ['min_cells', spec.min_cells],
@@ -313,6 +330,7 @@ function rHeatmapCall(spec: IHeatmapSpec): string {
     ['matrix', rMatrix(spec.matrix)],
     ['clusters', spec.clusters],
     ['value', spec.value],
+    ...comparisonArguments(spec),
     ['scale', spec.scaling],
     ['zscore_clip', spec.zscore_clip],
     ['min_cells', spec.min_cells],

@@ -153,12 +153,22 @@ export function GeneSearch(props: {
   id?: string;
   /** Accessible name, when no visible label names the input. */
   label?: string;
+  /**
+   * A single choice (a plot's gene X): the chosen gene, shown in the box itself while the
+   * user is not typing there. Focusing selects it, so typing replaces it.
+   */
+  value?: string | null;
 }): JSX.Element {
   const [query, setQuery] = React.useState('');
   const [active, setActive] = React.useState(-1);
+  // With a value: whether the box holds the user's typing (else it shows the value)
+  const [editing, setEditing] = React.useState(false);
+  const [typed, setTyped] = React.useState(false);
+  const single = props.value !== undefined;
+  const searched = !single || typed ? query : '';
   const suggestions = React.useMemo(
-    () => (props.index ? props.index.search(query, props.limit) : []),
-    [props.index, query, props.limit]
+    () => (props.index ? props.index.search(searched, props.limit) : []),
+    [props.index, searched, props.limit]
   );
   const inputId = props.id ?? 'jp-exprscope-gene-input';
   const listId = `${inputId}-suggestions`;
@@ -166,6 +176,8 @@ export function GeneSearch(props: {
     props.onAdd(value);
     setQuery('');
     setActive(-1);
+    setEditing(false);
+    setTyped(false);
   };
   const onKeyDown = (e: React.KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'ArrowDown') {
@@ -182,10 +194,12 @@ export function GeneSearch(props: {
         add(query);
       }
     } else if (e.key === 'Escape') {
-      setQuery('');
+      setQuery(single ? (props.value ?? '') : '');
+      setTyped(false);
       setActive(-1);
     }
   };
+  const shown = single && !editing ? (props.value ?? '') : query;
   const selected = new Set(props.selected);
   return (
     <div className="jp-exprscope-gene-search">
@@ -205,9 +219,27 @@ export function GeneSearch(props: {
             : 'Choose an object first'
         }
         disabled={!props.index}
-        value={query}
+        value={shown}
+        title={single && props.value ? props.value : undefined}
+        onFocus={e => {
+          if (single) {
+            setEditing(true);
+            setTyped(false);
+            setQuery(props.value ?? '');
+            e.target.select();
+          }
+        }}
+        onBlur={() => {
+          if (single) {
+            setEditing(false);
+            setTyped(false);
+            setQuery('');
+          }
+        }}
         onChange={e => {
           setQuery(e.target.value);
+          setEditing(true);
+          setTyped(true);
           setActive(-1);
         }}
         onKeyDown={onKeyDown}

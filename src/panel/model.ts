@@ -19,6 +19,7 @@ import {
   IObsColumn,
   describeError
 } from '../bridge/protocol';
+import type { ICompareArgs, IComparison } from '../data/comparison';
 import { GeneIndex, splitGeneList } from '../data/genes';
 import { ExpressionRepository, IExpressionData } from '../data/repository';
 
@@ -27,6 +28,11 @@ export type MessageLevel = 'info' | 'warning' | 'error';
 export interface IPanelMessage {
   level: MessageLevel;
   text: string;
+  /**
+   * Messages about one thing (the state of an object in the kernel) share a key: a new one
+   * replaces the old, so repeated runs of a notebook leave one message, not a pile.
+   */
+  key?: string;
 }
 
 /** What the user chose; kept per kernel. */
@@ -34,6 +40,8 @@ export interface ISelection {
   object: string | null;
   datasetColumn: string | null;
   clusterColumn: string | null;
+  /** The sample (replicate, donor) column: condition comparisons across replicates. */
+  sampleColumn: string | null;
   matrix: string;
   genes: string[];
 }
@@ -55,6 +63,8 @@ interface IBridgeState {
   loaded: ILoadedSummary | null;
   messages: IPanelMessage[];
   objectGone: boolean;
+  /** Genes asked for that the matrix does not hold (see `requestedMissing`). */
+  notFound: string[];
 }
 
 export interface IPanelModelOptions {
@@ -74,6 +84,7 @@ const EMPTY_SELECTION: ISelection = {
   object: null,
   datasetColumn: null,
   clusterColumn: null,
+  sampleColumn: null,
   matrix: 'X',
   genes: []
 };
@@ -143,6 +154,16 @@ export class ExprscopePanelModel {
 
   get messages(): IPanelMessage[] {
     return this._state?.messages ?? [];
+  }
+
+  /**
+   * Genes the user asked for (typed or pasted) that the selected matrix does not hold.
+   * They are not selected (there is nothing to fetch), but plots of the selected genes
+   * list them in their own notes, so that exports and saved notebooks keep them too.
+   * Cleared with the genes, or by choosing another object.
+   */
+  get requestedMissing(): string[] {
+    return this._state?.notFound ?? [];
   }
 
   get objectGone(): boolean {
@@ -237,7 +258,8 @@ export class ExprscopePanelModel {
           state.objectGone = true;
           this._message(
             'warning',
-            `'${selected}' is no longer in the kernel (deleted, renamed or not an AnnData any more). Your selection is kept; pick another object or recreate it.`
+            `'${selected}' is no longer in the kernel (deleted, renamed or not an AnnData any more). Your selection is kept; pick another object or recreate it.`,
+            objectKey(selected)
           );
         }
         return;
@@ -258,7 +280,8 @@ export class ExprscopePanelModel {
           'info',
           wasGone
             ? `'${selected}' is back in the kernel; reloaded it.`
-            : `'${selected}' changed in the kernel; reloaded its description and dropped cached data.`
+            : `'${selected}' changed in the kernel; reloaded its description and dropped cached data.`,
+          objectKey(selected)
         );
       }
     });
@@ -274,6 +297,7 @@ export class ExprscopePanelModel {
       ? state.selection
       : { ...EMPTY_SELECTION, object: name };
     state.loaded = same ? state.loaded : null;
+    state.notFound = same ? state.notFound : [];
     // Never pair the new object with the old one's description (fingerprint, matrices).
     state.description = same ? state.description : null;
     state.objectGone = false;
@@ -296,6 +320,7 @@ export class ExprscopePanelModel {
     const same = state.selection.object === selection.object;
     state.selection = { ...selection };
     state.loaded = same ? state.loaded : null;
+    state.notFound = [];
     state.description = same ? state.description : null;
     state.objectGone = false;
     this._emit();
@@ -310,8 +335,29 @@ export class ExprscopePanelModel {
     this._updateSelection({ clusterColumn: column });
   }
 
+  setSampleColumn(column: string | null): void {
+    this._updateSelection({ sampleColumn: column });
+  }
+
   setMatrix(matrix: string): void {
-    this._updateSelection({ matrix });
+    const state = this._state;
+    if (!state || state.notFound.length === 0) {
+      this._updateSelection({ matrix });
+      return;
+    }
+    // Genes asked for that this matrix holds (raw may have more) are selected now.
+    state.selection = { ...state.selection, matrix };
+    const resolution = this.geneIndex?.resolve(state.notFound);
+    const found = (resolution?.found ?? []).filter(
+      g => !state.selection.genes.includes(g)
+    );
+    if (resolution) {
+      state.notFound = [
+        ...resolution.unknown,
+        ...resolution.ambiguous.map(a => a.input)
+      ];
+    }
+    this._updateSelection({ genes: [...state.selection.genes, ...found] });
   }
 
   /**
@@ -339,21 +385,41 @@ export class ExprscopePanelModel {
         `'${name}' matches several genes (${candidates.join(', ')}); type the exact name.`
       );
     }
+    // Unknown names stay with the request (plots list them); found ones leave that list.
+    const found = new Set(resolution.found.map(g => g.toLowerCase()));
+    const notFound = [
+      ...state.notFound.filter(g => !found.has(g.toLowerCase())),
+      ...resolution.unknown.filter(g => !state.notFound.includes(g))
+    ];
+    const notFoundChanged =
+      notFound.length !== state.notFound.length ||
+      notFound.some((g, i) => g !== state.notFound[i]);
+    state.notFound = notFound;
     const current = new Set(state.selection.genes);
     const added = resolution.found.filter(g => !current.has(g));
     if (added.length > 0) {
       this._updateSelection({ genes: [...state.selection.genes, ...added] });
+    } else if (notFoundChanged) {
+      this._emit();
     }
     return added;
   }
 
   removeGene(gene: string): void {
+    const state = this._state;
+    if (state) {
+      state.notFound = state.notFound.filter(g => g !== gene);
+    }
     this._updateSelection({
       genes: this.selection.genes.filter(g => g !== gene)
     });
   }
 
   clearGenes(): void {
+    const state = this._state;
+    if (state) {
+      state.notFound = [];
+    }
     this._updateSelection({ genes: [] });
   }
 
@@ -412,7 +478,8 @@ export class ExprscopePanelModel {
           selection: { ...EMPTY_SELECTION },
           loaded: null,
           messages: [],
-          objectGone: false
+          objectGone: false,
+          notFound: []
         });
       }
     }
@@ -475,6 +542,10 @@ export class ExprscopePanelModel {
       ...selection,
       datasetColumn: pick(selection.datasetColumn, description.guesses.dataset),
       clusterColumn: pick(selection.clusterColumn, description.guesses.cluster),
+      sampleColumn: pick(
+        selection.sampleColumn,
+        description.guesses.sample ?? null
+      ),
       // The object's first matrix when the chosen one is not there (R objects have no X).
       matrix: matrices.has(selection.matrix)
         ? selection.matrix
@@ -607,6 +678,31 @@ export class ExprscopePanelModel {
     );
   }
 
+  /**
+   * The comparison of two datasets within each cluster of the selected object (the
+   * kernel's `compare`), from the shared cache or the kernel. For the plots.
+   */
+  async comparison(
+    args: ICompareArgs,
+    options: IRequestOptions = {}
+  ): Promise<IComparison> {
+    const bridge = this._bridge;
+    const description = this.description;
+    const object = this.selection.object;
+    if (!bridge || !description || !object) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Pick an object in the exprscope sidebar first.'
+      );
+    }
+    return this._repositoryFor(bridge).getComparison(
+      object,
+      description.fingerprint,
+      args,
+      options
+    );
+  }
+
   /** Send a request about the selected object to the kernel (ops other than fetch). */
   async request<R>(
     op: string,
@@ -643,15 +739,18 @@ export class ExprscopePanelModel {
     return `${object} (${matrix?.label ?? this.selection.matrix})`;
   }
 
-  private _message(level: MessageLevel, text: string): void {
+  private _message(level: MessageLevel, text: string, key?: string): void {
     const state = this._state;
     if (!state) {
       return;
     }
-    // Keep the list short and free of repeats: the newest message is on top.
+    // Keep the list short and free of repeats: the newest message is on top, and it
+    // replaces an older one about the same thing (same key).
     state.messages = [
-      { level, text },
-      ...state.messages.filter(m => m.text !== text)
+      key === undefined ? { level, text } : { level, text, key },
+      ...state.messages.filter(
+        m => m.text !== text && (key === undefined || m.key !== key)
+      )
     ].slice(0, MAX_MESSAGES);
     this._emit();
   }
@@ -682,6 +781,11 @@ export class ExprscopePanelModel {
 }
 
 const MAX_MESSAGES = 6;
+
+/** Key of the messages about an object's state in the kernel (gone, back, changed). */
+function objectKey(name: string): string {
+  return `object:${name}`;
+}
 
 /** "A, B, C and 12 more" — long lists of unknown genes stay readable. */
 export function formatList(items: string[], max = 10): string {

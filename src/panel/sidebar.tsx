@@ -186,6 +186,19 @@ function SidebarContent(props: {
           <CategorySummary
             column={columns.find(c => c.name === selection.clusterColumn)}
           />
+          <Field label="Sample column" htmlFor="jp-exprscope-sample">
+            <ColumnSelect
+              id="jp-exprscope-sample"
+              value={selection.sampleColumn}
+              columns={columns}
+              onChange={v => model.setSampleColumn(v)}
+            />
+          </Field>
+          <p className="jp-exprscope-hint">
+            Replicates or donors: condition comparisons sum counts per sample
+            (pseudobulk DESeq2). None: cells are tested, as if they were
+            replicates.
+          </p>
           <Field label="Matrix" htmlFor="jp-exprscope-matrix">
             <select
               id="jp-exprscope-matrix"

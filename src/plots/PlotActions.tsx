@@ -38,6 +38,8 @@ export interface IPlotActionSource {
   applySpec(spec: IPlotSpec): void;
   /** The plotted numbers. */
   tables(): IDataTable[];
+  /** The notes shown with the plot, written into exported files. */
+  notes?(): string[];
 }
 
 export interface IPlotActionsProps {
@@ -101,7 +103,8 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
           height: height > 0 ? height : Math.round(rect.height),
           dpi
         },
-        spec
+        spec,
+        { notes: source.notes?.() ?? [] }
       );
       downloadBlob(blob, fileName);
       say(`Saved ${fileName} (${formatBytes(blob.size)}).`);

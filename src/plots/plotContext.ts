@@ -14,6 +14,7 @@ export function plotContextOf(panel: ExprscopePanelModel): IPlotContext | null {
     matrix: selection.matrix,
     datasetColumn: selection.datasetColumn,
     clusterColumn: selection.clusterColumn,
+    sampleColumn: selection.sampleColumn ?? null,
     genes: selection.genes,
     version: PACKAGE_VERSION
   };
@@ -36,6 +37,7 @@ export function selectionOf(context: IPlotContext): ISelection {
     matrix: context.matrix,
     datasetColumn: context.datasetColumn,
     clusterColumn: context.clusterColumn,
+    sampleColumn: context.sampleColumn,
     genes: [...context.genes]
   };
 }
@@ -47,6 +49,7 @@ export function selectionFromSpec(spec: IPlotSpec): ISelection {
     matrix: spec.matrix,
     datasetColumn: spec.dataset_column,
     clusterColumn: spec.cluster_column,
+    sampleColumn: spec.sample_column,
     genes: spec.kind === 'heatmap' ? [...spec.genes] : []
   };
 }

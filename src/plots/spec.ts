@@ -13,6 +13,7 @@ import {
   DualFacetBy
 } from './dual/model';
 import {
+  CompareMethodChoice,
   DEFAULT_HEATMAP_SETTINGS,
   GeneSource,
   IHeatmapSettings,
@@ -42,6 +43,8 @@ interface ICommonSpec {
   matrix: string;
   dataset_column: string | null;
   cluster_column: string | null;
+  /** The sample (replicate, donor) column; null: none (comparisons test cells). */
+  sample_column: string | null;
   /** Clusters kept; null: all. Never empty. */
   clusters: string[] | null;
 }
@@ -53,6 +56,12 @@ export interface IHeatmapSpec extends ICommonSpec {
   top_n: number;
   group_by: HeatmapGroupBy;
   value: HeatmapValue;
+  /** value "log2fc": the dataset compared against (required then). */
+  reference: string | null;
+  /** value "log2fc": the dataset compared; null: the one other dataset. */
+  target: string | null;
+  /** value "log2fc": "auto" is pseudobulk with a sample column, else Wilcoxon. */
+  compare_method: CompareMethodChoice;
   scaling: RowScalingName;
   zscore_clip: number;
   min_cells: number;
@@ -234,6 +243,7 @@ function common(o: Json, kind: PlotKind): ICommonSpec {
     matrix: name(o, 'matrix'),
     dataset_column: nullableStr(o, 'dataset_column'),
     cluster_column: nullableStr(o, 'cluster_column'),
+    sample_column: nullableStr(o, 'sample_column'),
     clusters: clusters ?? null
   };
 }
@@ -280,6 +290,19 @@ export function parseSpec(json: unknown): IPlotSpec {
   if (kind === 'heatmap') {
     const h = DEFAULT_HEATMAP_SETTINGS;
     const opt = h.options;
+    const value = choice(
+      o,
+      'value',
+      ['mean', 'linear_mean', 'fraction', 'dot', 'log2fc'],
+      opt.value
+    );
+    const reference = nullableStr(o, 'reference');
+    if (value === 'log2fc' && reference === null) {
+      throw new SpecError(
+        'reference',
+        'Plot parameters: "reference" is missing: a log2 fold change heatmap needs the dataset to compare against.'
+      );
+    }
     return {
       ...common(o, kind),
       kind,
@@ -297,11 +320,14 @@ export function parseSpec(json: unknown): IPlotSpec {
         ['dataset', 'cluster', 'dataset_cluster'],
         opt.groupBy
       ),
-      value: choice(
+      value,
+      reference,
+      target: nullableStr(o, 'target'),
+      compare_method: choice(
         o,
-        'value',
-        ['mean', 'linear_mean', 'fraction', 'dot'],
-        opt.value
+        'compare_method',
+        ['auto', 'pseudobulk', 'wilcoxon'],
+        h.comparison.method
       ),
       scaling: choice(o, 'scaling', ['none', 'zscore', 'minmax'], opt.scaling),
       zscore_clip: finite(o, 'zscore_clip', opt.zscoreClip),
@@ -344,6 +370,7 @@ const COMMON_KEYS = [
   'matrix',
   'dataset_column',
   'cluster_column',
+  'sample_column',
   'clusters'
 ] as const;
 
@@ -354,6 +381,9 @@ const HEATMAP_KEYS: readonly (keyof IHeatmapSpec)[] = [
   'top_n',
   'group_by',
   'value',
+  'reference',
+  'target',
+  'compare_method',
   'scaling',
   'zscore_clip',
   'min_cells',
@@ -418,6 +448,7 @@ export interface IPlotContext {
   matrix: string;
   datasetColumn: string | null;
   clusterColumn: string | null;
+  sampleColumn: string | null;
   /** Genes selected in the sidebar. */
   genes: readonly string[];
   /** exprscope version written into the spec. */
@@ -469,6 +500,7 @@ function commonFrom(
     matrix: context.matrix,
     dataset_column: context.datasetColumn,
     cluster_column: context.clusterColumn,
+    sample_column: context.sampleColumn,
     clusters
   };
 }
@@ -479,6 +511,7 @@ function contextFrom(spec: IPlotSpec, genes: readonly string[]): IPlotContext {
     matrix: spec.matrix,
     datasetColumn: spec.dataset_column,
     clusterColumn: spec.cluster_column,
+    sampleColumn: spec.sample_column,
     genes: [...genes],
     version: spec.version
   };
@@ -502,6 +535,9 @@ export function heatmapSpecFrom(
     top_n: settings.nMarkers,
     group_by: o.groupBy,
     value: o.value,
+    reference: settings.comparison.reference,
+    target: settings.comparison.target,
+    compare_method: settings.comparison.method,
     scaling: o.scaling,
     zscore_clip: o.zscoreClip,
     min_cells: o.minCells,
@@ -525,6 +561,11 @@ export function heatmapSettingsFrom(
       geneSource: spec.gene_source,
       nMarkers: spec.top_n,
       clusterText: formatClusterList(spec.clusters),
+      comparison: {
+        reference: spec.reference,
+        target: spec.target,
+        method: spec.compare_method
+      },
       options: {
         ...base.options,
         groupBy: spec.group_by,

@@ -70,3 +70,21 @@ export const SEQUENTIAL_SCALE: [number, string][] = [
   [0.75, '#5ec962'],
   [1, '#fde725']
 ];
+
+/** Width in pixels of the outline of scatter dots. */
+export const MARKER_OUTLINE_WIDTH = 0.5;
+
+/**
+ * The thin outline of scatter dots: dots coloured close to the background (a blend's
+ * "neither" corner, near-white on white or dark grey on black) stay visible. It contrasts
+ * with the background, at a low alpha so that dense clouds keep their colour.
+ */
+export function markerOutline(theme: IPlotTheme): {
+  color: string;
+  width: number;
+} {
+  return {
+    color: theme.isDark ? 'rgba(255, 255, 255, 0.5)' : 'rgba(0, 0, 0, 0.4)',
+    width: MARKER_OUTLINE_WIDTH
+  };
+}

@@ -48,6 +48,45 @@ test('ISG15 vs IFI6 per dataset matches scipy; blend and lasso selection', async
     await datasetCorrelations(dual),
     await scipyByDataset(page, 'ISG15', 'IFI6')
   );
+
+  // Δr stim − ctrl, over all cells and per cluster: exprscope.correlate(reference=)'s
+  const deltaRows = dual.locator('.jp-exprscope-delta-r tbody tr');
+  await expect(deltaRows.first()).toHaveAttribute('data-cluster', '');
+  const shown = await deltaRows.evaluateAll(rows =>
+    rows.map(row => ({
+      cluster: (row as HTMLElement).dataset.cluster,
+      deltaR: Number((row as HTMLElement).dataset.deltaR),
+      p: Number((row as HTMLElement).dataset.p)
+    }))
+  );
+  const python = await kernelJson<
+    { cluster: string; delta_r: number | null; delta_r_p: number | null }[]
+  >(
+    page,
+    [
+      'import json',
+      '_all = exprscope.correlate(adata, "ISG15", "IFI6", "dataset", reference="ctrl")',
+      '_all["cluster"] = ""',
+      '_per = exprscope.correlate(adata, "ISG15", "IFI6", ["dataset", "cluster"], reference="ctrl")',
+      '_per["cluster"] = _per["group"].str.split(" · ").str[1]',
+      'import pandas as pd',
+      '_d = pd.concat([_all, _per])',
+      '_d = _d[_d["group"].str.startswith("stim")]',
+      'print(json.dumps([{"cluster": r.cluster, "delta_r": None if r.delta_r != r.delta_r else r.delta_r, "delta_r_p": None if r.delta_r_p != r.delta_r_p else r.delta_r_p} for r in _d.itertuples()]))'
+    ].join('\n')
+  );
+  const byCluster = new Map(python.map(r => [r.cluster, r]));
+  expect(shown.length).toBeGreaterThan(3);
+  for (const row of shown) {
+    const ref = byCluster.get(row.cluster!);
+    expect(ref, `Δr of cluster '${row.cluster}'`).toBeDefined();
+    if (ref!.delta_r === null) {
+      expect(row.deltaR).toBeNaN();
+    } else {
+      expect(row.deltaR).toBeCloseTo(ref!.delta_r, 6);
+      expect(row.p).toBeCloseTo(ref!.delta_r_p!, 6);
+    }
+  }
   await page.waitForTimeout(300);
   expect(
     await dual.locator('.jp-exprscope-dual-plots').screenshot()
@@ -196,4 +235,83 @@ test('50,000 cells are correlated in a Web Worker, with the same numbers', async
   expect(inKernel.n).toBeGreaterThan(1000);
   // Mouse positions are whole pixels: cells within a pixel of the edge may differ
   expect(Math.abs(selected - inKernel.n)).toBeLessThan(inKernel.n * 0.02);
+});
+
+test('a new user at 1600 px: a tab beside the notebook, genes in their boxes, per-dataset r first', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, 'ISG15, IFI6');
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    'Loaded 2 genes'
+  );
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator(DUAL);
+  await expect(dual).toBeVisible();
+  await rendered(page, '.jp-exprscope-dual-scatter');
+
+  // A tab in the notebook's own tab bar, not a split beside it
+  const tabBars = await page.evaluate(() =>
+    Array.from(
+      document.querySelectorAll('#jp-main-dock-panel .lm-DockPanel-tabBar')
+    ).map(bar =>
+      Array.from(bar.querySelectorAll('.lm-TabBar-tabLabel')).map(
+        label => label.textContent
+      )
+    )
+  );
+  expect(tabBars).toHaveLength(1);
+  expect(tabBars[0]).toEqual(
+    expect.arrayContaining(['demo.ipynb', 'Dual expression'])
+  );
+  // So the view has the width of the main area: the whole table fits
+  const header = dual.locator('.jp-exprscope-stats th', {
+    hasText: 'Double positive'
+  });
+  await header.scrollIntoViewIfNeeded();
+  await expect(header).toBeInViewport({ ratio: 1 });
+  const [cell, view] = await Promise.all([
+    header.boundingBox(),
+    dual.boundingBox()
+  ]);
+  expect(cell!.x + cell!.width).toBeLessThanOrEqual(view!.x + view!.width);
+
+  // The chosen genes show in their boxes, not only the placeholder
+  await expect(dual.locator('#jp-exprscope-gene-x')).toHaveValue('ISG15');
+  await expect(dual.locator('#jp-exprscope-gene-y')).toHaveValue('IFI6');
+
+  // One panel coloured by dataset: the r within each dataset first, the pooled r named so
+  const title = await page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-dual-scatter .jp-exprscope-plot`
+    ) as any;
+    return plot.layout.annotations[0].text as string;
+  }, DUAL);
+  expect(title).toMatch(/r: ctrl -?\d\.\d\d · stim -?\d\.\d\d · pooled r=/);
+  const rows = await datasetCorrelations(dual);
+  for (const row of rows) {
+    expect(title).toContain(`${row.dataset} ${row.pearson.toFixed(2)}`);
+  }
+
+  // The embedding names its clusters; the key says what its numbers are
+  await rendered(page, '.jp-exprscope-dual-blend');
+  const blend = await page.evaluate(selector => {
+    const plot = document.querySelector(
+      `${selector} .jp-exprscope-dual-blend .jp-exprscope-plot`
+    ) as any;
+    return {
+      labels: plot.layout.annotations
+        .filter((a: any) => a.xref === 'x')
+        .map((a: any) => a.text),
+      keyTitle: plot.layout.xaxis2.title.text as string,
+      both: plot.layout.annotations.some((a: any) => a.text === 'both')
+    };
+  }, DUAL);
+  expect(blend.labels.length).toBeGreaterThan(1);
+  expect(blend.keyTitle).toContain('ISG15');
+  expect(blend.keyTitle).toContain('log-normalised expression');
+  expect(blend.both).toBe(true);
 });

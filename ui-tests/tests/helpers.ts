@@ -35,13 +35,45 @@ export async function kernelJson<T>(
   code: string,
   notebook = DEMO
 ): Promise<T> {
+  return inNotebook(page, notebook, async () => {
+    const index = await page.notebook.getCellCount();
+    await page.notebook.addCell('code', code);
+    await page.notebook.runCell(index);
+    const output = await page.notebook.getCellTextOutput(index);
+    expect(output).not.toBeNull();
+    return JSON.parse((output as string[]).join('').trim()) as T;
+  });
+}
+
+/**
+ * Do `task` in `notebook`, then bring back the tab that was active: views open as tabs
+ * beside the notebook, so running a cell hides the view the test goes on with.
+ */
+export async function inNotebook<T>(
+  page: IJupyterLabPageFixture,
+  notebook: string,
+  task: () => Promise<T>
+): Promise<T> {
+  // The tab shown in each tab bar of the main area (the focused widget may be elsewhere)
+  const shown = await page.evaluate(() =>
+    Array.from(
+      document.querySelectorAll(
+        '#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current'
+      )
+    )
+      .map(tab => (tab as HTMLElement).dataset.id)
+      .filter((id): id is string => !!id)
+  );
   await page.notebook.activate(notebook);
-  const index = await page.notebook.getCellCount();
-  await page.notebook.addCell('code', code);
-  await page.notebook.runCell(index);
-  const output = await page.notebook.getCellTextOutput(index);
-  expect(output).not.toBeNull();
-  return JSON.parse((output as string[]).join('').trim()) as T;
+  try {
+    return await task();
+  } finally {
+    await page.evaluate(ids => {
+      for (const id of ids) {
+        (window as any).jupyterapp.shell.activateById(id);
+      }
+    }, shown);
+  }
 }
 
 /** The benchmark's state command: what the views sent their workers, where replies were decoded. */
@@ -214,4 +246,12 @@ export function expectScipyCorrelations(
     expect(row.text).toContain(scipy[i].pearson_low.toFixed(2));
     expect(row.text).toContain(scipy[i].pearson_high.toFixed(2));
   });
+}
+
+/** Bring a main-area view (a tab, e.g. `#exprscope-heatmap`) to the front. */
+export async function showView(page: IJupyterLabPageFixture, selector: string) {
+  await page.evaluate(
+    id => (window as any).jupyterapp.shell.activateById(id),
+    selector.replace(/^#/, '')
+  );
 }

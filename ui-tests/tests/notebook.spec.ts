@@ -9,7 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { DEMO, kernelJson, openSidebar, pasteGenes, runDemo } from './helpers';
+import {
+  DEMO,
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  runDemo,
+  showView
+} from './helpers';
 
 test.use({ autoGoto: true });
 
@@ -241,6 +248,7 @@ test('the sidebar inserts a cell that reproduces the plot, safely quoted', async
   await page.notebook.activate(DEMO);
   const before = await page.notebook.getCellCount();
   await page.notebook.selectCells(before - 1);
+  await showView(page, '#exprscope-heatmap');
   await heatmap.locator('.jp-exprscope-insert-cell').click();
   await page.notebook.activate(DEMO);
   expect(await page.notebook.getCellCount()).toBe(before + 1);

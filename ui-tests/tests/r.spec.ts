@@ -9,7 +9,7 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import * as path from 'path';
 
-import { kernelJson, openSidebar, pasteGenes } from './helpers';
+import { kernelJson, openSidebar, pasteGenes, showView } from './helpers';
 
 test.use({ autoGoto: true });
 
@@ -228,6 +228,7 @@ test('Seurat in an R kernel: dual expression equals cor(), heatmap equals Averag
   await page.notebook.activate(NOTEBOOK);
   const before = await page.notebook.getCellCount();
   await page.notebook.selectCells(before - 1);
+  await showView(page, HEATMAP);
   await page.locator(`${HEATMAP} .jp-exprscope-insert-cell`).click();
   await page.notebook.activate(NOTEBOOK);
   const source = await page.notebook.getCellTextInput(before);

@@ -150,6 +150,42 @@ test.describe('exprscope sidebar', () => {
   });
 });
 
+test('the sidebar buttons keep their labels on one line', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await expect(sidebar.locator('#jp-exprscope-open-dual')).toBeVisible();
+  // The default width, and a narrow sidebar
+  for (const width of [null, 220]) {
+    if (width !== null) {
+      await page.sidebar.setWidth(width, 'left');
+    }
+    for (const id of [
+      '#jp-exprscope-open-heatmap',
+      '#jp-exprscope-open-dual'
+    ]) {
+      const lines = await sidebar.locator(id).evaluate(button => {
+        const range = document.createRange();
+        range.selectNodeContents(button);
+        const tops = new Set(
+          Array.from(range.getClientRects()).map(r => Math.round(r.top))
+        );
+        return {
+          lines: tops.size,
+          fits: button.scrollWidth <= button.clientWidth
+        };
+      });
+      expect(lines, `${id} at ${width ?? 'default'} px`).toEqual({
+        lines: 1,
+        fits: true
+      });
+    }
+  }
+});
+
 test('the extension is installed with its sidebar tab', async ({ page }) => {
   await expect(
     page.locator('.jp-SideBar [data-id="exprscope-sidebar"]')

@@ -12,7 +12,8 @@ local({
   PLOT_MIME <- "application/vnd.exprscope.plot+json"
   MAX_TOP_N <- 100L
   GROUP_BYS <- c("dataset", "cluster", "dataset_cluster")
-  VALUES <- c("mean", "linear_mean", "fraction", "dot")
+  VALUES <- c("mean", "linear_mean", "fraction", "dot", "log2fc")
+  COMPARE_METHODS <- c("pseudobulk", "wilcoxon")
   SCALINGS <- c("none", "zscore", "minmax")
   METRICS <- c("euclidean", "correlation")
   COLOR_BYS <- c("dataset", "cluster")
@@ -334,6 +335,7 @@ local({
     list(
       exprscope_spec = 1L, kind = kind, version = VERSION, object = view$name,
       matrix = entry$id, dataset_column = columns$dataset, cluster_column = columns$cluster,
+      sample_column = if (is.null(columns$sample)) NULL_JSON else columns$sample,
       clusters = null_or(clusters, I)
     )
   }
@@ -378,9 +380,59 @@ local({
     })
   }
 
+  # The comparison of a log2 fold change heatmap (value "log2fc"): reference and target must
+  # be datasets, the sample column a grouping column (guessed when not given); the spec's
+  # reference, target, compare_method and sample_column. Other values take none of them.
+  comparison_spec <- function(view, value, groupby, columns, reference, target, sample_key,
+                              method) {
+    given <- c(reference = !is.null(reference), target = !is.null(target),
+      method = !is.null(method))
+    if (value != "log2fc") {
+      if (any(given)) {
+        usage_error(
+          "%s only go with value = \"log2fc\" (the condition difference heatmap), not value = %s.",
+          paste(names(given)[given], collapse = " and "), shown(value)
+        )
+      }
+      return(list(reference = NULL_JSON, target = NULL_JSON, compare_method = "auto"))
+    }
+    if (groupby != "cluster") {
+      usage_error("value = \"log2fc\" compares datasets within each cluster: groupby must be \"cluster\".")
+    }
+    if (is.null(columns$dataset) || identical(columns$dataset, NULL_JSON) ||
+      is.null(columns$cluster) || identical(columns$cluster, NULL_JSON)) {
+      usage_error("value = \"log2fc\" needs a dataset column and a cluster column (dataset_key, cluster_key).")
+    }
+    datasets <- as_categorical(view$obs(columns$dataset))$categories
+    reference <- check_string(reference, "reference",
+      "the dataset the fold change is taken against (e.g. \"ctrl\")")
+    if (!is.null(target)) check_string(target, "target", "a dataset name", optional = TRUE)
+    for (entry in list(list("reference", reference), list("target", target))) {
+      if (!is.null(entry[[2L]]) && !entry[[2L]] %in% datasets) {
+        usage_error("%s = %s is not a dataset of %s; its datasets are %s.", entry[[1L]],
+          shown(entry[[2L]]), shown(columns$dataset), shown(datasets))
+      }
+    }
+    if (identical(target, reference)) usage_error("target must differ from reference.")
+    if (!is.null(method)) check_choice(method, "method", COMPARE_METHODS)
+    sample <- check_string(sample_key, "sample_key", "a metadata column name", optional = TRUE)
+    if (is.null(sample)) {
+      sample <- guess_sample(describe_obs(view), columns$dataset)
+    } else if (!sample %in% view$obs_names) {
+      usage_error("sample_key = %s is not a cell metadata column of %s; its columns are %s.",
+        shown(sample), shown(view$name), shown(view$obs_names))
+    }
+    list(
+      sample = sample,
+      reference = reference, target = if (is.null(target)) NULL_JSON else target,
+      compare_method = if (is.null(method)) "auto" else method
+    )
+  }
+
   heatmap_spec <- function(view_of, genes, top_n, groupby, dataset_key, cluster_key, matrix,
                            clusters, value, scale, zscore_clip, min_cells, cluster_genes,
-                           cluster_columns, metric) {
+                           cluster_columns, metric, reference = NULL, target = NULL,
+                           sample_key = NULL, method = NULL) {
     view <- view_of()
     if (!is.null(genes) && !is.null(top_n)) {
       usage_error("Give either genes or top_n (top markers per cluster), not both.")
@@ -410,10 +462,14 @@ local({
     require_columns(list(Columns = groupby), columns, clusters, markers = is.null(genes))
     clusters <- user_clusters(view, clusters, columns$cluster)
     if (!is.null(genes)) check_genes(view, entry, genes, "genes")
+    comparison <- comparison_spec(view, value, groupby, columns, reference, target, sample_key,
+      method)
+    if (!is.null(comparison$sample)) columns$sample <- comparison$sample
     spec <- c(common_spec("heatmap", view, entry, columns, clusters), list(
       gene_source = if (is.null(genes)) "markers" else "selected",
       genes = I(if (is.null(genes)) character(0) else genes), top_n = top_n,
-      group_by = groupby, value = value, scaling = scale,
+      group_by = groupby, value = value, reference = comparison$reference,
+      target = comparison$target, compare_method = comparison$compare_method, scaling = scale,
       zscore_clip = as_written(as.double(zscore_clip)), min_cells = min_cells,
       cluster_genes = cluster_genes, cluster_columns = cluster_columns, metric = metric
     ))
@@ -483,12 +539,14 @@ local({
                            dataset_key = NULL, cluster_key = NULL, matrix = NULL,
                            clusters = NULL, value = "mean", scale = "zscore",
                            zscore_clip = 2.5, min_cells = 10, cluster_genes = FALSE,
-                           cluster_columns = FALSE, metric = "euclidean") {
+                           cluster_columns = FALSE, metric = "euclidean", reference = NULL,
+                           target = NULL, sample_key = NULL, method = NULL) {
     expr <- if (missing(object)) NULL else substitute(object)
     as_user_call(sys.call(), heatmap_spec(
       function() user_object(expr, function() object, "exprscope_heatmap"),
       genes, top_n, groupby, dataset_key, cluster_key, matrix, clusters, value, scale,
-      zscore_clip, min_cells, cluster_genes, cluster_columns, metric
+      zscore_clip, min_cells, cluster_genes, cluster_columns, metric, reference, target,
+      sample_key, method
     ))
   }
 

@@ -8,7 +8,13 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 
 import { aggregate, combineCodes, groupStats, IMatrix } from '../aggregate';
-import { correlateByGroup, ICorrelation } from '../correlation';
+import {
+  correlateByGroup,
+  correlationDifference,
+  ICorrelation,
+  ICorrelationDifference,
+  pearsonByGroup
+} from '../correlation';
 import {
   betaIncReg,
   normalCdf,
@@ -82,6 +88,7 @@ interface IFixture {
       't_two_sided' | 'beta_inc' | 'normal_quantile' | 'normal_cdf',
       number[][]
     >;
+    correlation_differences: [number, number, number, number][];
   };
   outputs: {
     aggregates: Record<
@@ -114,6 +121,10 @@ interface IFixture {
     distributions: Record<
       't_two_sided' | 'beta_inc' | 'normal_quantile' | 'normal_cdf',
       number[]
+    >;
+    correlation_differences: Record<
+      'delta_r' | 'delta_r_ci_low' | 'delta_r_ci_high' | 'z' | 'p',
+      Num[]
     >;
   };
 }
@@ -420,6 +431,23 @@ describe('cross-implementation fixture (TypeScript vs exprscope.compute)', () =>
     );
   });
 
+  it("gives Δr of two correlations as Python's fisher_z_difference", () => {
+    const expected = outputs.correlation_differences;
+    inputs.correlation_differences.forEach(([r1, n1, r2, n2], k) => {
+      const got = correlationDifference(r1, n1, r2, n2);
+      const pairs: [keyof ICorrelationDifference, Num][] = [
+        ['deltaR', expected.delta_r[k]],
+        ['ciLow', expected.delta_r_ci_low[k]],
+        ['ciHigh', expected.delta_r_ci_high[k]],
+        ['z', expected.z[k]]
+      ];
+      for (const [ts, py] of pairs) {
+        expectAgree(got[ts], py, 1e-12, `case ${k} ${ts}`);
+      }
+      expectAgree(got.p, expected.p[k], 1e-9, `case ${k} p`, true);
+    });
+  });
+
   const correlationCases = outputs.correlations.map(
     c =>
       [
@@ -443,6 +471,18 @@ describe('cross-implementation fixture (TypeScript vs exprscope.compute)', () =>
       }
     );
     expect(result).toHaveLength(stored.groups.length);
+    // The Δr path's cheaper Pearson per group gives the same r and n
+    const cheap = pearsonByGroup(
+      geneColumns.get(stored.gene_x) as Float32Array,
+      geneColumns.get(stored.gene_y) as Float32Array,
+      codes,
+      nGroups,
+      stored.detected_only
+    );
+    stored.groups.forEach((expected, g) => {
+      expect(cheap.n[g]).toBe(expected.n_cells);
+      expectAgree(cheap.r[g], expected.pearson_r, CORRELATION_TOL, `r ${g}`);
+    });
     const fields: [keyof ICorrelation, keyof IStoredCorrelation][] = [
       ['pearsonR', 'pearson_r'],
       ['pearsonCiLow', 'pearson_ci_low'],

@@ -104,6 +104,35 @@ describe('exportFigure', () => {
     expect(readPngText(png).Software).toBe('exprscope 0.1.0');
   });
 
+  it("writes the plot's notes (genes the matrix lacks) beside the spec in a PNG", async () => {
+    const { plotly } = fakePlotly();
+    const note = '1 requested gene is not in X: NOT_A_GENE.';
+    const file = await exportFigure(
+      { data: [], layout: {} },
+      'png',
+      SIZE,
+      SPEC,
+      {
+        plotly,
+        notes: [note, 'another note']
+      }
+    );
+    const text = readPngText(await bytes(file.blob));
+    expect(text.Comment).toBe(`${note}\nanother note`);
+    expect(parseSpec(text.exprscope)).toEqual(SPEC);
+    // No notes, no Comment
+    const plain = await exportFigure(
+      { data: [], layout: {} },
+      'png',
+      SIZE,
+      SPEC,
+      {
+        plotly
+      }
+    );
+    expect(readPngText(await bytes(plain.blob)).Comment).toBeUndefined();
+  });
+
   it('writes JPEG density and comment', async () => {
     const { plotly } = fakePlotly();
     const file = await exportFigure(document.body, 'jpeg', SIZE, SPEC, {

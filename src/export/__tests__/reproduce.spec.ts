@@ -178,6 +178,7 @@ describe('reproduceCode', () => {
       matrix: 'X',
       dataset_column: 'stim',
       cluster_column: null,
+      sample_column: null,
       clusters: ['3'],
       gene_x: 'a"b\nc',
       gene_y: '\u2028',
@@ -497,6 +498,7 @@ describe('reproduceCode in R', () => {
     object: 'kang',
     matrix: 'assays/logcounts',
     dataset_column: 'stim',
+    sample_column: null,
     cluster_column: null,
     clusters: ['3'],
     gene_x: 'a"b\nc',
@@ -636,7 +638,13 @@ describe('reproduceCode in R', () => {
       matrix: 'RNA/data',
       dataset_column: 'groups',
       cluster_column: 'RNA_snn_res.1',
+      sample_column: null,
       clusters: ['2']
+    };
+    const noComparison = {
+      reference: null,
+      target: null,
+      compare_method: 'auto' as const
     };
     const specs: (IHeatmapSpec | IDualSpec)[] = [
       {
@@ -647,6 +655,7 @@ describe('reproduceCode in R', () => {
         top_n: 10,
         group_by: 'dataset_cluster',
         value: 'dot',
+        ...noComparison,
         scaling: 'minmax',
         zscore_clip: 1.25,
         min_cells: 3,
@@ -666,6 +675,7 @@ describe('reproduceCode in R', () => {
         top_n: 4,
         group_by: 'cluster',
         value: 'mean',
+        ...noComparison,
         scaling: 'zscore',
         zscore_clip: 2.5,
         min_cells: 10,

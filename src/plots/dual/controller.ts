@@ -23,7 +23,7 @@ import {
 } from './model';
 import type { IDualModelBuilder } from './workerProtocol';
 
-import { dualCsv, dualStatsCsv } from '../../export/data';
+import { deltaRCsv, dualCsv, dualStatsCsv } from '../../export/data';
 import type { IDataTable } from '../PlotActions';
 import { clusterCategoriesOf, plotContextOf } from '../plotContext';
 import { dualSettingsFrom, dualSpecFrom, IDualSpec, IPlotSpec } from '../spec';
@@ -131,6 +131,7 @@ export class DualController {
       matrix: spec.matrix,
       datasetColumn: spec.dataset_column,
       clusterColumn: spec.cluster_column,
+      sampleColumn: spec.sample_column,
       genes: this._panel.selection.genes
     });
   }
@@ -151,7 +152,16 @@ export class DualController {
               model.stats.cluster.length +
               model.stats.facet.length,
             csv: () => dualStatsCsv(model)
-          }
+          },
+          ...(model.deltaR.length > 0
+            ? [
+                {
+                  name: 'delta_r',
+                  rows: model.deltaR.length,
+                  csv: () => deltaRCsv(model)
+                }
+              ]
+            : [])
         ]
       : [];
   }

@@ -17,13 +17,15 @@ import { encodePalettePng, Rgba, toBase64 } from '../../export/png';
 import { escapeLabel } from '../heatmap/figure';
 import type { IFigure, IPlotSelection, PlotData, PlotLayout } from '../plotly';
 import { categoryColors, missingCategoryColor } from '../palette';
-import { IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
+import { IPlotTheme, markerOutline, SEQUENTIAL_SCALE } from '../theme';
 import { binCentre } from './binning';
 import { blendColorscale, blendCorners, blendRgbs } from './blend';
 import {
   DualStatsSection,
   EMPTY_PIXEL,
+  groupingDrivesPooled,
   IBlendRaster,
+  IClusterLabel,
   IDualFacet,
   IDualModel,
   IDualStats,
@@ -155,7 +157,12 @@ export function dualScatterFigure(
           y: py.subarray(from, to),
           xaxis: xa,
           yaxis: ya,
-          marker: { color: colors[g], size: markerSize, opacity },
+          marker: {
+            color: colors[g],
+            size: markerSize,
+            opacity,
+            line: markerOutline(theme)
+          },
           ...hover.trace(cells, group.label, facet.label),
           ...selectionStyle(cells, selected)
         } as PlotData);
@@ -185,7 +192,7 @@ export function dualScatterFigure(
     showlegend: data.some(trace => trace.showlegend),
     legend: { itemsizing: 'constant', tracegroupgap: 2 },
     annotations: facets.map((facet, f) => ({
-      text: facetTitle(facet),
+      text: facetTitle(facet, model),
       xref: 'paper' as const,
       yref: 'paper' as const,
       x: (geometry.cells[f].x0 + geometry.cells[f].x1) / 2,
@@ -308,7 +315,8 @@ export function blendEmbeddingFigure(
         cmin: -0.5,
         cmax: L * L - 0.5,
         showscale: false,
-        size: n > 50_000 ? 2 : n > 5_000 ? 3 : 5
+        size: n > 50_000 ? 2 : n > 5_000 ? 3 : 5,
+        line: markerOutline(theme)
       },
       ...hover.trace(blend.cells, '', '', blend.code, levelOf),
       ...selectionStyle(blend.cells, selected)
@@ -379,10 +387,11 @@ export function blendEmbeddingFigure(
       anchor: 'y2',
       range: [-0.5, L - 0.5],
       tickvals: [0, L - 1],
-      ticktext: [formatValue(blend.scaleX.min), formatValue(blend.scaleX.max)],
+      ticktext: [keyValue(blend.scaleX.min), keyValue(blend.scaleX.max)],
       title: {
-        text: `${escapeLabel(model.geneX)} →`,
-        font: { color: corners.geneX }
+        text: keyAxisTitle(model.geneX, model.valueKind),
+        font: { color: corners.geneX },
+        standoff: 2
       },
       showgrid: false,
       zeroline: false,
@@ -394,10 +403,11 @@ export function blendEmbeddingFigure(
       range: [-0.5, L - 0.5],
       scaleanchor: 'x2',
       tickvals: [0, L - 1],
-      ticktext: [formatValue(blend.scaleY.min), formatValue(blend.scaleY.max)],
+      ticktext: [keyValue(blend.scaleY.min), keyValue(blend.scaleY.max)],
       title: {
-        text: `${escapeLabel(model.geneY)} →`,
-        font: { color: corners.geneY }
+        text: keyAxisTitle(model.geneY, model.valueKind),
+        font: { color: corners.geneY },
+        standoff: 2
       },
       showgrid: false,
       zeroline: false,
@@ -414,14 +424,68 @@ export function blendEmbeddingFigure(
         yanchor: 'bottom',
         showarrow: false,
         font: { size: 11, color: theme.mutedFont }
-      }
-    ],
+      },
+      // The corner where both genes are high
+      {
+        text: 'both',
+        xref: 'x2',
+        yref: 'y2',
+        x: L - 1,
+        y: L - 1,
+        ax: 14,
+        ay: -14,
+        arrowhead: 0,
+        arrowwidth: 1,
+        arrowcolor: theme.mutedFont,
+        xanchor: 'left',
+        yanchor: 'bottom',
+        showarrow: true,
+        font: { size: 10, color: theme.font }
+      },
+      ...clusterAnnotations(blend.clusterLabels, theme)
+    ] as PlotLayout['annotations'],
     uirevision: `blend|${blend.embedding}`
   };
   return {
     figure: { data: [...cellTraces, key], layout },
     pointCells: [...pointCells, null]
   };
+}
+
+/** Cluster names on the embedding, at each cluster's median (hover and clicks pass through). */
+function clusterAnnotations(
+  labels: readonly IClusterLabel[],
+  theme: IPlotTheme
+): NonNullable<PlotLayout['annotations']> {
+  return labels.map(label => ({
+    text: `<b>${escapeLabel(label.label)}</b>`,
+    xref: 'x' as const,
+    yref: 'y' as const,
+    x: label.x,
+    y: label.y,
+    showarrow: false,
+    captureevents: false,
+    font: { size: 11, color: theme.font }
+  }));
+}
+
+/**
+ * A blend key's end value as users read it: two significant digits ("5.2", "0.31"), whole
+ * numbers from 100 on ("1,234").
+ */
+export function keyValue(v: number): string {
+  if (!Number.isFinite(v) || v === 0) {
+    return Number.isFinite(v) ? '0' : '—';
+  }
+  if (Math.abs(v) >= 100) {
+    return Math.round(v).toLocaleString('en-US');
+  }
+  return String(Number(v.toPrecision(2)));
+}
+
+/** A blend key axis: the gene, then what its values are ("log-normalised expression"). */
+export function keyAxisTitle(gene: string, kind: string): string {
+  return `${escapeLabel(gene)} →<br><span style="font-size:10px">${escapeLabel(kind)}</span>`;
 }
 
 /** The values of these cells, from values over all cells (the input's genes or embedding). */
@@ -701,9 +765,21 @@ export function statsTableRows(model: IDualModel): IStatsTableRow[] {
       negative || Number.isNaN(stats.fracDoublePositive)
         ? '—'
         : `${(100 * stats.fracDoublePositive).toFixed(1)}%`,
-    note: stats.reason ?? '',
+    note: stats.reason ?? fewCellsNote(stats),
     stats
   }));
+}
+
+/**
+ * Groups correlated over fewer cells than this get a note in the statistics table: their
+ * 95% intervals are wide (at n = 15 a Pearson r of 0.3 spans about −0.25 to 0.70).
+ */
+export const FEW_CELLS = 30;
+
+function fewCellsNote(stats: IDualStats): string {
+  return stats.nCells > 0 && stats.nCells < FEW_CELLS
+    ? `few cells (< ${FEW_CELLS}): wide interval`
+    : '';
 }
 
 /** "0.42 [0.37, 0.47]"; "0.42" without an interval; "—" when undefined. */
@@ -769,14 +845,50 @@ function baseLayout(theme: IPlotTheme, title: string): PlotLayout {
   };
 }
 
-function facetTitle(facet: IDualFacet): string {
+/** Per-group r listed in a facet's title up to this many groups (a range beyond). */
+export const TITLE_GROUPS = 4;
+
+/**
+ * A facet's title: its label, cells and correlations. A facet that pools several colour
+ * groups leads with the r within each group ("r: ctrl 0.26 · stim 0.31", where the model
+ * has them: the one-panel view) and labels its own number "pooled r"; when the grouping
+ * drives the pooled r (`groupingDrivesPooled`) it says so.
+ */
+export function facetTitle(facet: IDualFacet, model: IDualModel): string {
   const s = facet.stats;
   const n = `n=${formatCount(s.reason === NOT_COMPUTED ? s.nGroupCells : s.nCells)}`;
-  const numbers =
-    s.reason !== null
-      ? `${n} · ${escapeLabel(s.reason)}`
-      : `${n} · r=${fixed2(s.pearsonR)} · ρ=${fixed2(s.spearmanRho)}`;
-  return `<b>${escapeLabel(facet.label)}</b>  ${numbers}`;
+  const head = `<b>${escapeLabel(facet.label)}</b>  ${n}`;
+  if (s.reason !== null) {
+    return `${head} · ${escapeLabel(s.reason)}`;
+  }
+  const own = `r=${fixed2(s.pearsonR)} · ρ=${fixed2(s.spearmanRho)}`;
+  let nGroups = 0;
+  for (let g = 0; g + 1 < facet.segments.length; g++) {
+    nGroups += facet.segments[g + 1] > facet.segments[g] ? 1 : 0;
+  }
+  if (nGroups < 2) {
+    return `${head} · ${own}`;
+  }
+  const pooled = `pooled ${own}`;
+  const onePanel = facet.dataset === null && facet.cluster === null;
+  const groups = onePanel
+    ? model.options.colorBy === 'dataset'
+      ? model.stats.dataset
+      : model.stats.cluster
+    : [];
+  const defined = groups.filter(g => Number.isFinite(g.pearsonR));
+  if (defined.length < 2) {
+    return `${head} · ${pooled}`;
+  }
+  const rs = defined.map(g => g.pearsonR);
+  const perGroup =
+    defined.length <= TITLE_GROUPS
+      ? `r: ${defined.map(g => `${escapeLabel(g.label)} ${fixed2(g.pearsonR)}`).join(' · ')}`
+      : `r per ${model.options.colorBy} ${fixed2(Math.min(...rs))} to ${fixed2(Math.max(...rs))}`;
+  const warning = groupingDrivesPooled(s.pearsonR, rs)
+    ? `<br>pooled r is driven by the ${model.options.colorBy === 'dataset' ? 'datasets' : 'clusters'} (Simpson's paradox)`
+    : '';
+  return `${head} · ${perGroup} · ${pooled}${warning}`;
 }
 
 function maxOf(counts: Uint32Array | null): number {

@@ -19,7 +19,10 @@
  */
 import {
   correlateByGroup,
+  correlationDifference,
   ICorrelation,
+  ICorrelationDifference,
+  pearsonByGroup,
   undefinedCorrelation
 } from '../../compute/correlation';
 import { hash32 } from '../../compute/rng';
@@ -225,6 +228,16 @@ export interface IBlendModel {
   scaleY: { min: number; max: number };
   /** Above the density threshold: the embedding drawn as pixels, not points. */
   raster: IBlendRaster | null;
+  /** Where to name each cluster on the embedding (clusters with cells drawn). */
+  clusterLabels: IClusterLabel[];
+}
+
+/** A cluster's name at the median of its drawn cells' coordinates. */
+export interface IClusterLabel {
+  label: string;
+  x: number;
+  y: number;
+  nCells: number;
 }
 
 /**
@@ -267,7 +280,8 @@ export type DualNoteKind =
   | 'many_points'
   | 'no_embedding'
   | 'embedding_partial'
-  | 'blend_constant';
+  | 'blend_constant'
+  | 'pooled_by_grouping';
 
 export interface IDualNote {
   kind: DualNoteKind;
@@ -314,8 +328,31 @@ export interface IDualModel {
   };
   marginals: { x: IBinning; y: IBinning } | null;
   blend: IBlendModel | null;
+  /**
+   * What the values are, as far as they tell ("log-normalised expression", "counts",
+   * "scaled values"; see `valueKind`): the unit of the blend key.
+   */
+  valueKind: string;
   missingGenes: string[];
   notes: IDualNote[];
+  /**
+   * Δr of Pearson's r between each other dataset and the first one, over all cells and
+   * within each cluster (Fisher's z test; `correlationDifference`). Empty with fewer than
+   * two datasets, or on the kernel path (no cells here).
+   */
+  deltaR: IDeltaR[];
+}
+
+/** A difference of correlations: target dataset minus the reference, in a cluster or all cells. */
+export interface IDeltaR extends ICorrelationDifference {
+  /** null: all cells the plot keeps. */
+  cluster: string | null;
+  reference: string;
+  target: string;
+  rReference: number;
+  nReference: number;
+  rTarget: number;
+  nTarget: number;
 }
 
 const NO_DATASET = '(no dataset)';
@@ -594,6 +631,12 @@ export function buildDualModel(
     notes
   );
   explainDrawing(opts, axisX, axisY, x, y, cells, densityOn, nShown, notes);
+  explainPooled(
+    layout.facets,
+    opts.colorBy === 'dataset' ? datasetStats : clusterStats,
+    opts.colorBy,
+    notes
+  );
 
   const blend =
     x !== null && y !== null
@@ -631,9 +674,153 @@ export function buildDualModel(
     density: { on: densityOn, reason: densityReason, x: densityX, y: densityY },
     marginals,
     blend,
+    valueKind: valueKind(input.matrix ?? null, x, y, axisX, axisY),
     missingGenes,
-    notes
+    notes,
+    deltaR: correlationDifferences(
+      x,
+      y,
+      dIndex,
+      cIndex,
+      nK,
+      datasetGroups,
+      clusterGroups,
+      datasetStats,
+      opts.detectedOnly
+    )
   };
+}
+
+/**
+ * Δr of each other dataset against the first one (`IDualModel.deltaR`): over all kept
+ * cells from the per-dataset statistics, and per cluster from Pearson's r of each dataset
+ * × cluster (no ranks, no bootstrap: Δr reads r only). Cells without a dataset or a cluster
+ * label are left out of the comparisons.
+ */
+function correlationDifferences(
+  x: Float32Array | null,
+  y: Float32Array | null,
+  dIndex: Int32Array,
+  cIndex: Int32Array,
+  nK: number,
+  datasetGroups: readonly IDualGroup[],
+  clusterGroups: readonly IDualGroup[],
+  datasetStats: readonly IDualStats[],
+  detectedOnly: boolean
+): IDeltaR[] {
+  const datasets = datasetGroups.filter(g => !g.missing);
+  if (datasets.length < 2) {
+    return [];
+  }
+  const [reference, ...targets] = datasets;
+  const statsOf = (group: IDualGroup) =>
+    datasetStats.find(s => s.dataset === group.label && s.cluster === null);
+  const rows: IDeltaR[] = [];
+  const row = (
+    cluster: string | null,
+    target: IDualGroup,
+    rT: number,
+    nT: number,
+    rR: number,
+    nR: number
+  ): IDeltaR => ({
+    cluster,
+    reference: reference.label,
+    target: target.label,
+    rReference: rR,
+    nReference: nR,
+    rTarget: rT,
+    nTarget: nT,
+    ...correlationDifference(rT, nT, rR, nR)
+  });
+  const refStats = statsOf(reference);
+  for (const target of targets) {
+    const t = statsOf(target);
+    if (t && refStats) {
+      rows.push(
+        row(
+          null,
+          target,
+          t.pearsonR,
+          t.nCells,
+          refStats.pearsonR,
+          refStats.nCells
+        )
+      );
+    }
+  }
+  if (x === null || y === null) {
+    return rows;
+  }
+  const stride = nK + 1;
+  const codes = new Int32Array(dIndex.length);
+  for (let i = 0; i < codes.length; i++) {
+    codes[i] = dIndex[i] >= 0 ? dIndex[i] * stride + cIndex[i] : -1;
+  }
+  const nGroups =
+    (datasetGroups.length > 0
+      ? Math.max(...datasetGroups.map(g => g.index)) + 1
+      : 0) * stride;
+  const { r, n } = pearsonByGroup(x, y, codes, nGroups, detectedOnly);
+  for (const cluster of clusterGroups.filter(g => !g.missing)) {
+    const ref = reference.index * stride + cluster.index;
+    for (const target of targets) {
+      const at = target.index * stride + cluster.index;
+      if (n[at] > 0 || n[ref] > 0) {
+        rows.push(row(cluster.label, target, r[at], n[at], r[ref], n[ref]));
+      }
+    }
+  }
+  return rows;
+}
+
+/** Largest value still read as log-normalised (log1p of counts per 10,000 stays below ~12). */
+const LOG_NORMALISED_MAX = 20;
+
+/**
+ * What a matrix's values are, from the values (the kernel does not say): negative values
+ * are "scaled values" (scaled or integrated data); whole numbers only are "counts";
+ * non-negative values up to LOG_NORMALISED_MAX are "log-normalised expression"; larger
+ * ones plain "expression". Both genes are read (memoised per value array).
+ */
+export function valueKind(
+  matrix: string | null,
+  x: Float32Array | null,
+  y: Float32Array | null,
+  axisX: IDualAxis,
+  axisY: IDualAxis
+): string {
+  if (axisX.hasNegative || axisY.hasNegative) {
+    return 'scaled values';
+  }
+  const arrays = [x, y].filter((v): v is Float32Array => v !== null);
+  if (arrays.length > 0 && arrays.every(wholeNumbers)) {
+    return 'counts';
+  }
+  if (/counts/i.test(matrix ?? '')) {
+    return 'expression';
+  }
+  const max = Math.max(axisX.max, axisY.max);
+  return max <= LOG_NORMALISED_MAX ? 'log-normalised expression' : 'expression';
+}
+
+const wholeMemo = new WeakMap<Float32Array, boolean>();
+
+/** Whether every finite value is a whole number (NaN and infinities are skipped). */
+function wholeNumbers(values: Float32Array): boolean {
+  let whole = wholeMemo.get(values);
+  if (whole === undefined) {
+    whole = true;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v !== Math.floor(v) && Number.isFinite(v)) {
+        whole = false;
+        break;
+      }
+    }
+    wholeMemo.set(values, whole);
+  }
+  return whole;
 }
 
 /**
@@ -1631,8 +1818,59 @@ function buildBlend(
     counts,
     scaleX: { min: n > 0 ? loX : 0, max: n > 0 ? hiX : 0 },
     scaleY: { min: n > 0 ? loY : 0, max: n > 0 ? hiY : 0 },
-    raster: null
+    raster: null,
+    clusterLabels: clusterLabels(input.cluster, drawn.subarray(0, n), d1, d2)
   };
+}
+
+/**
+ * Each cluster's name at the median of its drawn cells on the embedding (the median, not
+ * the mean: a few cells far away do not move the label off the cluster).
+ */
+export function clusterLabels(
+  cluster: ICodedColumn,
+  cells: Int32Array,
+  d1: ArrayLike<number>,
+  d2: ArrayLike<number>
+): IClusterLabel[] {
+  const nK = cluster.categories.length;
+  const counts = new Int32Array(nK + 1);
+  for (let k = 0; k < cells.length; k++) {
+    const c = cluster.codes[cells[k]];
+    counts[c >= 0 && c < nK ? c : nK]++;
+  }
+  const start = new Int32Array(nK + 2);
+  for (let c = 0; c <= nK; c++) {
+    start[c + 1] = start[c] + counts[c];
+  }
+  const cursor = start.slice(0, nK + 1);
+  const xs = new Float64Array(cells.length);
+  const ys = new Float64Array(cells.length);
+  for (let k = 0; k < cells.length; k++) {
+    const cell = cells[k];
+    const code = cluster.codes[cell];
+    const at = cursor[code >= 0 && code < nK ? code : nK]++;
+    xs[at] = d1[cell];
+    ys[at] = d2[cell];
+  }
+  const median = (values: Float64Array) => {
+    values.sort();
+    const m = values.length >> 1;
+    return values.length % 2 ? values[m] : (values[m - 1] + values[m]) / 2;
+  };
+  const labels: IClusterLabel[] = [];
+  // Cells without a cluster get no label
+  for (let c = 0; c < nK; c++) {
+    if (counts[c] > 0) {
+      labels.push({
+        label: cluster.categories[c],
+        x: median(xs.subarray(start[c], start[c + 1])),
+        y: median(ys.subarray(start[c], start[c + 1])),
+        nCells: counts[c]
+      });
+    }
+  }
+  return labels;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1836,6 +2074,73 @@ function explainDrawing(
       items: []
     });
   }
+}
+
+/**
+ * How far (in r) a pooled correlation must lie beyond every group's before the grouping is
+ * said to drive it: pooled r > max(group r) + gap, or < min(group r) − gap.
+ */
+export const POOLED_GAP = 0.1;
+
+/**
+ * Whether a pooled Pearson r says more about the groups than about the genes (Simpson's
+ * paradox): at least two groups have a defined r, and the pooled r lies more than
+ * `POOLED_GAP` beyond all of them (above the highest or below the lowest). Then the pooled
+ * value comes from the differences between the groups' means, not from the correlation
+ * within them (e.g. pooled 0.80 with ctrl 0.26 and stim 0.31).
+ */
+export function groupingDrivesPooled(
+  pooled: number,
+  groups: readonly number[]
+): boolean {
+  const defined = groups.filter(r => Number.isFinite(r));
+  if (!Number.isFinite(pooled) || defined.length < 2) {
+    return false;
+  }
+  const lo = Math.min(...defined);
+  const hi = Math.max(...defined);
+  return pooled > hi + POOLED_GAP || pooled < lo - POOLED_GAP;
+}
+
+/**
+ * The one-panel view pools every colour group: say so when the grouping drives that
+ * pooled r (see `groupingDrivesPooled`).
+ */
+function explainPooled(
+  facets: IFacetLayout['facets'],
+  groupStats: IDualStats[],
+  colorBy: DualColorBy,
+  notes: IDualNote[]
+): void {
+  if (facets.length !== 1 || facets[0].dataset !== null) {
+    return;
+  }
+  const pooled = facets[0].stats;
+  if (
+    facets[0].cluster !== null ||
+    !groupingDrivesPooled(
+      pooled.pearsonR,
+      groupStats.map(s => s.pearsonR)
+    )
+  ) {
+    return;
+  }
+  const defined = groupStats.filter(s => Number.isFinite(s.pearsonR));
+  const rs = defined.map(s => s.pearsonR);
+  notes.push({
+    kind: 'pooled_by_grouping',
+    message:
+      `Pooled r (${fmtR(pooled.pearsonR)}) lies outside the r within each ${colorBy} ` +
+      `(${fmtR(Math.min(...rs))} to ${fmtR(Math.max(...rs))}): the differences between the ` +
+      `${colorBy === 'dataset' ? 'datasets' : 'clusters'} drive it, not the correlation within them ` +
+      "(Simpson's paradox). Read the per-group r.",
+    items: defined.map(s => s.label)
+  });
+}
+
+function fmtR(r: number): string {
+  const text = r.toFixed(2);
+  return text === '-0.00' ? '0.00' : text;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -20,11 +20,13 @@ import {
   binnedRegions,
   blendEmbeddingFigure,
   dualScatterFigure,
+  formatCorrelation,
+  formatP,
   PointCells,
   selectionToCells,
   statsTableRows
 } from './figure';
-import type { DualColorBy, DualDensity, DualFacetBy } from './model';
+import type { DualColorBy, DualDensity, DualFacetBy, IDeltaR } from './model';
 
 /** Gene vs gene per cell and the blend on an embedding, driven by the sidebar. */
 export class DualExpressionWidget extends PlotWidget<DualController> {
@@ -193,8 +195,67 @@ function DualView(props: {
           </tbody>
         </table>
       )}
+      {model && model.deltaR.length > 0 && <DeltaRTable rows={model.deltaR} />}
     </div>
   );
+}
+
+/** Δr between datasets, overall and per cluster, with Fisher's z test. */
+function DeltaRTable(props: { rows: readonly IDeltaR[] }): JSX.Element {
+  const reference = props.rows[0].reference;
+  return (
+    <table
+      className="jp-exprscope-stats jp-exprscope-delta-r"
+      aria-label={`Difference of Pearson r against ${reference}`}
+    >
+      <caption>
+        Δr = r(dataset) − r({reference}): Fisher's z test for independent
+        correlations, 95% interval by Zou (2007)
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Cells</th>
+          <th scope="col">Datasets</th>
+          <th scope="col">r</th>
+          <th scope="col">Δr [95% CI]</th>
+          <th scope="col">z</th>
+          <th scope="col">p</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map(row => (
+          <tr
+            key={`${row.cluster ?? ''}|${row.target}`}
+            data-cluster={row.cluster ?? ''}
+            data-target={row.target}
+            data-delta-r={row.deltaR}
+            data-p={row.p}
+          >
+            <th scope="row">
+              {row.cluster === null ? 'all cells' : `cluster ${row.cluster}`}
+            </th>
+            <td>
+              {row.target} − {row.reference}
+            </td>
+            <td>
+              {fixedOrDash(row.rTarget)} vs {fixedOrDash(row.rReference)}{' '}
+              <small>
+                (n = {row.nTarget.toLocaleString('en-US')} /{' '}
+                {row.nReference.toLocaleString('en-US')})
+              </small>
+            </td>
+            <td>{formatCorrelation(row.deltaR, row.ciLow, row.ciHigh)}</td>
+            <td>{fixedOrDash(row.z)}</td>
+            <td>{formatP(row.p)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function fixedOrDash(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(2) : '—';
 }
 
 const COLOR_BY_CHOICES: readonly (readonly [DualColorBy, string])[] = [
@@ -236,16 +297,13 @@ function DualControls(props: {
       aria-label="Dual expression options"
       onSubmit={e => e.preventDefault()}
     >
-      <Field
-        label={`Gene X: ${settings.geneX ?? '—'}`}
-        htmlFor={controlId('gene-x')}
-      >
+      <Field label="Gene X" htmlFor={controlId('gene-x')}>
         <GeneSearch
           id={controlId('gene-x')}
-          label="Gene X"
           index={panel.geneIndex}
           limit={20}
           selected={[settings.geneX ?? '']}
+          value={settings.geneX}
           onAdd={pickGene('geneX')}
         />
       </Field>
@@ -258,16 +316,13 @@ function DualControls(props: {
       >
         ⇄ Swap
       </button>
-      <Field
-        label={`Gene Y: ${settings.geneY ?? '—'}`}
-        htmlFor={controlId('gene-y')}
-      >
+      <Field label="Gene Y" htmlFor={controlId('gene-y')}>
         <GeneSearch
           id={controlId('gene-y')}
-          label="Gene Y"
           index={panel.geneIndex}
           limit={20}
           selected={[settings.geneY ?? '']}
+          value={settings.geneY}
           onAdd={pickGene('geneY')}
         />
       </Field>

@@ -16,7 +16,9 @@ import {
   IGroupStatsResult,
   IGroupSufficientStats
 } from '../../data/groupStats';
+import type { IComparison } from '../../data/comparison';
 import type { IExpressionData } from '../../data/repository';
+import { buildDifferenceModel, changedGeneRows } from './difference';
 import type { IPooledSums } from '../../compute/aggregate';
 import type { ExprscopePanelModel } from '../../panel/model';
 import { codedColumn, unknownClustersMessage } from '../grouping';
@@ -48,12 +50,25 @@ import type { IHeatmapModelBuilder } from './workerProtocol';
 
 export type GeneSource = 'selected' | 'markers';
 
+/** "auto": pseudobulk DESeq2 with a sample column, else the cell-level Wilcoxon test. */
+export type CompareMethodChoice = 'auto' | 'pseudobulk' | 'wilcoxon';
+
+/** The condition comparison behind value 'log2fc'. */
+export interface IComparisonSettings {
+  /** The dataset compared against; null until chosen (the first dataset is then taken). */
+  reference: string | null;
+  /** The dataset compared; null: the one other dataset. */
+  target: string | null;
+  method: CompareMethodChoice;
+}
+
 export interface IHeatmapSettings {
   geneSource: GeneSource;
-  /** Markers per cluster in 'markers' mode. */
+  /** Markers per cluster in 'markers' mode (changed genes per cluster for 'log2fc'). */
   nMarkers: number;
   /** Clusters to keep as typed ("0,3,7"); blank = all. */
   clusterText: string;
+  comparison: IComparisonSettings;
   options: IHeatmapOptions;
 }
 
@@ -61,6 +76,7 @@ export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
   geneSource: 'selected',
   nMarkers: 10,
   clusterText: '',
+  comparison: { reference: null, target: null, method: 'auto' },
   options: { ...DEFAULT_HEATMAP_OPTIONS }
 };
 
@@ -182,19 +198,27 @@ export class HeatmapController {
 
   /** Change what is shown; only a change of the data needed goes to the kernel. */
   update(
-    patch: Partial<Omit<IHeatmapSettings, 'options'>> & {
+    patch: Partial<Omit<IHeatmapSettings, 'options' | 'comparison'>> & {
       options?: Partial<IHeatmapOptions>;
+      comparison?: Partial<IComparisonSettings>;
     }
   ): void {
     const before = this._settings;
     this._settings = {
       ...before,
       ...patch,
+      comparison: { ...before.comparison, ...(patch.comparison ?? {}) },
       options: { ...before.options, ...(patch.options ?? {}) }
     };
+    const after = this._settings;
+    const difference = after.options.value === 'log2fc';
     const needsData =
-      before.geneSource !== this._settings.geneSource ||
-      before.nMarkers !== this._settings.nMarkers;
+      before.geneSource !== after.geneSource ||
+      (!difference && before.nMarkers !== after.nMarkers) ||
+      difference !== (before.options.value === 'log2fc') ||
+      (difference &&
+        (comparisonChanged(before.comparison, after.comparison) ||
+          before.options.minCells !== after.options.minCells));
     if (needsData) {
       void this.refresh();
     } else {
@@ -238,6 +262,10 @@ export class HeatmapController {
           'Top markers need a cluster column: choose one in the sidebar.',
         model: null
       });
+      return;
+    }
+    if (this._settings.options.value === 'log2fc') {
+      await this._refreshDifference(abort);
       return;
     }
     try {
@@ -293,6 +321,26 @@ export class HeatmapController {
     }
   }
 
+  /** Stop what the plot is waiting for (a comparison's DESeq2 fits stop in the kernel). */
+  cancel(): void {
+    if (this._state.status !== 'loading') {
+      return;
+    }
+    this._abort?.abort();
+    this._abort = null;
+    this._data = null;
+    this._set({
+      status: 'idle',
+      message: 'Cancelled. Change an option or press Redraw to try again.',
+      model: null
+    });
+  }
+
+  /** Redraw from scratch (e.g. after a cancel). */
+  redraw(): void {
+    void this.refresh();
+  }
+
   dispose(): void {
     this._abort?.abort();
     this._buildInWorker?.dispose();
@@ -303,6 +351,164 @@ export class HeatmapController {
     this._data = null;
     this._input = null;
     this._state = { ...this._state, model: null };
+  }
+
+  /**
+   * Value 'log2fc': the comparison of the target with the reference dataset in every
+   * cluster (the kernel's `compare`; cached in the one cache by object version and
+   * arguments), then the rows: the chosen genes or the top changed genes per cluster.
+   * Every gene and every cluster is compared, so that adjusted p values are those of the
+   * whole test (as DESeq2 and scanpy report them) and DESeq2's size factors come from all
+   * genes; genes and clusters shown are picked here.
+   */
+  private async _refreshDifference(abort: AbortController): Promise<void> {
+    const panel = this._panel;
+    const { datasetColumn, clusterColumn, sampleColumn, matrix } =
+      panel.selection;
+    const settings = this._settings;
+    if (!datasetColumn || !clusterColumn) {
+      this._data = null;
+      this._set({
+        status: 'error',
+        message:
+          'A log2 fold change heatmap compares datasets within clusters: choose a dataset column and a cluster column in the sidebar.',
+        model: null
+      });
+      return;
+    }
+    const datasets =
+      panel.groupingColumns
+        .find(c => c.name === datasetColumn)
+        ?.categories?.map(c => c.name) ?? [];
+    if (settings.comparison.reference === null && datasets.length > 0) {
+      // Written into the settings: the spec then says what is shown.
+      settings.comparison = { ...settings.comparison, reference: datasets[0] };
+    }
+    const { reference, target } = settings.comparison;
+    if (reference === null) {
+      this._set({
+        status: 'error',
+        message: `Choose the reference dataset: '${datasetColumn}' lists no datasets.`,
+        model: null
+      });
+      return;
+    }
+    const method =
+      settings.comparison.method === 'auto'
+        ? sampleColumn
+          ? 'pseudobulk'
+          : 'wilcoxon'
+        : settings.comparison.method;
+    const versus = `${target ?? 'the other dataset'} vs ${reference}`;
+    try {
+      this._set({
+        status: 'loading',
+        message: `Comparing ${versus} in each cluster (${method === 'pseudobulk' ? 'DESeq2 on pseudobulk counts' : 'Wilcoxon rank-sum'})…`
+      });
+      const comparison = await panel.comparison(
+        {
+          matrix,
+          reference,
+          target,
+          dataset_key: datasetColumn,
+          cluster_key: clusterColumn,
+          sample_key: sampleColumn,
+          method,
+          clusters: null,
+          genes: null,
+          min_cells: Math.max(1, settings.options.minCells)
+        },
+        {
+          signal: abort.signal,
+          onKernelProgress: progress =>
+            this._set({
+              status: 'loading',
+              message: `Comparing ${versus}: ${progress.message} (${progress.done} of ${progress.total} clusters)…`
+            })
+        }
+      );
+      if (abort.signal.aborted) {
+        return;
+      }
+      this._data = { genes: [], comparison, markers: [], markerSource: null };
+      this._rebuild();
+    } catch (err) {
+      if (
+        abort.signal.aborted ||
+        (err instanceof ExprscopeError && err.code === 'cancelled')
+      ) {
+        return;
+      }
+      this._set({ status: 'error', message: describeError(err), model: null });
+    }
+  }
+
+  /** The difference model from the comparison here: rows, clusters kept, order. */
+  private _rebuildDifference(comparison: IComparison): void {
+    const settings = this._settings;
+    const clusters = comparison.result.clusters.map(c => c.cluster);
+    const parsed = parseClusterList(settings.clusterText, clusters);
+    const kept = parsed.clusters;
+    let genes: string[];
+    let markers: IMarkerRow[] = [];
+    let markerSource: IMarkerSource | null = null;
+    if (settings.geneSource === 'markers') {
+      const keptComparison =
+        kept === null
+          ? comparison
+          : {
+              ...comparison,
+              result: {
+                ...comparison.result,
+                clusters: comparison.result.clusters.filter(c =>
+                  kept.includes(c.cluster)
+                )
+              }
+            };
+      const top = changedGeneRows(keptComparison, settings.nMarkers);
+      genes = top.genes;
+      markers = top.rows.map(row => ({
+        gene: row.gene,
+        cluster: row.cluster,
+        rank: row.rank,
+        score: Number.NaN,
+        logFoldChange: row.log2fc,
+        pvalAdj: row.padj,
+        sharedDatasets: [],
+        source: 'computed' as const
+      }));
+      markerSource = {
+        kind: 'computed',
+        text: `Rows: the top ${settings.nMarkers} changed genes per cluster (smallest adjusted p, then largest |log2FC|)`
+      };
+    } else {
+      const asked = this._requestedMissing().filter(
+        g => !this._panel.selection.genes.includes(g)
+      );
+      genes = [...this._panel.selection.genes, ...asked];
+    }
+    const model = buildDifferenceModel(
+      { comparison, genes, matrix: this._panel.matrixLabel },
+      { ...settings.options, clusters: kept }
+    );
+    if (parsed.unknown.length > 0) {
+      model.notes.unshift({
+        kind: 'unknown_clusters',
+        message: unknownClustersMessage(parsed.unknown, clusters),
+        items: parsed.unknown
+      });
+    }
+    this._buildId++;
+    this._set({
+      status: 'ready',
+      message: '',
+      model,
+      markers,
+      markerSource,
+      unknownClusters: parsed.unknown,
+      object: this._panel.selection.object,
+      matrixLabel: this._panel.matrixLabel
+    });
   }
 
   /** The kernel path: sums per dataset × cluster of the genes, computed in the kernel. */
@@ -509,6 +715,18 @@ export class HeatmapController {
       }
       return;
     }
+    if (data.comparison) {
+      if (this._settings.options.value !== 'log2fc') {
+        void this.refresh();
+        return;
+      }
+      this._rebuildDifference(data.comparison);
+      return;
+    }
+    if (this._settings.options.value === 'log2fc') {
+      void this.refresh();
+      return;
+    }
     try {
       const { markers, markerSource } = data;
       const { datasetColumn, clusterColumn } = this._panel.selection;
@@ -529,6 +747,12 @@ export class HeatmapController {
       if (this._settings.geneSource === 'markers' && kept !== null) {
         shown = markers.filter(m => kept.includes(m.cluster));
         genes = [...new Set(shown.map(m => m.gene))];
+      }
+      if (this._settings.geneSource === 'selected') {
+        // Genes asked for that the matrix does not hold: the model lists them in its notes
+        // (and so the exports and the saved notebook do), not only the sidebar.
+        const asked = this._requestedMissing().filter(g => !genes.includes(g));
+        genes = asked.length > 0 ? [...genes, ...asked] : genes;
       }
       // The same input object while only options change: the worker then keeps its copy
       // (200 MB at a million cells × 50 genes) and gets only the options.
@@ -625,8 +849,15 @@ export class HeatmapController {
       s.matrix,
       s.datasetColumn,
       s.clusterColumn,
-      s.genes.join('\u0001')
+      s.sampleColumn,
+      s.genes.join('\u0001'),
+      this._requestedMissing().join('\u0001')
     ].join('\u0000');
+  }
+
+  /** Genes the sidebar was asked for that the matrix does not hold. */
+  private _requestedMissing(): string[] {
+    return this._panel.requestedMissing ?? [];
   }
 
   /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
@@ -665,6 +896,8 @@ export class HeatmapController {
     /** Cells of the genes (browser path), or the kernel's per-group sums (kernel path). */
     expression?: IExpressionData;
     sums?: IGroupSufficientStats;
+    /** Value 'log2fc': the comparison of the datasets in every cluster. */
+    comparison?: IComparison;
     markers: IMarkerRow[];
     markerSource: IMarkerSource | null;
   } | null = null;
@@ -680,4 +913,15 @@ export class HeatmapController {
     key: string;
     input: IHeatmapInput;
   } | null = null;
+}
+
+function comparisonChanged(
+  a: IComparisonSettings,
+  b: IComparisonSettings
+): boolean {
+  return (
+    a.reference !== b.reference ||
+    a.target !== b.target ||
+    a.method !== b.method
+  );
 }

@@ -7,7 +7,12 @@
  */
 import type { IFigure, PlotData, PlotLayout } from '../plotly';
 import { divergingScale, IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
-import type { IDendrogramGeometry, IHeatmapModel } from './model';
+import type {
+  IDendrogramGeometry,
+  IDifferenceColumn,
+  IDifferenceLayer,
+  IHeatmapModel
+} from './model';
 
 export interface IHeatmapFigureOptions {
   theme: IPlotTheme;
@@ -61,6 +66,7 @@ export function heatmapFigure(
   const hasColumnTree = model.columnDendrogram !== null;
 
   // Hover text is rendered as (a subset of) HTML: names are escaped like the labels.
+  const difference = model.difference;
   const customdata = model.genes.map((gene, i) =>
     model.columns.map((column, j) => [
       escapeLabel(gene),
@@ -68,15 +74,17 @@ export function heatmapFigure(
       column.nCells,
       model.mean[i][j],
       model.fraction[i][j],
-      model.color[i][j]
+      model.color[i][j],
+      ...(difference ? differenceFields(difference, i, j) : [])
     ])
   );
-  const hovertemplate =
-    '<b>%{customdata[0]}</b> · %{customdata[1]}<br>' +
-    'mean %{customdata[3]:.3f}<br>' +
-    'fraction expressing %{customdata[4]:.1%}<br>' +
-    'n cells %{customdata[2]}<br>' +
-    `${model.colorScale.label}: %{customdata[5]:.3f}<extra></extra>`;
+  const hovertemplate = difference
+    ? differenceHover(difference)
+    : '<b>%{customdata[0]}</b> · %{customdata[1]}<br>' +
+      'mean %{customdata[3]:.3f}<br>' +
+      'fraction expressing %{customdata[4]:.1%}<br>' +
+      'n cells %{customdata[2]}<br>' +
+      `${model.colorScale.label}: %{customdata[5]:.3f}<extra></extra>`;
 
   const colorscale =
     model.colorScale.kind === 'diverging'
@@ -190,6 +198,9 @@ export function heatmapFigure(
     }
   }
 
+  if (difference) {
+    data.push(marksTrace(difference, theme));
+  }
   if (model.columnDendrogram) {
     data.push(
       dendrogramTrace(model.columnDendrogram, 'columns', theme, 'x', 'y2')
@@ -202,9 +213,11 @@ export function heatmapFigure(
   const heatmapTop = hasColumnTree ? 0.8 : 1;
   const heatmapRight = hasRowTree ? 0.86 : 1;
   const axisFont = { color: theme.font, size: theme.fontSize };
-  const columnLabels = model.columns.map(column => {
+  const columnLabels = model.columns.map((column, j) => {
     const label = escapeLabel(column.label);
-    const n = `n=${column.nCells.toLocaleString('en-US')}`;
+    const n = difference
+      ? differenceCounts(difference.columns[j])
+      : `n=${column.nCells.toLocaleString('en-US')}`;
     return column.masked
       ? `<span style="color:${theme.mutedFont}">${label}<br>${n} (masked)</span>`
       : `${label}<br>${n}`;
@@ -233,11 +246,18 @@ export function heatmapFigure(
   // The dot plot's size key goes below the column labels, one size per line.
   const labelsBelow = TICK_PADDING + Math.ceil(below);
   const sizeKey = model.size !== null ? SIZE_KEY_FRACTIONS.length : 0;
+  // Requested genes the matrix lacks, said on the figure itself: exported files and the
+  // picture a notebook keeps carry them too.
+  const caption = missingGenesCaption(model);
   const margin = {
     l: EDGE + TICK_PADDING + Math.ceil(widest(labelLines(rowLabels))),
     r: EDGE,
     t: options.title ? 40 : EDGE,
-    b: EDGE + labelsBelow + (sizeKey ? TICK_PADDING + sizeKey * KEY_LINE : 0)
+    b:
+      EDGE +
+      labelsBelow +
+      (sizeKey ? TICK_PADDING + sizeKey * KEY_LINE : 0) +
+      (caption ? KEY_LINE : 0)
   };
   const height = Math.max(
     260,
@@ -291,6 +311,24 @@ export function heatmapFigure(
       fixedrange: true
     }
   };
+  if (caption) {
+    const plotHeight = Math.max(1, height - margin.t - margin.b);
+    layout.annotations = [
+      {
+        text: escapeLabel(caption),
+        xref: 'paper',
+        yref: 'paper',
+        x: 0,
+        // The figure's last line, below the labels and the size key
+        y: -(margin.b - EDGE / 2) / plotHeight,
+        xanchor: 'left',
+        yanchor: 'bottom',
+        showarrow: false,
+        align: 'left',
+        font: { size: theme.fontSize - 1, color: theme.mutedFont }
+      }
+    ];
+  }
   if (hasColumnTree) {
     layout.yaxis2 = {
       domain: [heatmapTop + 0.02, 1],
@@ -308,6 +346,90 @@ export function heatmapFigure(
     };
   }
   return { data, layout };
+}
+
+/** Fields after `CELL_FIELDS` in a difference heatmap's `customdata`. */
+export const DIFFERENCE_FIELDS = [
+  'padj',
+  'pvalue',
+  'mark',
+  'n_cells_reference',
+  'n_cells_target',
+  'samples'
+] as const;
+
+function differenceFields(
+  difference: IDifferenceLayer,
+  i: number,
+  j: number
+): (string | number | null)[] {
+  const column = difference.columns[j];
+  return [
+    difference.padj[i][j],
+    difference.pvalue[i][j],
+    difference.marks[i][j] || 'not significant',
+    column.nCellsA,
+    column.nCellsB,
+    column.nSamplesA === null
+      ? 'no sample column'
+      : `${column.nSamplesA} / ${column.nSamplesB}`
+  ];
+}
+
+function differenceHover(difference: IDifferenceLayer): string {
+  const ref = escapeLabel(difference.reference);
+  const target = escapeLabel(difference.target);
+  const k = CELL_FIELDS.length;
+  return (
+    '<b>%{customdata[0]}</b> · %{customdata[1]}<br>' +
+    `log2FC ${target} vs ${ref}: %{customdata[5]:.3f}<br>` +
+    `padj %{customdata[${k}]:.3g} (p %{customdata[${k + 1}]:.3g}) %{customdata[${k + 2}]}<br>` +
+    `cells ${ref} / ${target}: %{customdata[${k + 3}]} / %{customdata[${k + 4}]}<br>` +
+    `samples ${ref} / ${target}: %{customdata[${k + 5}]}<extra></extra>`
+  );
+}
+
+/** A difference column's label line: cells (and samples) in reference / target. */
+function differenceCounts(column: IDifferenceColumn): string {
+  const cells = `${column.nCellsA.toLocaleString('en-US')}/${column.nCellsB.toLocaleString('en-US')} cells`;
+  return column.nSamplesA === null
+    ? cells
+    : `${cells}<br>${column.nSamplesA}/${column.nSamplesB} samples`;
+}
+
+/** Significance marks drawn over the cells they belong to (hover and clicks pass through). */
+function marksTrace(difference: IDifferenceLayer, theme: IPlotTheme): PlotData {
+  const x: number[] = [];
+  const y: number[] = [];
+  const text: string[] = [];
+  difference.marks.forEach((row, i) =>
+    row.forEach((mark, j) => {
+      if (mark) {
+        x.push(j);
+        y.push(i);
+        text.push(mark);
+      }
+    })
+  );
+  return {
+    type: 'scatter',
+    mode: 'text',
+    name: 'significance',
+    x,
+    y,
+    text,
+    textposition: 'middle center',
+    textfont: { color: theme.font, size: theme.fontSize },
+    hoverinfo: 'skip',
+    showlegend: false
+  } as PlotData;
+}
+
+/** The note on requested genes the matrix does not hold, as the figure's caption. */
+export function missingGenesCaption(model: {
+  notes: readonly { kind: string; message: string }[];
+}): string | null {
+  return model.notes.find(n => n.kind === 'missing_genes')?.message ?? null;
 }
 
 /** The lines of a label as shown: `<br>` breaks lines, other tags and entities go. */

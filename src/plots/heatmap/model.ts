@@ -35,7 +35,13 @@ import {
 } from '../../compute/scale';
 
 export type HeatmapGroupBy = 'dataset' | 'cluster' | 'dataset_cluster';
-export type HeatmapValue = 'mean' | 'linear_mean' | 'fraction' | 'dot';
+/**
+ * What is coloured. 'log2fc' is the condition difference (target over reference dataset
+ * within each cluster, from the kernel's `compare`): built by `buildDifferenceModel`, not
+ * from cells.
+ */
+export type HeatmapValue =
+  'mean' | 'linear_mean' | 'fraction' | 'dot' | 'log2fc';
 
 export interface IHeatmapOptions {
   /** Columns: datasets, clusters, or dataset × cluster (labelled "stim · 3"). */
@@ -140,7 +146,9 @@ export type HeatmapNoteKind =
   | 'unlabelled_cells'
   | 'clustering_partial'
   | 'kernel_path'
-  | 'kernel_warning';
+  | 'kernel_warning'
+  | 'untested_clusters'
+  | 'comparison_caveat';
 
 export interface IHeatmapNote {
   kind: HeatmapNoteKind;
@@ -180,6 +188,35 @@ export interface IHeatmapModel {
   nCellsKept: number;
   /** Why parts of the heatmap are empty, uniform or missing. */
   notes: IHeatmapNote[];
+  /** Value 'log2fc': the comparison's own numbers per cell and column (else null). */
+  difference: IDifferenceLayer | null;
+}
+
+/** What a condition difference heatmap shows beyond the colour (see `difference.ts`). */
+export interface IDifferenceLayer {
+  reference: string;
+  target: string;
+  method: 'pseudobulk' | 'wilcoxon';
+  /** The sample column of a pseudobulk comparison (null: none). */
+  sampleColumn: string | null;
+  /** genes × columns in display order, null where not tested. */
+  padj: Cell[][];
+  pvalue: Cell[][];
+  stat: Cell[][];
+  /** Significance marks by adjusted p ('' for none). */
+  marks: string[][];
+  /** Per column (display order): cells and samples in each dataset, and why untested. */
+  columns: IDifferenceColumn[];
+}
+
+export interface IDifferenceColumn {
+  /** Reference dataset ("a") and target ("b"). */
+  nCellsA: number;
+  nCellsB: number;
+  nSamplesA: number | null;
+  nSamplesB: number | null;
+  tested: boolean;
+  note: string;
 }
 
 /** Build the heatmap / dot plot model. */
@@ -432,7 +469,8 @@ export function buildHeatmapModel(
     columnDendrogram,
     missingGenes,
     nCellsKept: grouping.nKept,
-    notes
+    notes,
+    difference: null
   };
 }
 
@@ -842,7 +880,7 @@ function rowHasValues(data: Float64Array, r: number, nCols: number): boolean {
  * Average-linkage order of some rows (or columns) of `matrix` over some columns (or
  * rows), and the dendrogram in display positions (leaf k at k).
  */
-function clusterOrder(
+export function clusterOrder(
   matrix: IMatrix,
   rows: number[],
   columns: number[],

@@ -15,10 +15,10 @@ import {
 } from '../PlotWidget';
 import { readPlotTheme } from '../theme';
 import {
+  CompareMethodChoice,
   GeneSource,
   HeatmapController,
   MAX_MARKERS,
-  IHeatmapSettings,
   IHeatmapState
 } from './controller';
 import { estimateTextWidth, heatmapFigure, TextMeasure } from './figure';
@@ -71,7 +71,14 @@ const VALUE_LABELS: Record<HeatmapValue, string> = {
   mean: 'Mean (stored values)',
   linear_mean: 'Mean in linear space (Seurat)',
   fraction: 'Fraction expressing',
-  dot: 'Dot plot (mean and fraction)'
+  dot: 'Dot plot (mean and fraction)',
+  log2fc: 'log2 fold change between datasets'
+};
+
+const METHOD_LABELS: Record<CompareMethodChoice, string> = {
+  auto: 'Pseudobulk with a sample column, else Wilcoxon',
+  pseudobulk: 'Pseudobulk DESeq2 (needs ≥ 2 samples per dataset)',
+  wilcoxon: 'Wilcoxon rank-sum on cells'
 };
 
 function HeatmapView(props: {
@@ -112,7 +119,26 @@ function HeatmapView(props: {
         embedded={embedded}
         controlId={controlId}
       />
-      <PlotStatus status={state.status} message={state.message} />
+      <PlotStatus status={state.status} message={state.message}>
+        {state.status === 'loading' && settings.options.value === 'log2fc' && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-exprscope-cancel"
+            onClick={() => controller.cancel()}
+          >
+            Cancel
+          </button>
+        )}
+        {state.status === 'idle' && settings.options.value === 'log2fc' && (
+          <button
+            type="button"
+            className="jp-mod-styled"
+            onClick={() => controller.redraw()}
+          >
+            Redraw
+          </button>
+        )}
+      </PlotStatus>
       {model && (
         <>
           {state.markerSource && settings.geneSource === 'markers' && (
@@ -158,7 +184,15 @@ function HeatmapControls(props: {
     panel.groupingColumns
       .find(c => c.name === selection.clusterColumn)
       ?.categories?.map(c => c.name) ?? [];
-  const update = (patch: Partial<IHeatmapSettings>) => controller.update(patch);
+  const update = (patch: Parameters<HeatmapController['update']>[0]) =>
+    controller.update(patch);
+  const difference = options.value === 'log2fc';
+  const datasets =
+    panel.groupingColumns
+      .find(c => c.name === selection.datasetColumn)
+      ?.categories?.map(c => c.name) ?? [];
+  const comparison = settings.comparison;
+  const reference = comparison.reference ?? datasets[0] ?? '';
   const kept = new Set(
     parseClusterList(settings.clusterText, clusters).clusters ?? []
   );
@@ -213,17 +247,10 @@ function HeatmapControls(props: {
               }
             }}
           />{' '}
-          markers per cluster
+          {difference ? 'changed genes' : 'markers'} per cluster
         </label>
       </fieldset>
       <MatrixField id={controlId('heatmap-matrix')} panel={panel} />
-      <ChoiceField
-        id={controlId('group-by')}
-        label="Columns"
-        value={options.groupBy}
-        choices={entries(GROUP_BY_LABELS)}
-        onChange={groupBy => update({ options: { ...options, groupBy } })}
-      />
       <ChoiceField
         id={controlId('value')}
         label="Value"
@@ -231,14 +258,91 @@ function HeatmapControls(props: {
         choices={entries(VALUE_LABELS)}
         onChange={value => update({ options: { ...options, value } })}
       />
-      <ChoiceField
-        id={controlId('scaling')}
-        label="Scale rows"
-        value={options.scaling}
-        choices={SCALING_CHOICES}
-        onChange={scaling => update({ options: { ...options, scaling } })}
-      />
-      {options.scaling === 'zscore' && (
+      {difference ? (
+        <fieldset>
+          <legend>Compare datasets</legend>
+          <Field label="Reference" htmlFor={controlId('reference')}>
+            <select
+              id={controlId('reference')}
+              className="jp-mod-styled"
+              value={reference}
+              onChange={e =>
+                update({
+                  comparison: {
+                    reference: e.target.value,
+                    target:
+                      comparison.target === e.target.value
+                        ? null
+                        : comparison.target
+                  }
+                })
+              }
+            >
+              {datasets.map(name => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Target" htmlFor={controlId('target')}>
+            <select
+              id={controlId('target')}
+              className="jp-mod-styled"
+              value={comparison.target ?? ''}
+              onChange={e =>
+                update({
+                  comparison: { target: e.target.value || null }
+                })
+              }
+            >
+              <option value="">
+                {datasets.length === 2
+                  ? (datasets.find(d => d !== reference) ?? 'the other dataset')
+                  : 'the other dataset'}
+              </option>
+              {datasets
+                .filter(name => name !== reference)
+                .map(name => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+            </select>
+          </Field>
+          <ChoiceField
+            id={controlId('compare-method')}
+            label="Test"
+            value={comparison.method}
+            choices={entries(METHOD_LABELS)}
+            onChange={method => update({ comparison: { method } })}
+          />
+          <p className="jp-exprscope-hint">
+            Samples:{' '}
+            {selection.sampleColumn
+              ? `'${selection.sampleColumn}'`
+              : 'none (choose a sample column in the sidebar for pseudobulk)'}
+          </p>
+        </fieldset>
+      ) : (
+        <ChoiceField
+          id={controlId('group-by')}
+          label="Columns"
+          value={options.groupBy}
+          choices={entries(GROUP_BY_LABELS)}
+          onChange={groupBy => update({ options: { ...options, groupBy } })}
+        />
+      )}
+      {!difference && (
+        <ChoiceField
+          id={controlId('scaling')}
+          label="Scale rows"
+          value={options.scaling}
+          choices={SCALING_CHOICES}
+          onChange={scaling => update({ options: { ...options, scaling } })}
+        />
+      )}
+      {!difference && options.scaling === 'zscore' && (
         <Field label="Clip at ±" htmlFor={controlId('clip')}>
           <input
             id={controlId('clip')}
@@ -256,7 +360,14 @@ function HeatmapControls(props: {
           />
         </Field>
       )}
-      <Field label="Min cells per column" htmlFor={controlId('min-cells')}>
+      <Field
+        label={
+          difference
+            ? 'Min cells (per sample and dataset)'
+            : 'Min cells per column'
+        }
+        htmlFor={controlId('min-cells')}
+      >
         <input
           id={controlId('min-cells')}
           className="jp-exprscope-number"

@@ -21,6 +21,7 @@ import { dualReplies, freshBuffers } from '../workerProtocol';
 import { cellsOf, content, dualInput, N, swapped } from './fixture';
 
 const { correlateByGroup } = correlation;
+type IGroupCorrelation = correlation.IGroupCorrelation;
 
 function note(model: IDualModel, kind: DualNoteKind) {
   return model.notes.find(n => n.kind === kind);
@@ -761,5 +762,78 @@ describe('the worker protocol', () => {
     expect(content(recoloured)).toEqual(
       content(buildDualModel(input, { ...options, colorBy: 'cluster' }))
     );
+  });
+});
+
+/** Equal to 12 digits, or both NaN (a group with a constant gene has no r). */
+function close(actual: number, expected: number): void {
+  if (Number.isNaN(expected)) {
+    expect(actual).toBeNaN();
+  } else {
+    expect(actual).toBeCloseTo(expected, 12);
+  }
+}
+
+describe('buildDualModel: Δr between datasets', () => {
+  it.each([false, true])(
+    'gives stim − ctrl over all cells and per cluster, as Fisher z of the groups’ r (detected only: %s)',
+    detectedOnly => {
+      const input = dualInput();
+      const model = buildDualModel(input, { nBoot: 0, detectedOnly });
+      // The reference groups, computed independently of the model's Pearson-only path
+      const dataset = input.dataset.codes as Int32Array;
+      const cluster = input.cluster.codes as Int32Array;
+      const combined = Int32Array.from(dataset, (d, i) =>
+        d < 0 || cluster[i] < 0 ? -1 : d * 3 + cluster[i]
+      );
+      const groups = correlateByGroup(input.x!, input.y!, combined, 6, {
+        detectedOnly,
+        nBoot: 0
+      });
+      const byDataset = correlateByGroup(
+        input.x!,
+        input.y!,
+        Int32Array.from(dataset),
+        2,
+        { detectedOnly, nBoot: 0 }
+      );
+      type Row = [string | null, IGroupCorrelation, IGroupCorrelation];
+      const expected: Row[] = [
+        [null, byDataset[1], byDataset[0]],
+        ...[0, 1, 2].map((c): Row => [String(c), groups[3 + c], groups[c]])
+      ];
+      expect(model.deltaR.map(d => d.cluster)).toEqual(expected.map(e => e[0]));
+      model.deltaR.forEach((row, k) => {
+        const [, target, reference] = expected[k];
+        expect(row).toMatchObject({ target: 'stim', reference: 'ctrl' });
+        expect(row.nTarget).toBe(target.nCells);
+        expect(row.nReference).toBe(reference.nCells);
+        close(row.rTarget, target.pearsonR);
+        close(row.rReference, reference.pearsonR);
+        const d = correlation.correlationDifference(
+          target.pearsonR,
+          target.nCells,
+          reference.pearsonR,
+          reference.nCells
+        );
+        close(row.deltaR, d.deltaR);
+        close(row.p, d.p);
+        close(row.ciLow, d.ciLow);
+      });
+    }
+  );
+
+  it('keeps to the kept clusters, and has no rows with one dataset', () => {
+    const kept = buildDualModel(dualInput(), { nBoot: 0, clusters: ['2'] });
+    expect(kept.deltaR.map(d => d.cluster)).toEqual([null, '2']);
+    const one = dualInput();
+    const single = buildDualModel(
+      {
+        ...one,
+        dataset: { codes: new Int32Array(N), categories: ['ctrl'] }
+      },
+      { nBoot: 0 }
+    );
+    expect(single.deltaR).toEqual([]);
   });
 });

@@ -141,6 +141,17 @@ describe('HeatmapController', () => {
     expect(panel.expressionCalls).toHaveLength(1);
   });
 
+  it('lists genes the sidebar was asked for but the matrix lacks, without fetching them', async () => {
+    const { panel, controller } = setup();
+    (panel as any).requestedMissing = ['NOT_A_GENE'];
+    await controller.refresh();
+    const model = controller.state.model!;
+    expect(model.genes).toEqual(['M1', 'N']);
+    expect(model.missingGenes).toEqual(['GONE', 'NOT_A_GENE']);
+    expect(controller.notes().join('\n')).toContain('NOT_A_GENE');
+    expect(panel.expressionCalls).toEqual([['M1', 'N', 'GONE']]);
+  });
+
   it('regroups, rescales and subsets clusters without asking the kernel again', async () => {
     const { panel, controller } = setup();
     await controller.refresh();
