@@ -590,8 +590,14 @@ export class ExprscopePanelModel {
     if (!bridge || !state || !description || bridge.status === 'no-kernel') {
       return;
     }
-    const { object, matrix, genes, datasetColumn, clusterColumn } =
-      state.selection;
+    const {
+      object,
+      matrix,
+      genes,
+      datasetColumn,
+      clusterColumn,
+      sampleColumn
+    } = state.selection;
     if (
       !object ||
       genes.length === 0 ||
@@ -605,7 +611,7 @@ export class ExprscopePanelModel {
     }
     const abort = new AbortController();
     this._loadAbort = abort;
-    const obs = [datasetColumn, clusterColumn].filter(
+    const obs = [datasetColumn, clusterColumn, sampleColumn ?? null].filter(
       (c): c is string => c !== null
     );
     await this._track(async () => {
@@ -654,14 +660,15 @@ export class ExprscopePanelModel {
   ): Promise<IExpressionData> {
     const bridge = this._bridge;
     const description = this.description;
-    const { object, matrix, datasetColumn, clusterColumn } = this.selection;
+    const { object, matrix, datasetColumn, clusterColumn, sampleColumn } =
+      this.selection;
     if (!bridge || !description || !object) {
       throw new ExprscopeError(
         'no_kernel',
         'Pick an object in the exprscope sidebar first.'
       );
     }
-    const obs = [datasetColumn, clusterColumn].filter(
+    const obs = [datasetColumn, clusterColumn, sampleColumn ?? null].filter(
       (c): c is string => c !== null
     );
     return this._repositoryFor(bridge).getExpression(

@@ -154,14 +154,18 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
   await expect(heatmap.locator('.jp-exprscope-notes')).toContainText(
     'DESeq2 on pseudobulk counts'
   );
-  // The known responsive genes are marked significant in every cluster
+  // One mark per cell with padj < 0.05; the known responsive genes carry most of them
   const marks: string[] = await heatmap
     .locator('.jp-exprscope-plot')
     .evaluate(
       (plot: any) =>
         plot.data.find((t: any) => t.name === 'significance')?.text ?? []
     );
-  expect(marks.length).toBeGreaterThanOrEqual(3 * 3);
+  const significant = pseudobulk.filter(r => r.padj !== null && r.padj < 0.05);
+  expect(marks.length).toBe(significant.length);
+  expect(
+    significant.filter(r => truth.includes(r.gene)).length
+  ).toBeGreaterThanOrEqual(3);
 
   // Top changed genes per cluster: mostly the known ones
   await heatmap.locator('#jp-exprscope-n-markers').fill('5');
@@ -173,17 +177,26 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
     'changed genes'
   );
   // (polled: the previous figure, of the chosen genes, may still be on the page)
-  let topRows: string[] = [];
+  let top: IRow[] = [];
   await expect
     .poll(async () => {
-      topRows = [
-        ...new Set((await drawnCells(page, 'pseudobulk')).map(r => r.gene))
-      ];
-      return topRows.some(g => !genes.includes(g));
+      top = await drawnCells(page, 'pseudobulk');
+      return top.some(r => !genes.includes(r.gene));
     })
     .toBe(true);
-  const known = topRows.filter(g => truth.includes(g));
-  expect(known.length).toBeGreaterThanOrEqual(0.8 * topRows.length);
+  // Rows significant in the large clusters are the known responsive genes (FDR 5%); the
+  // small cluster 2 has no power, so its top 5 are whatever ranks first
+  const called = [
+    ...new Set(
+      top
+        .filter(r => r.cluster !== '2' && r.padj !== null && r.padj < 0.05)
+        .map(r => r.gene)
+    )
+  ];
+  expect(called.length).toBeGreaterThanOrEqual(5);
+  expect(called.filter(g => truth.includes(g)).length).toBeGreaterThanOrEqual(
+    0.9 * called.length
+  );
 
   // Export: the spec inside says what was compared
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exprscope-compare-'));

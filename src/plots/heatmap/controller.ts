@@ -729,8 +729,13 @@ export class HeatmapController {
     }
     try {
       const { markers, markerSource } = data;
-      const { datasetColumn, clusterColumn } = this._panel.selection;
+      const { datasetColumn, clusterColumn, sampleColumn } =
+        this._panel.selection;
       const pooled = data.sums ? this._pooledGroups(data.sums) : null;
+      const sample =
+        !pooled && sampleColumn && data.expression?.obs.has(sampleColumn)
+          ? codedColumn(data.expression, sampleColumn)
+          : undefined;
       const dataset = pooled
         ? pooled.dataset
         : codedColumn(data.expression!, datasetColumn);
@@ -760,6 +765,7 @@ export class HeatmapController {
         genes.join('\u0001'),
         datasetColumn,
         clusterColumn,
+        sampleColumn,
         this._panel.matrixLabel
       ].join('\u0000');
       if (this._input?.data !== data || this._input.key !== inputKey) {
@@ -772,6 +778,7 @@ export class HeatmapController {
             missingReason: data.expression?.missingReason,
             dataset,
             cluster,
+            sample,
             matrix: this._panel.matrixLabel,
             groupSums: pooled?.groupSums
           }

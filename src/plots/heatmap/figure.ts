@@ -217,7 +217,10 @@ export function heatmapFigure(
     const label = escapeLabel(column.label);
     const n = difference
       ? differenceCounts(difference.columns[j])
-      : `n=${column.nCells.toLocaleString('en-US')}`;
+      : `n=${column.nCells.toLocaleString('en-US')}` +
+        (column.nSamples != null
+          ? ` · ${column.nSamples} sample${column.nSamples === 1 ? '' : 's'}`
+          : '');
     return column.masked
       ? `<span style="color:${theme.mutedFont}">${label}<br>${n} (masked)</span>`
       : `${label}<br>${n}`;

@@ -88,6 +88,8 @@ export interface IHeatmapInput {
   missingReason?: Readonly<Record<string, string>>;
   dataset: ICodedColumn;
   cluster: ICodedColumn;
+  /** The sample (replicate, donor) of each cell, when chosen: columns count their samples. */
+  sample?: ICodedColumn;
   /** The matrix the values come from, as shown to users ("X", "raw", "layers/counts"). */
   matrix?: string;
   /**
@@ -109,6 +111,8 @@ export interface IHeatmapColumn {
   /** Cluster label of the column (null when grouped by dataset only). */
   cluster: string | null;
   nCells: number;
+  /** Distinct samples among the column's cells (null: no sample column, or kernel sums). */
+  nSamples?: number | null;
   /** Fewer than `minCells` cells: every value of the column is null. */
   masked: boolean;
 }
@@ -243,6 +247,8 @@ export function buildHeatmapModel(
   const missing = requested.filter(gene => !holds(gene));
 
   const grouping = groupCells(input, opts, notes);
+  const samplesPerGroup =
+    input.sample && !pooled ? countSamples(grouping, input.sample) : null;
   let aggregated: IAggregate;
   if (pooled) {
     aggregated = aggregatePooled(
@@ -453,8 +459,15 @@ export function buildHeatmapModel(
     scaling,
     genes: rowOrder.map(r => genes[r]),
     columns: columnOrder.map(j => {
-      const { label, dataset, cluster, nCells: n } = selected[j];
-      return { label, dataset, cluster, nCells: n, masked: masked[j] };
+      const { group, label, dataset, cluster, nCells: n } = selected[j];
+      return {
+        label,
+        dataset,
+        cluster,
+        nCells: n,
+        nSamples: samplesPerGroup ? samplesPerGroup[group] : null,
+        masked: masked[j]
+      };
     }),
     color,
     mean: pick(meanData),
@@ -529,6 +542,23 @@ export function parseClusterList(
     }
   }
   return { clusters, unknown };
+}
+
+/** Distinct samples (codes ≥ 0) among the cells of each group of the grouping. */
+function countSamples(grouping: IGrouping, sample: ICodedColumn): Int32Array {
+  const nS = sample.categories.length;
+  const seen = new Uint8Array(grouping.nGroups * nS);
+  const counts = new Int32Array(grouping.nGroups);
+  const codes = grouping.codes;
+  for (let i = 0; i < codes.length; i++) {
+    const g = codes[i];
+    const s = sample.codes[i];
+    if (g >= 0 && s >= 0 && s < nS && !seen[g * nS + s]) {
+      seen[g * nS + s] = 1;
+      counts[g]++;
+    }
+  }
+  return counts;
 }
 
 /** A column of the heatmap and the aggregate group it reads. */

@@ -89,6 +89,7 @@ describe('buildHeatmapModel: grouping and aggregates', () => {
       dataset: 'stim',
       cluster: '2',
       nCells: 3,
+      nSamples: null,
       masked: false
     });
     // Empty and small combinations stay as masked columns
