@@ -11,6 +11,9 @@ import { CsvCell, toCsv } from './csv';
  * columns have empty values.
  */
 export function heatmapCsv(model: IHeatmapModel): string {
+  if (model.difference) {
+    return differenceCsv(model, model.difference);
+  }
   const rows: CsvCell[][] = [];
   model.genes.forEach((gene, g) => {
     model.columns.forEach((column, c) => {
@@ -138,5 +141,58 @@ export function deltaRCsv(model: IDualModel): string {
       d.z,
       d.p
     ])
+  );
+}
+
+/**
+ * A log2 fold change heatmap's numbers: one row per gene × cluster in plot order, the
+ * comparison's statistics (as `exprscope.heatmap(value="log2fc").data`) and the counts.
+ */
+function differenceCsv(
+  model: IHeatmapModel,
+  difference: NonNullable<IHeatmapModel['difference']>
+): string {
+  const rows: CsvCell[][] = [];
+  model.genes.forEach((gene, g) => {
+    model.columns.forEach((column, c) => {
+      const counts = difference.columns[c];
+      rows.push([
+        gene,
+        column.cluster,
+        model.color[g][c],
+        difference.stat[g][c],
+        difference.pvalue[g][c],
+        difference.padj[g][c],
+        difference.marks[g][c],
+        counts.nCellsA,
+        counts.nCellsB,
+        counts.nSamplesA,
+        counts.nSamplesB,
+        column.masked,
+        difference.method,
+        difference.reference,
+        difference.target
+      ]);
+    });
+  });
+  return toCsv(
+    [
+      'gene',
+      'cluster',
+      'log2fc',
+      'stat',
+      'pvalue',
+      'padj',
+      'mark',
+      'n_cells_a',
+      'n_cells_b',
+      'n_samples_a',
+      'n_samples_b',
+      'masked',
+      'method',
+      'reference',
+      'target'
+    ],
+    rows
   );
 }

@@ -280,6 +280,7 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
   ).json()) {
     await page.request.delete(`/api/sessions/${session.id}`);
   }
+  await page.sidebar.openTab('filebrowser'); // openByPath goes through the file browser
   await page.notebook.openByPath(notebookPath);
   await page.notebook.activate(DEMO);
   const saved = page.locator('.jp-exprscope-saved-plot');

@@ -13,6 +13,7 @@ import { LIGHT_PLOT_THEME } from '../../theme';
 import { HeatmapController } from '../controller';
 import { buildDifferenceModel, changedGeneRows } from '../difference';
 import { CELL_FIELDS, heatmapFigure } from '../figure';
+import { heatmapCsv } from '../../../export/data';
 
 /** Clusters a (tested), b (tested), c (absent from stim: untested); genes G1..G3. */
 function comparison(): IComparison {
@@ -155,6 +156,30 @@ describe('buildDifferenceModel', () => {
       ['b', 'G2', 2]
     ]);
     expect(top.genes).toEqual(['G1', 'G2']);
+  });
+});
+
+describe('difference heatmap CSV', () => {
+  it("writes the comparison's numbers and counts per gene × cluster", () => {
+    const model = buildDifferenceModel({
+      comparison: comparison(),
+      genes: ['G1']
+    });
+    const lines = heatmapCsv(model).trim().split(/\r?\n/);
+    expect(lines[0]).toBe(
+      'gene,cluster,log2fc,stat,pvalue,padj,mark,n_cells_a,n_cells_b,n_samples_a,n_samples_b,masked,method,reference,target'
+    );
+    expect(lines[1].split(',').slice(0, 7)).toEqual([
+      'G1',
+      'a',
+      '2.5',
+      '5',
+      '0.000001',
+      '0.000003',
+      '***'
+    ]);
+    expect(lines[3].split(',').slice(0, 3)).toEqual(['G1', 'c', '']);
+    expect(lines).toHaveLength(4);
   });
 });
 
