@@ -218,7 +218,7 @@ export function heatmapFigure(
     const n = difference
       ? differenceCounts(difference.columns[j])
       : `n=${column.nCells.toLocaleString('en-US')}` +
-        (column.nSamples != null
+        (typeof column.nSamples === 'number'
           ? ` · ${column.nSamples} sample${column.nSamples === 1 ? '' : 's'}`
           : '');
     return column.masked
