@@ -1,5 +1,6 @@
 /**
- * Plotly, loaded on first use: the bundle is large (~4.6 MB) and most sessions open the
+ * Plotly, loaded on first use: even with only the trace types exprscope draws
+ * (./plotlyBundle) it is the largest script of the extension, and most sessions open the
  * sidebar long before they draw anything, so it lives in its own lazily fetched chunk.
  */
 import type * as PlotlyTypes from 'plotly.js';
@@ -119,8 +120,8 @@ let loading: Promise<Plotly> | null = null;
 export function loadPlotly(): Promise<Plotly> {
   if (!loading) {
     loading = import(
-      /* webpackChunkName: "exprscope-plotly" */ 'plotly.js-dist-min'
-    ).then(module => ((module as any).default ?? module) as Plotly);
+      /* webpackChunkName: "exprscope-plotly" */ './plotlyBundle'
+    ).then(module => module.default as Plotly);
     // A failed load (e.g. server gone) may succeed later: do not cache the failure.
     loading.catch(() => (loading = null));
   }
