@@ -365,7 +365,8 @@ export function blendEmbeddingFigure(
   const layout: PlotLayout = {
     ...baseLayout(theme, title),
     height: 480,
-    margin: { l: 30, r: 20, t: 50, b: 40 },
+    // r: room for the key's "both" label, right of its top corner
+    margin: { l: 30, r: 44, t: 50, b: 40 },
     showlegend: false,
     xaxis: {
       ...hidden,
