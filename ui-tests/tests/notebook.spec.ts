@@ -36,6 +36,8 @@ async function runCell(page: IJupyterLabPageFixture, code: string) {
 async function plotOutput(page: IJupyterLabPageFixture, index: number) {
   const cell = await page.notebook.getCellLocator(index);
   const output = cell!.locator('.jp-exprscope-output');
+  // Plots in outputs are drawn once seen (releaseOffscreen): bring the output into view
+  await output.first().scrollIntoViewIfNeeded();
   await expect(
     output.locator('.jp-exprscope-plot[data-rendered="true"]').first()
   ).toBeVisible();
