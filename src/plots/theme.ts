@@ -49,14 +49,28 @@ export function readPlotTheme(
 }
 
 /**
- * Diverging scale for scaled values: blue = low, red = high (ColorBrewer RdBu), with a
- * neutral middle that stays visible on the theme's background.
+ * Diverging scale for scaled values: blue = low, red = high (ColorBrewer RdBu stops),
+ * with a quiet middle close to the theme's background, so that the farther a value is
+ * from 0 the more it stands out. On the dark theme the lightness runs the other way
+ * (light ends, near-black middle): there RdBu's dark ends stood out less than its
+ * quarter points, and its middle grey was near the masked cells' grey (5.6 ΔE2000, now
+ * 11.7); src/plots/__tests__/colorVision.spec.ts measures both, with colour-blind
+ * simulation.
  */
 export function divergingScale(theme: IPlotTheme): [number, string][] {
+  if (theme.isDark) {
+    return [
+      [0, '#92c5de'],
+      [0.25, '#4393c3'],
+      [0.5, '#262626'],
+      [0.75, '#d6604d'],
+      [1, '#f4a582']
+    ];
+  }
   return [
     [0, '#2166ac'],
     [0.25, '#67a9cf'],
-    [0.5, theme.isDark ? '#5a5a5a' : '#f7f7f7'],
+    [0.5, '#f7f7f7'],
     [0.75, '#ef8a62'],
     [1, '#b2182b']
   ];
