@@ -55,7 +55,7 @@ es_frame <- data.frame(a = 1:3)
 invisible(gc())
 """.replace("KANG_PATH", json.dumps(str(KANG_SEURAT_RDS)))
 
-API_FUNCTIONS = ["exprscope_dual_expression", "exprscope_heatmap"]
+API_FUNCTIONS = ["exprscope_compare", "exprscope_dual_expression", "exprscope_heatmap"]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from kernel_harness import r_kernel_session
-from test_comm_fuzz import VALID, cases, problem
+from test_comm_fuzz import JUNK, VALID, cases, problem
 from test_r_kernel import _irkernel_installed
 
 pytestmark = pytest.mark.skipif(not _irkernel_installed(), reason="R with IRkernel not installed")
@@ -51,6 +51,36 @@ R_VALID: dict[str, dict[str, Any]] = {
     for op, args in VALID.items()
 }
 
+# compare (R's; the Python fuzz table has no entry for it): pbmc_small's groups as the two
+# datasets, Wilcoxon on two genes so that each case is quick.
+R_COMPARE = {
+    "object": "es_pbmc",
+    "matrix": "RNA/data",
+    "reference": "g1",
+    "dataset_key": "groups",
+    "cluster_key": "RNA_snn_res.1",
+    "method": "wilcoxon",
+    "genes": ["MS4A1", "HLA-DRA"],
+}
+COMPARE_FIELDS = [
+    *R_COMPARE,
+    "target",
+    "sample_key",
+    "clusters",
+    "min_cells",
+    "counts",
+]
+
+
+def compare_cases() -> list[tuple[str, dict[str, Any], str]]:
+    out = [
+        ("compare", {**R_COMPARE, field: value}, f"compare.{field}[{index}]")
+        for field in COMPARE_FIELDS
+        for index, value in enumerate(JUNK)
+    ]
+    out.append(("compare", {**R_COMPARE, "junk": [{"nested": [None, 1e308]}]}, "compare.junk"))
+    return out
+
 
 @pytest.fixture(scope="module")
 def r_fuzz_kernel():
@@ -61,12 +91,16 @@ def r_fuzz_kernel():
 def test_every_field_of_every_op_in_r(r_fuzz_kernel):
     before = r_fuzz_kernel.evaluate_json(R_DIGEST_CODE)
     problems = {}
-    for op, args, label in cases(R_VALID):
+    for op, args, label in [*cases(R_VALID), *compare_cases()]:
         reply = r_fuzz_kernel.call(op, **args)  # exactly one well-formed reply
         if (found := problem(reply)) is not None:
             problems[label] = found
     assert problems == {}
     reply = r_fuzz_kernel.call("fetch", object="es_pbmc", matrix="RNA/data", genes=["MS4A1"])
     assert reply.result["genes"] == ["MS4A1"] and reply.table().num_rows == 80
+    reply = r_fuzz_kernel.call("compare", **R_COMPARE)  # the valid request works
+    clusters = reply.result["clusters"]  # cluster 2 has 9 cells in g2, under min_cells
+    assert [c["tested"] for c in clusters] == [True, True, False]
+    assert clusters[2]["note"] == "fewer than 10 cells in 'g1' or 'g2'"
     assert r_fuzz_kernel.evaluate_json(R_DIGEST_CODE) == before
     assert r_fuzz_kernel.evaluate_json("cat(tolower(file.exists('es_fuzz_ran')))") is False

@@ -14,6 +14,7 @@ import rArgs from '../../exprscope/kernel/r/01-args.R';
 import rObjects from '../../exprscope/kernel/r/02-objects.R';
 import rStats from '../../exprscope/kernel/r/03-stats.R';
 import rOps from '../../exprscope/kernel/r/04-ops.R';
+import rCompare from '../../exprscope/kernel/r/04b-compare.R';
 import rService from '../../exprscope/kernel/r/05-service.R';
 import rApi from '../../exprscope/kernel/r/06-api.R';
 import rStart from '../../exprscope/kernel/r/07-start.R';
@@ -31,6 +32,7 @@ export const R_SETUP_SNIPPET: string = [
   rObjects,
   rStats,
   rOps,
+  rCompare,
   rService,
   rApi,
   rStart

@@ -1,5 +1,5 @@
-# exprscope R helper (see 00-env.R): the notebook functions exprscope_heatmap() and
-# exprscope_dual_expression().
+# exprscope R helper (see 00-env.R): the notebook functions exprscope_heatmap(),
+# exprscope_dual_expression() and exprscope_compare().
 local({
   # -- notebook plots: exprscope_heatmap() and exprscope_dual_expression() --------------------
   # The user-facing functions check their arguments against the object (any mistake stops
@@ -565,13 +565,113 @@ local({
     ))
   }
 
-  # The environment "exprscope" on the search path, holding the two functions: attached
+  # -- exprscope_compare(): the compare op's numbers as a data.frame --------------------------
+  # Nothing is displayed, so the object may be any Seurat or SingleCellExperiment value (not
+  # only a global variable). One row per gene x cluster, untested clusters included with NaN
+  # and a note, as Python's exprscope.compare.
+
+  compare_frame <- function(object, label, reference, target, dataset_key, cluster_key,
+                            sample_key, method, clusters, genes, min_cells, matrix, counts) {
+    kind <- object_kind(object)
+    if (is.null(kind)) {
+      usage_error(
+        "object must be a Seurat or SingleCellExperiment object, not a %s.", class(object)[1L]
+      )
+    }
+    view <- make_view(object, kind)
+    view$name <- label
+    check_string(reference, "reference", "the dataset compared against (e.g. \"ctrl\")")
+    check_string(target, "target", "a dataset name", optional = TRUE)
+    if (!is.null(method)) check_choice(method, "method", COMPARE_METHODS)
+    check_string(sample_key, "sample_key", "a metadata column name", optional = TRUE)
+    check_string(counts, "counts", "a matrix id such as \"RNA/counts\"", optional = TRUE)
+    min_cells <- check_integer(min_cells, "min_cells", 1L)
+    if (!is.null(clusters)) {
+      clusters <- check_labels(
+        clusters, "clusters", "a vector of cluster labels (character, factor or whole numbers)",
+        "at least one cluster, or NULL for all", allow_numbers = TRUE
+      )
+    }
+    if (!is.null(genes)) {
+      genes <- check_labels(
+        genes, "genes", "a gene name or a character vector of gene names",
+        "at least one gene, or NULL for all"
+      )
+    }
+    entry <- user_matrix(view, matrix)
+    columns <- user_columns(view, dataset_key, cluster_key)
+    for (role in c("dataset", "cluster")) {
+      if (is.na(columns[[role]])[1L]) {
+        usage_error(
+          "No %s column could be guessed from the usual names; pass %s_key = <metadata column>.",
+          role, role
+        )
+      }
+    }
+    comparison <- tryCatch(
+      compare_core(
+        view, entry$id, reference, target, columns$dataset, columns$cluster, sample_key,
+        method, clusters, genes, min_cells, counts
+      ),
+      exprscope_error = function(e) usage_error("%s", conditionMessage(e))
+    )
+    attrs <- comparison$attrs
+    per_cluster <- comparison$clusters
+    each <- function(value_of) {
+      unlist(lapply(per_cluster, function(e) rep(value_of(e), length.out = length(e$genes))))
+    }
+    count <- function(name) {
+      function(e) if (is.na(e[[name]])[1L]) NA_integer_ else as.integer(e[[name]])
+    }
+    frame <- data.frame(
+      gene = as.character(each(function(e) e$genes)),
+      cluster = as.character(each(function(e) e$cluster)),
+      log2fc = as.double(each(function(e) e$log2fc)),
+      stat = as.double(each(function(e) e$stat)),
+      pvalue = as.double(each(function(e) e$pvalue)),
+      padj = as.double(each(function(e) e$padj)),
+      n_cells_a = as.integer(each(count("n_cells_a"))),
+      n_cells_b = as.integer(each(count("n_cells_b"))),
+      n_samples_a = as.integer(each(count("n_samples_a"))),
+      n_samples_b = as.integer(each(count("n_samples_b"))),
+      method = rep(attrs$method, length.out = sum(lengths(lapply(per_cluster, `[[`, "genes")))),
+      # Python's note: why a cluster was not tested, else the Wilcoxon caveat (or nothing).
+      note = as.character(each(function(e) {
+        if (nzchar(e$note) || !e$tested || attrs$method != "wilcoxon") e$note else attrs$caveat
+      })),
+      stringsAsFactors = FALSE
+    )
+    attr(frame, "comparison") <- attrs
+    frame
+  }
+
+  user_compare <- function(object, reference, target = NULL, dataset_key = NULL,
+                           cluster_key = NULL, sample_key = NULL, method = NULL,
+                           clusters = NULL, genes = NULL, min_cells = 10, matrix = NULL,
+                           counts = NULL) {
+    call <- sys.call()
+    if (missing(object)) {
+      stop(simpleError(paste(
+        "object is missing: give a Seurat or SingleCellExperiment object, e.g.",
+        "exprscope_compare(pbmc, reference = \"ctrl\", ...)."
+      ), call))
+    }
+    label <- paste(deparse(substitute(object), width.cutoff = 60L, nlines = 1L), collapse = "")
+    if (missing(reference)) reference <- NULL
+    as_user_call(call, compare_frame(
+      object, label, reference, target, dataset_key, cluster_key, sample_key, method, clusters,
+      genes, min_cells, matrix, counts
+    ))
+  }
+
+  # The environment "exprscope" on the search path, holding the three functions: attached
   # once, its functions replaced when the snippet runs again.
   attach_api <- function() {
     if (!API_NAME %in% search()) attach(NULL, pos = 2L, name = API_NAME, warn.conflicts = FALSE)
     api <- as.environment(API_NAME)
     assign("exprscope_heatmap", user_heatmap, envir = api)
     assign("exprscope_dual_expression", user_dual_expression, envir = api)
+    assign("exprscope_compare", user_compare, envir = api)
     invisible(api)
   }
 }, envir = .exprscope)
