@@ -4,7 +4,7 @@ The Python package holds three things:
 
 - the kernel side of the comm bridge (:mod:`exprscope.kernel`) that the JupyterLab extension
   talks to, with one adapter per data type (:mod:`exprscope.adapters`);
-- the Python API (aggregates, markers, correlations) that computes the same numbers as the
+- the Python API (aggregates, markers, conserved markers, correlations) that computes the same numbers as the
   browser, for use in notebooks and scripts, and the notebook widgets
   (:func:`heatmap`, :func:`dual_expression`, :mod:`exprscope.widgets`);
 - the bundled demo data (:mod:`exprscope.datasets`);
@@ -29,6 +29,7 @@ __all__ = [
     "__version__",
     "aggregate",
     "compare",
+    "conserved_markers",
     "correlate",
     "datasets",
     "differential_correlation",
@@ -45,6 +46,7 @@ _LAZY = {
     "aggregate": "api",
     "correlate": "api",
     "markers": "api",
+    "conserved_markers": "conserved",
     "compare": "conditions",
     "differential_correlation": "conditions",
     "pseudobulk": "conditions",

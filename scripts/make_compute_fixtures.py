@@ -7,7 +7,14 @@ and requires the same numbers; ``exprscope/tests/test_compute_fixture.py`` recom
 Python outputs from the stored inputs so the fixture cannot go stale.
 
 Data: ``scanpy.datasets.pbmc68k_reduced()`` (ships in the scanpy wheel), its log-normalised
-``raw`` matrix. Run from the repository root::
+``raw`` matrix.
+
+``src/compute/__tests__/fixtures/conserved_fixture.json`` holds per-group sums by cluster ×
+dataset and the conserved-markers statistics of ``exprscope.compute.markers`` (a file of its
+own: the main fixture is at its size budget). Data: ``exprscope.datasets.kang_pbmc()``
+(cluster × ctrl/stim) and pbmc68k_reduced (bulk_labels × cell-cycle phase: three "datasets",
+clusters absent from some). ``exprscope/tests/test_conserved_markers.py`` recomputes its
+outputs. Run from the repository root, then ``npx prettier --write`` both files::
 
     python scripts/make_compute_fixtures.py
 """
@@ -37,9 +44,12 @@ from exprscope.compute import (  # noqa: E402
 )
 from exprscope.compute.aggregate import GroupMoments  # noqa: E402
 from exprscope.compute.compare import fisher_z_difference  # noqa: E402
+from exprscope.compute.markers import conserved_statistics, conserved_top  # noqa: E402
 
 FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "compute_fixture.json"
+CONSERVED_FIXTURE = FIXTURE.parent / "conserved_fixture.json"
 MAX_BYTES = 300_000
+CONSERVED_MAX_BYTES = 200_000
 
 N_CELLS = 300
 CELL_GENES = ["HLA-DRA", "CD74", "CST3", "LYZ", "NKG7", "GNLY", "MS4A1", "CD79A"]
@@ -51,6 +61,15 @@ N_MARKER_GENES = 80
 MIN_CELLS = 5
 #: Bootstrap settings of the Spearman interval, per grouping.
 BOOTSTRAP = {"louvain": {"n_boot": 1000, "seed": 0}, "phase": {"n_boot": 500, "seed": 5}}
+#: Genes of the conserved-markers case on the Kang data: cell-type markers expected to be
+#: conserved across IFN-beta stimulation, interferon-stimulated genes, housekeeping genes.
+KANG_CONSERVED_GENES = [
+    "CD14", "LYZ", "S100A8", "S100A9", "FCGR3A", "MS4A7", "MS4A1", "CD79A", "CD79B", "CD3D",
+    "CD3E", "IL7R", "CCR7", "NKG7", "GNLY", "GZMB", "PPBP", "PF4", "HBB", "HBA2", "CD74",
+    "HLA-DRA", "FCER1A", "CLEC5A", "VCAN", "ISG15", "IFI6", "IFIT1", "IFIT3", "CXCL10", "MX1",
+    "RSAD2", "TYROBP", "FTL", "RPS6", "MALAT1", "ACTB", "B2M",
+]  # fmt: skip
+N_PBMC_CONSERVED_GENES = 20
 
 
 def build_inputs() -> dict[str, Any]:
@@ -148,6 +167,127 @@ def _distribution_cases() -> dict[str, list[list[float]]]:
         "normal_quantile": quantile_cases,
         "normal_cdf": cdf_cases,
     }
+
+
+def build_conserved_inputs() -> dict[str, Any]:
+    """Per-group sums by cluster × dataset (cluster-major) of two real data sets."""
+    import scanpy as sc
+
+    from exprscope import datasets
+    from exprscope.compute._matrix import group_codes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pbmc = sc.datasets.pbmc68k_reduced()
+    raw = pbmc.raw.to_adata()
+    pbmc_genes = list(
+        raw.var_names[np.argsort(-raw.X.getnnz(axis=0), kind="stable")[:N_PBMC_CONSERVED_GENES]]
+    )
+    kang = datasets.kang_pbmc()
+    cases = []
+    for name, source, adata, genes, keys, min_cells in [
+        (
+            "kang",
+            "exprscope.datasets.kang_pbmc(), X (log-normalised): cluster × dataset",
+            kang,
+            KANG_CONSERVED_GENES,
+            ["cluster", "dataset"],
+            5,  # cluster 7 has 3 control cells: left out, so the cluster is untested
+        ),
+        (
+            "pbmc68k_phase",
+            "scanpy.datasets.pbmc68k_reduced(), raw: bulk_labels × phase as datasets",
+            raw,
+            pbmc_genes,
+            ["bulk_labels", "phase"],
+            3,  # several cell types have 0–2 G2M cells: left out of their combination
+        ),
+    ]:
+        codes, labels = group_codes(adata.obs, keys)
+        moments = group_moments(adata[:, genes].X, codes, len(labels))
+        cases.append(
+            {
+                "name": name,
+                "source": source,
+                "genes": genes,
+                "group_labels": [
+                    [str(c), str(d)] for c, d in zip(labels[keys[0]], labels[keys[1]], strict=True)
+                ],
+                "clusters": [str(c) for c in labels[keys[0]].cat.categories],
+                "datasets": [str(d) for d in labels[keys[1]].cat.categories],
+                "n": moments.n.tolist(),
+                "sum": moments.sum.tolist(),
+                "sum_sq": moments.sum_sq.tolist(),
+                "log_base": None,
+                "min_cells": min_cells,
+                "alpha": 0.05,
+                "n_top": 4,
+            }
+        )
+    return {"cases": cases}
+
+
+def compute_conserved_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What ``exprscope.compute.markers`` computes from the conserved-markers inputs."""
+    outputs = {}
+    for case in inputs["cases"]:
+        n_genes = len(case["genes"])
+        n_groups = len(case["n"])
+        moments = GroupMoments(
+            n=np.asarray(case["n"], dtype=np.float64),
+            sum=np.asarray(case["sum"], dtype=np.float64),
+            sum_sq=np.asarray(case["sum_sq"], dtype=np.float64),
+            nnz=np.zeros((n_groups, n_genes)),
+            has_negative=np.zeros(n_genes, dtype=bool),
+            total_n=float(np.sum(case["n"])),
+            total_sum=np.sum(case["sum"], axis=0),
+            total_sum_sq=np.sum(case["sum_sq"], axis=0),
+        )
+        n_clusters, n_datasets = len(case["clusters"]), len(case["datasets"])
+        result: dict[str, Any] = {}
+        for combine in ("max", "fisher"):
+            stats = conserved_statistics(
+                moments,
+                n_clusters,
+                n_datasets,
+                combine=combine,
+                alpha=case["alpha"],
+                min_cells=case["min_cells"],
+                log_base=case["log_base"],
+            )
+            if combine == "max":  # the per-dataset tests do not depend on the combination
+                pairs = n_clusters * n_datasets
+                result.update(
+                    {
+                        "tested": stats.tested.ravel().tolist(),
+                        "n_cells": stats.n_cells.ravel().tolist(),
+                        "n_rest": stats.n_rest.ravel().tolist(),
+                        **{
+                            key: getattr(stats, key).reshape(pairs, n_genes).tolist()
+                            for key in ("score", "logfoldchange", "pval", "pval_adj")
+                        },
+                        "category": stats.category.tolist(),
+                        "specific_to": stats.specific_to.tolist(),
+                    }
+                )
+            top = conserved_top(stats, case["n_top"])
+            # The table's per-dataset columns repeat the arrays above: not stored twice
+            keys = ["cluster", "category", "specific_to", "rank", "gene", "combined_p"]
+            result[combine] = {
+                "combined_p": stats.combined_p.tolist(),
+                "table": {column: top[column].tolist() for column in keys},
+            }
+        outputs[case["name"]] = result
+    return outputs
+
+
+def _write_json(path: Path, data: dict[str, Any], max_bytes: int) -> None:
+    text = json.dumps(to_json_compatible(data), allow_nan=False, separators=(",", ":"))
+    if len(text) > max_bytes:
+        raise SystemExit(f"{path.name} is {len(text)} bytes, over the {max_bytes}-byte budget.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    print(f"wrote {path.relative_to(REPO)} ({len(text):,} bytes)")
 
 
 def _moments_from_dict(stored: dict[str, Any]) -> GroupMoments:
@@ -303,12 +443,18 @@ def main() -> None:
         "inputs": inputs,
         "outputs": compute_outputs(inputs),
     }
-    text = json.dumps(to_json_compatible(fixture), allow_nan=False, separators=(",", ":"))
-    if len(text) > MAX_BYTES:
-        raise SystemExit(f"Fixture is {len(text)} bytes, over the {MAX_BYTES}-byte budget.")
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    FIXTURE.write_text(text + "\n")
-    print(f"wrote {FIXTURE.relative_to(REPO)} ({len(text):,} bytes)")
+    _write_json(FIXTURE, fixture, MAX_BYTES)
+    conserved_inputs = build_conserved_inputs()
+    conserved = {
+        "description": (
+            "Inputs (per-group sums of real data by cluster × dataset) and the conserved-"
+            "markers outputs of exprscope.compute.markers (Python) for the cross-implementation "
+            "test. Generated by scripts/make_compute_fixtures.py; null stands for NaN."
+        ),
+        "inputs": conserved_inputs,
+        "outputs": compute_conserved_outputs(conserved_inputs),
+    }
+    _write_json(CONSERVED_FIXTURE, conserved, CONSERVED_MAX_BYTES)
 
 
 if __name__ == "__main__":

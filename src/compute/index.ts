@@ -10,3 +10,4 @@ export * from './hclust';
 export * from './markers';
 export * from './rng';
 export * from './scale';
+export * from './conserved';

@@ -1,13 +1,19 @@
 /**
  * Browser vs kernel: the TypeScript core run on the inputs stored in
- * `fixtures/compute_fixture.json` must give the numbers the Python implementation
- * (`exprscope/compute/`) stored there. The fixture is written by
- * `scripts/make_compute_fixtures.py`; null stands for NaN.
+ * `fixtures/compute_fixture.json` (and `fixtures/conserved_fixture.json`, the conserved
+ * markers) must give the numbers the Python implementation (`exprscope/compute/`) stored
+ * there. The fixtures are written by `scripts/make_compute_fixtures.py`; null stands for
+ * NaN.
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
 import { aggregate, combineCodes, groupStats, IMatrix } from '../aggregate';
+import {
+  CombineMethod,
+  conservedMarkers,
+  conservedStatistics
+} from '../conserved';
 import {
   correlateByGroup,
   correlationDifference,
@@ -554,4 +560,190 @@ describe('cross-implementation fixture (TypeScript vs exprscope.compute)', () =>
       true
     );
   });
+});
+
+interface IConservedCase {
+  name: string;
+  genes: string[];
+  group_labels: string[][];
+  clusters: string[];
+  datasets: string[];
+  n: number[];
+  sum: number[][];
+  sum_sq: number[][];
+  log_base: number | null;
+  min_cells: number;
+  alpha: number;
+  n_top: number;
+}
+
+interface IConservedOutput {
+  tested: boolean[];
+  n_cells: number[];
+  n_rest: number[];
+  score: Num[][];
+  logfoldchange: Num[][];
+  pval: Num[][];
+  pval_adj: Num[][];
+  category: string[][];
+  specific_to: number[][];
+  max: IConservedCombination;
+  fisher: IConservedCombination;
+}
+
+interface IConservedCombination {
+  combined_p: Num[][];
+  table: {
+    cluster: number[];
+    category: string[];
+    specific_to: number[];
+    rank: number[];
+    gene: number[];
+    combined_p: number[];
+  };
+}
+
+const conservedFixture = JSON.parse(
+  readFileSync(join(__dirname, 'fixtures', 'conserved_fixture.json'), 'utf8')
+) as {
+  inputs: { cases: IConservedCase[] };
+  outputs: Record<string, IConservedOutput>;
+};
+
+describe('cross-implementation fixture: conserved markers', () => {
+  describe.each(conservedFixture.inputs.cases.map(c => [c.name, c] as const))(
+    '%s',
+    (name, input) => {
+      const stored = conservedFixture.outputs[name];
+      const moments = {
+        genes: input.genes,
+        groupLabels: input.group_labels,
+        n: Float64Array.from(input.n),
+        sum: Float64Array.from(input.sum.flat()),
+        sumSq: Float64Array.from(input.sum_sq.flat()),
+        logBase: input.log_base
+      };
+      const options = {
+        alpha: input.alpha,
+        minCells: input.min_cells,
+        n: input.n_top
+      };
+      const stats = conservedStatistics(moments, options);
+      const nGenes = input.genes.length;
+
+      it('tests the same cluster × dataset pairs, datasets left out alike', () => {
+        expect(stats.clusters).toEqual(input.clusters);
+        expect(stats.datasets).toEqual(input.datasets);
+        expect(stats.tested).toEqual(stored.tested);
+        expect(Array.from(stats.nCells)).toEqual(stored.n_cells);
+        expect(Array.from(stats.nRest)).toEqual(stored.n_rest);
+        expect(stored.tested.some(tested => !tested)).toBe(true);
+      });
+
+      it('agrees on every per-dataset score, fold change, p and adjusted p', () => {
+        stored.tested.forEach((_, pair) => {
+          const slice = (values: Float64Array): Float64Array =>
+            values.subarray(pair * nGenes, (pair + 1) * nGenes);
+          const where = `pair ${pair}`;
+          expectAgreeAll(
+            slice(stats.score),
+            stored.score[pair],
+            MARKER_TOL,
+            `${where} score`
+          );
+          expectAgreeAll(
+            slice(stats.logFoldChange),
+            stored.logfoldchange[pair],
+            MARKER_TOL,
+            `${where} logfoldchange`
+          );
+          expectAgreeAll(
+            slice(stats.pval),
+            stored.pval[pair],
+            MARKER_TOL,
+            `${where} pval`,
+            true
+          );
+          expectAgreeAll(
+            slice(stats.pvalAdj),
+            stored.pval_adj[pair],
+            MARKER_TOL,
+            `${where} pval_adj`,
+            true
+          );
+        });
+      });
+
+      it('classifies every gene alike', () => {
+        expect(stats.category).toEqual(stored.category.flat());
+        expect(Array.from(stats.specificTo)).toEqual(stored.specific_to.flat());
+        expect(stats.category).toContain('conserved');
+        expect(stats.category).toContain('specific');
+      });
+
+      it.each(['max', 'fisher'] as CombineMethod[])(
+        'combines the p-values alike and ranks the same table: %s',
+        combine => {
+          const combined = stored[combine];
+          const ours = conservedStatistics(moments, { ...options, combine });
+          expectAgreeAll(
+            ours.combinedP,
+            combined.combined_p.flat(),
+            MARKER_TOL,
+            `${combine} combined p`,
+            true
+          );
+          const { rows } = conservedMarkers(moments, { ...options, combine });
+          const table = combined.table;
+          expect(
+            rows.map(row => [
+              row.cluster,
+              row.category,
+              row.specificTo,
+              row.rank,
+              row.gene
+            ])
+          ).toEqual(
+            table.gene.map((gene, i) => [
+              input.clusters[table.cluster[i]],
+              table.category[i],
+              table.specific_to[i] < 0
+                ? null
+                : input.datasets[table.specific_to[i]],
+              table.rank[i],
+              input.genes[gene]
+            ])
+          );
+          rows.forEach((row, i) => {
+            expectAgree(
+              row.combinedP,
+              table.combined_p[i],
+              MARKER_TOL,
+              `${combine} row ${i} combined p`,
+              true
+            );
+            const k = table.cluster[i];
+            row.perDataset.forEach((values, d) => {
+              const pair = k * input.datasets.length + d;
+              const j = table.gene[i];
+              expect(values.tested).toBe(stored.tested[pair]);
+              expectAgree(
+                values.pval,
+                stored.pval[pair][j],
+                MARKER_TOL,
+                `${combine} row ${i} pval ${values.dataset}`,
+                true
+              );
+              expectAgree(
+                values.logFoldChange,
+                stored.logfoldchange[pair][j],
+                MARKER_TOL,
+                `${combine} row ${i} logfc ${values.dataset}`
+              );
+            });
+          });
+        }
+      );
+    }
+  );
 });
