@@ -28,6 +28,7 @@ import { ExprscopeSidebar } from './panel/sidebar';
 import { DualController } from './plots/dual/controller';
 import { DualExpressionWidget } from './plots/dual/widget';
 import {
+  createConservedWorkerBuilder,
   createDualWorkerBuilder,
   createHeatmapWorkerBuilder
 } from './plots/workers';
@@ -133,7 +134,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       themeChanged: themes?.themeChanged,
       notebooks,
       createDualBuilder: createDualWorkerBuilder,
-      createHeatmapBuilder: createHeatmapWorkerBuilder
+      createHeatmapBuilder: createHeatmapWorkerBuilder,
+      createConservedBuilder: createConservedWorkerBuilder
     };
     setPlotServices(services);
     widgetRegistry?.registerWidget({
@@ -198,7 +200,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     const openHeatmap = singleView(() => {
       const controller = new HeatmapController(model, {
-        buildInWorker: createHeatmapWorkerBuilder()
+        buildInWorker: createHeatmapWorkerBuilder(),
+        conservedInWorker: createConservedWorkerBuilder()
       });
       void controller.refresh();
       return new HeatmapWidget({

@@ -1,5 +1,6 @@
 import { ICellIds, IEmbedding, ObsColumn, Utf8Column } from './arrow';
 import { comparisonBytes, IComparison } from './comparison';
+import type { IGroupSufficientStats } from './groupStats';
 
 /** Which object version cached data belongs to. */
 export interface IObjectScope {
@@ -25,7 +26,12 @@ export interface ICacheStats {
 export const DEFAULT_CACHE_BYTES = 512 * 1024 * 1024;
 
 type CachedValue =
-  Float32Array | ObsColumn | IEmbedding | ICellIds | IComparison;
+  | Float32Array
+  | ObsColumn
+  | IEmbedding
+  | ICellIds
+  | IComparison
+  | IGroupSufficientStats;
 
 interface IEntry {
   objectKey: string;
@@ -47,7 +53,8 @@ const STRING_OVERHEAD_BYTES = 16;
 
 /**
  * The one cache of fetched columns (and of condition comparisons, which
- * take minutes to compute), shared by all repositories. Keys are kernel id,
+ * take minutes to compute, and of whole-matrix group statistics), shared by
+ * all repositories. Keys are kernel id,
  * object, fingerprint, then matrix + gene / obs column / embedding name /
  * comparison arguments. Storing data under a new fingerprint drops the object's
  * older data, so stale data is never served. Least recently used columns
@@ -149,6 +156,35 @@ export class ExpressionCache {
       comparison,
       comparisonBytes(comparison)
     );
+  }
+
+  /** A `group_stats` reply for these arguments (`groupStatsKey`), if cached. */
+  getGroupStats(
+    scope: IObjectScope,
+    key: string
+  ): IGroupSufficientStats | undefined {
+    return this._get(scope, `group_stats\0${key}`) as
+      IGroupSufficientStats | undefined;
+  }
+
+  setGroupStats(
+    scope: IObjectScope,
+    key: string,
+    stats: IGroupSufficientStats
+  ): void {
+    const arrays = [
+      stats.n,
+      stats.sum,
+      stats.sumSq,
+      stats.nnz,
+      stats.sumExpm1,
+      stats.total.sum,
+      stats.total.sumSq
+    ];
+    const bytes =
+      arrays.reduce((total, a) => total + (a?.byteLength ?? 0), 0) +
+      stringBytes(stats.genes);
+    this._set(scope, `group_stats\0${key}`, stats, bytes);
   }
 
   /** Number of cells of the object version, if seen. */

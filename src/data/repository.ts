@@ -19,6 +19,11 @@ import {
   ICompareResult,
   IComparison
 } from './comparison';
+import {
+  decodeGroupStats,
+  IGroupStatsResult,
+  IGroupSufficientStats
+} from './groupStats';
 
 /** What the repository needs from a KernelBridge (a fake in tests). */
 export interface IExpressionSource {
@@ -42,6 +47,13 @@ export interface IExpressionRequest {
   obs?: string[];
   embedding?: string | null;
   cellIds?: boolean;
+}
+
+/** A whole-matrix `group_stats` request: every gene, grouped by obs columns. */
+export interface IGroupStatsArgs {
+  matrix: string;
+  /** obs columns, e.g. [cluster, dataset]; groups are their label combinations. */
+  groupby: string[];
 }
 
 export interface IExpressionData {
@@ -152,6 +164,42 @@ export class ExpressionRepository implements IDisposable {
     const comparison = decodeComparison(result, tableFromIPC(payload));
     this._cache.setComparison(scope, key, comparison);
     return comparison;
+  }
+
+  /**
+   * Per-group sufficient statistics of every gene of a matrix (`group_stats` without
+   * `genes`), from the cache or the kernel: what whole-matrix marker tests start from.
+   */
+  async getGroupStats(
+    object: string,
+    fingerprint: string,
+    args: IGroupStatsArgs,
+    options: IRequestOptions = {}
+  ): Promise<IGroupSufficientStats> {
+    const kernelId = this._source.kernelId;
+    if (kernelId === null) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'No kernel is running for this notebook or console. Start a kernel to continue.'
+      );
+    }
+    const scope = { kernelId, object, fingerprint };
+    const key = [args.matrix, ...args.groupby].join('\u0000');
+    const cached = this._cache.getGroupStats(scope, key);
+    if (cached) {
+      return cached;
+    }
+    const { result, payload } = await this._source.request<IGroupStatsResult>(
+      'group_stats',
+      { object, matrix: args.matrix, groupby: args.groupby },
+      options
+    );
+    if (!payload) {
+      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
+    }
+    const stats = decodeGroupStats(result, tableFromIPC(payload));
+    this._cache.setGroupStats(scope, key, stats);
+    return stats;
   }
 
   private async _getExpression(

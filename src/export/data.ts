@@ -1,6 +1,7 @@
 /**
  * "Download data": the numbers a plot shows, as CSV tables built from its model.
  */
+import type { IConservedMarkers } from '../compute/conserved';
 import type { IDualModel } from '../plots/dual/model';
 import type { IHeatmapModel } from '../plots/heatmap/model';
 import { CsvCell, toCsv } from './csv';
@@ -195,4 +196,38 @@ function differenceCsv(
     ],
     rows
   );
+}
+
+/**
+ * The conserved-markers table with the columns of `exprscope.conserved_markers`: cluster,
+ * gene, category, specific_to, rank, combined_p, combine, then per dataset d
+ * `logfc_<d>`, `pval_<d>`, `padj_<d>` (empty where d was left out of the cluster).
+ */
+export function conservedCsv(table: IConservedMarkers): string {
+  const header = [
+    'cluster',
+    'gene',
+    'category',
+    'specific_to',
+    'rank',
+    'combined_p',
+    'combine',
+    ...table.datasets.flatMap(d => [`logfc_${d}`, `pval_${d}`, `padj_${d}`])
+  ];
+  const finite = (x: number): number | null => (Number.isNaN(x) ? null : x);
+  const rows = table.rows.map(row => [
+    row.cluster,
+    row.gene,
+    row.category,
+    row.specificTo,
+    row.rank,
+    finite(row.combinedP),
+    row.combine,
+    ...row.perDataset.flatMap(v => [
+      finite(v.logFoldChange),
+      finite(v.pval),
+      finite(v.pvalAdj)
+    ])
+  ]);
+  return toCsv(header, rows);
 }

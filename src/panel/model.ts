@@ -21,7 +21,12 @@ import {
 } from '../bridge/protocol';
 import type { ICompareArgs, IComparison } from '../data/comparison';
 import { GeneIndex, splitGeneList } from '../data/genes';
-import { ExpressionRepository, IExpressionData } from '../data/repository';
+import type { IGroupSufficientStats } from '../data/groupStats';
+import {
+  ExpressionRepository,
+  IExpressionData,
+  IGroupStatsArgs
+} from '../data/repository';
 
 export type MessageLevel = 'info' | 'warning' | 'error';
 
@@ -703,6 +708,31 @@ export class ExprscopePanelModel {
       );
     }
     return this._repositoryFor(bridge).getComparison(
+      object,
+      description.fingerprint,
+      args,
+      options
+    );
+  }
+
+  /**
+   * Per-group statistics of every gene of the selected object's matrix (the kernel's
+   * `group_stats`), from the shared cache or the kernel.
+   */
+  async groupStats(
+    args: IGroupStatsArgs,
+    options: IRequestOptions = {}
+  ): Promise<IGroupSufficientStats> {
+    const bridge = this._bridge;
+    const description = this.description;
+    const object = this.selection.object;
+    if (!bridge || !description || !object) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Pick an object in the exprscope sidebar first.'
+      );
+    }
+    return this._repositoryFor(bridge).getGroupStats(
       object,
       description.fingerprint,
       args,

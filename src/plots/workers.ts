@@ -4,6 +4,7 @@
  */
 import { createModelBuilder } from './modelWorker';
 import { dualReplies, type IDualModelBuilder } from './dual/workerProtocol';
+import type { IConservedBuilder } from './heatmap/conservedController';
 import type { IHeatmapModelBuilder } from './heatmap/workerProtocol';
 
 export function createDualWorkerBuilder(): IDualModelBuilder {
@@ -20,5 +21,11 @@ export function createDualWorkerBuilder(): IDualModelBuilder {
 export function createHeatmapWorkerBuilder(): IHeatmapModelBuilder {
   return createModelBuilder(
     () => new Worker(new URL('./heatmap/worker.js', import.meta.url))
+  );
+}
+
+export function createConservedWorkerBuilder(): IConservedBuilder {
+  return createModelBuilder(
+    () => new Worker(new URL('./heatmap/conservedWorker.js', import.meta.url))
   );
 }

@@ -51,7 +51,8 @@ export function createLivePlot(
   let widget: PlotWidget<IPlotController>;
   if (spec.kind === 'heatmap') {
     const controller = new HeatmapController(panel, {
-      buildInWorker: services.createHeatmapBuilder()
+      buildInWorker: services.createHeatmapBuilder(),
+      conservedInWorker: services.createConservedBuilder?.()
     });
     controller.applySpec(spec);
     widget = new HeatmapWidget({ controller, ...options });

@@ -10,6 +10,7 @@ import type { BridgeManager } from '../bridge/bridgeManager';
 import type { KernelBridge } from '../bridge/kernelBridge';
 import type { ExpressionRepository } from '../data/repository';
 import type { IDualModelBuilder } from '../plots/dual/workerProtocol';
+import type { IConservedBuilder } from '../plots/heatmap/conservedController';
 import type { IHeatmapModelBuilder } from '../plots/heatmap/workerProtocol';
 
 export interface IPlotServices {
@@ -20,6 +21,7 @@ export interface IPlotServices {
   notebooks: INotebookTracker | null;
   createDualBuilder: () => IDualModelBuilder;
   createHeatmapBuilder: () => IHeatmapModelBuilder;
+  createConservedBuilder?: () => IConservedBuilder;
 }
 
 let services: IPlotServices | null = null;

@@ -182,6 +182,95 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
     .toEqual(integrated);
 });
 
+/** The conserved-markers tables' rows: cluster, gene, category, specific_to, combined p. */
+async function conservedRows(
+  page: IJupyterLabPageFixture
+): Promise<[string, string, string, string | null, number][]> {
+  return page.evaluate(selector => {
+    const rows = document.querySelectorAll(
+      `${selector} .jp-exprscope-conserved-table tbody tr[data-gene]`
+    );
+    return Array.from(rows).map(row => {
+      const tr = row as HTMLElement;
+      const table = tr.closest('table') as HTMLElement;
+      return [
+        table.dataset.cluster as string,
+        tr.dataset.gene as string,
+        tr.dataset.category as string,
+        tr.dataset.specificTo || null,
+        Number(tr.dataset.combinedP)
+      ] as [string, string, string, string | null, number];
+    });
+  }, HEATMAP);
+}
+
+function expectSameConservedRows(
+  page: [string, string, string, string | null, number][],
+  kernel: [string, string, string, string | null, number][]
+): void {
+  expect(page.map(r => r.slice(0, 4))).toEqual(kernel.map(r => r.slice(0, 4)));
+  page.forEach((row, i) => {
+    const expected = kernel[i][4];
+    expect(Math.abs(row[4] - expected)).toBeLessThanOrEqual(
+      1e-6 * Math.abs(expected) + 1e-300
+    );
+  });
+}
+
+test('conserved and dataset-specific markers match exprscope.conserved_markers', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await expect(sidebar.locator('#jp-exprscope-object')).toContainText('adata');
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  await heatmap.locator('#jp-exprscope-n-markers').fill('5');
+  await heatmap
+    .locator('input[name="jp-exprscope-gene-source"]')
+    .nth(1)
+    .check();
+  const section = heatmap.locator('.jp-exprscope-conserved');
+  await section.locator('summary').click();
+  await expect(
+    section.locator('.jp-exprscope-conserved-table').first()
+  ).toBeVisible({
+    timeout: 60_000
+  });
+  const reference = (combine: string) =>
+    kernelJson<[string, string, string, string | null, number][]>(
+      page,
+      [
+        'import json',
+        `_c = exprscope.conserved_markers(adata, "cluster", "dataset", n=5, combine="${combine}")`,
+        'print(json.dumps(_c[["cluster", "gene", "category", "specific_to", "combined_p"]].astype(object).values.tolist()))'
+      ].join('\n')
+    );
+  const byMax = await reference('max');
+  // Kang: cell-type markers hold across stimulation, so every cluster has conserved ones.
+  expect(byMax.filter(r => r[2] === 'conserved').length).toBeGreaterThan(10);
+  expect(byMax.some(r => r[2] === 'specific' && r[3] === 'stim')).toBe(true);
+  expectSameConservedRows(await conservedRows(page), byMax);
+
+  await section
+    .locator('#jp-exprscope-conserved-combine')
+    .selectOption('fisher');
+  await expect(
+    section.locator('.jp-exprscope-conserved-note').first()
+  ).toContainText("Fisher's combined p");
+  await expect(
+    section.locator('.jp-exprscope-conserved-table').first()
+  ).toBeVisible();
+  expectSameConservedRows(await conservedRows(page), await reference('fisher'));
+
+  // The table follows the heatmap's cluster subset.
+  await heatmap.locator('#jp-exprscope-clusters').fill('0, 3');
+  await heatmap.locator('#jp-exprscope-clusters').press('Enter');
+  await expect(section.locator('.jp-exprscope-conserved-table')).toHaveCount(2);
+});
+
 test('a backed h5ad takes the kernel path and plots the in-memory numbers', async ({
   page,
   tmpPath

@@ -11,6 +11,7 @@ import {
 import { decodeFetchPayload, ICategoricalColumn } from '../arrow';
 import { ExpressionCache } from '../cache';
 import { ExpressionRepository, IExpressionSource } from '../repository';
+import { groupStatsPayload } from './groupStatsPayload';
 import { ColumnValues, encodeFetchTable } from './payloads';
 
 const N_CELLS = 4;
@@ -34,6 +35,18 @@ class FakeSource implements IExpressionSource {
     options?: IRequestOptions
   ): Promise<IResponse<R>> {
     this.other.push({ op, args, options });
+    if (op === 'group_stats') {
+      const { result, table } = groupStatsPayload(
+        [
+          [1, 2, 0, 4],
+          [0, 0, 3, 1]
+        ],
+        ['A', 'B'],
+        { codes: [0, 0, 1, 1], categories: ['0', '1'] },
+        { codes: [0, 1, 0, 1], categories: ['ctrl', 'stim'] }
+      );
+      return { result: result as R, payload: tableToIPC(table, 'stream') };
+    }
     options?.onKernelProgress?.({ done: 1, total: 2, message: 'cluster 0' });
     const table = tableFromArrays({
       gene: ['A', 'B', 'A', 'B'],
@@ -437,6 +450,51 @@ describe('ExpressionRepository.getComparison', () => {
     const repository = new ExpressionRepository(source, new ExpressionCache());
     await expect(
       repository.getComparison('adata', 'f1', args)
+    ).rejects.toMatchObject({ code: 'no_kernel' });
+  });
+});
+
+describe('ExpressionRepository.getGroupStats', () => {
+  const args = { matrix: 'X', groupby: ['cluster', 'dataset'] };
+
+  it('asks the kernel for every gene once per object version and grouping', async () => {
+    const source = new FakeSource();
+    const cache = new ExpressionCache();
+    const repository = new ExpressionRepository(source, cache);
+    const first = await repository.getGroupStats('adata', 'f1', args);
+    expect(first.genes).toEqual(['A', 'B']);
+    expect(first.groupLabels).toEqual([
+      ['0', 'ctrl'],
+      ['0', 'stim'],
+      ['1', 'ctrl'],
+      ['1', 'stim']
+    ]);
+    expect(source.other).toEqual([
+      {
+        op: 'group_stats',
+        args: { object: 'adata', matrix: 'X', groupby: ['cluster', 'dataset'] },
+        options: {}
+      }
+    ]);
+    expect(cache.stats.bytes).toBeGreaterThan(0);
+    expect(await repository.getGroupStats('adata', 'f1', { ...args })).toBe(
+      first
+    );
+    expect(source.other).toHaveLength(1);
+    await repository.getGroupStats('adata', 'f1', {
+      ...args,
+      groupby: ['cluster']
+    });
+    await repository.getGroupStats('adata', 'f2', args);
+    expect(source.other).toHaveLength(3);
+  });
+
+  it('needs a kernel', async () => {
+    const source = new FakeSource();
+    source.kernelId = null;
+    const repository = new ExpressionRepository(source, new ExpressionCache());
+    await expect(
+      repository.getGroupStats('adata', 'f1', args)
     ).rejects.toMatchObject({ code: 'no_kernel' });
   });
 });

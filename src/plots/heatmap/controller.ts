@@ -33,7 +33,11 @@ import {
   parseClusterList
 } from './model';
 
-import { heatmapCsv } from '../../export/data';
+import { conservedCsv, heatmapCsv } from '../../export/data';
+import {
+  ConservedMarkersController,
+  IConservedBuilder
+} from './conservedController';
 import type { IDataTable } from '../PlotActions';
 import {
   clusterCategoriesOf,
@@ -114,6 +118,8 @@ export interface IHeatmapControllerOptions {
   buildInWorker?: IHeatmapModelBuilder;
   /** Cells from which builds go to the worker. */
   workerThreshold?: number;
+  /** Runs the conserved-markers table's tests off the UI thread; without it, inline. */
+  conservedInWorker?: IConservedBuilder;
 }
 
 /**
@@ -132,7 +138,15 @@ export class HeatmapController {
     this._workerThreshold = options.workerThreshold ?? HEATMAP_WORKER_THRESHOLD;
     this._selectionKey = this._panelKey();
     panel.changed.connect(this._onPanelChanged, this);
+    this.conserved = new ConservedMarkersController(panel, {
+      buildInWorker: options.conservedInWorker
+    });
+    // The view and its actions (the table's CSV) redraw with the table.
+    this.conserved.changed.connect(() => this._changed.emit(), this);
   }
+
+  /** The table of markers conserved across datasets or specific to one. */
+  readonly conserved: ConservedMarkersController;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -181,7 +195,7 @@ export class HeatmapController {
 
   tables(): IDataTable[] {
     const model = this._state.model;
-    return model
+    const tables: IDataTable[] = model
       ? [
           {
             name: 'data',
@@ -190,6 +204,15 @@ export class HeatmapController {
           }
         ]
       : [];
+    const conserved = this.conserved.state.result;
+    if (conserved && this.conserved.settings.open) {
+      tables.push({
+        name: 'conserved markers',
+        rows: conserved.rows.length,
+        csv: () => conservedCsv(conserved)
+      });
+    }
+    return tables;
   }
 
   notes(): string[] {
@@ -345,6 +368,7 @@ export class HeatmapController {
     this._abort?.abort();
     this._buildInWorker?.dispose();
     this._panel.changed.disconnect(this._onPanelChanged, this);
+    this.conserved.dispose();
     Signal.clearData(this);
     // Let go of the data (a million cells), even while something still holds us.
     this._buildId++;

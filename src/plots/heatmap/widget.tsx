@@ -22,6 +22,7 @@ import {
   IHeatmapState
 } from './controller';
 import { estimateTextWidth, heatmapFigure, TextMeasure } from './figure';
+import { ConservedMarkersSection } from './conservedTable';
 import { markerRowTags } from './markers';
 import { HeatmapGroupBy, HeatmapValue, parseClusterList } from './model';
 
@@ -159,6 +160,20 @@ function HeatmapView(props: {
           )}
         </>
       )}
+      {settings.geneSource === 'markers' &&
+        settings.options.value !== 'log2fc' && (
+          <ConservedMarkersSection
+            controller={controller.conserved}
+            n={settings.nMarkers}
+            clusters={
+              parseClusterList(
+                settings.clusterText,
+                clusterColumn?.categories?.map(c => c.name) ?? []
+              ).clusters
+            }
+            controlId={controlId}
+          />
+        )}
       {clusterColumn?.categories && (
         <datalist id={controlId('cluster-names')}>
           {clusterColumn.categories.map(c => (
