@@ -148,8 +148,11 @@ export async function plottedCells(
       `${selector} .jp-exprscope-plot`
     ) as any;
     const trace = plot.data.find((t: any) => t.name === 'expression');
+    // (a heatmap's null bricks are the gaps between cluster groups)
     const cells =
-      trace.type === 'heatmap' ? trace.customdata.flat() : trace.customdata;
+      trace.type === 'heatmap'
+        ? trace.customdata.flat().filter((c: unknown) => c !== null)
+        : trace.customdata;
     return cells as PlottedCell[];
   }, HEATMAP);
 }

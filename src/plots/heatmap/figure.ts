@@ -2,11 +2,24 @@
  * The Plotly figure of a heatmap / dot plot model. Pure: model + theme in, figure out, so
  * what is drawn can be tested without a browser.
  *
- * Rows and columns sit at integer positions (row 0 at the top) so that dendrograms, drawn
- * as line traces on their own axes, line up with the cells they join.
+ * Rows sit at integer positions (row 0 at the top); columns at the positions of
+ * `columnAxis` (integers, shifted by the gaps between cluster groups), so that dendrograms,
+ * drawn as line traces on their own axes, line up with the cells they join.
  */
+
+// Shared with the other views and the tests, which import them from here.
+export { escapeLabel, estimateTextWidth };
+export type { TextMeasure };
+import {
+  escapeLabel,
+  estimateTextWidth,
+  plainLines,
+  TextMeasure
+} from '../labels';
+import { categoryColors } from '../palette';
 import type { IFigure, PlotData, PlotLayout } from '../plotly';
 import { divergingScale, IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
+import { columnAxis } from './columnAxis';
 import type {
   IDendrogramGeometry,
   IDifferenceColumn,
@@ -20,18 +33,21 @@ export interface IHeatmapFigureOptions {
   title?: string;
   /** Extra text after a gene's row label (e.g. the cluster a marker came from). */
   rowTags?: ReadonlyMap<string, string>;
+  /** Per gene, the cluster whose colour its row annotation shows (markers mode). */
+  rowClusters?: ReadonlyMap<string, string>;
   /** Height of one row in pixels. */
   rowHeight?: number;
   /** Width of a line of label text in pixels (the view measures; estimated otherwise). */
   measureText?: TextMeasure;
+  /**
+   * Width of the view in pixels: the figure's width, unless the column labels need more
+   * (then the figure is wider and the view scrolls). Default 900 (exports, tests).
+   */
+  width?: number;
+  /** Every category of the dataset / cluster column, so colours match the other views. */
+  datasetCategories?: readonly string[] | null;
+  clusterCategories?: readonly string[] | null;
 }
-
-/** Width in pixels of one line of text at a font size, in the plot's font. */
-export type TextMeasure = (text: string, fontSize: number) => number;
-
-/** A width for one line of text without a canvas to measure it on (tests, exports). */
-export const estimateTextWidth: TextMeasure = (text, fontSize) =>
-  text.length * fontSize * 0.6;
 
 /** Space between tick labels and the plot edge, and around the margins. */
 const TICK_PADDING = 8;
@@ -39,6 +55,16 @@ const EDGE = 10;
 /** Fractions expressing shown in the dot plot's size key, and the height of its lines. */
 const SIZE_KEY_FRACTIONS = [0.25, 0.5, 0.75, 1];
 const KEY_LINE = 22;
+const DEFAULT_WIDTH = 900;
+/** Above the cells, in pixels: the n-cells bars, each annotation bar, the gaps. */
+const CELLS_TRACK = 26;
+const ANNOTATION_BAR = 9;
+const TRACK_GAP = 4;
+const COLUMN_TREE = 80;
+/** Room above the plot for the datasets' legend. */
+const DATASET_LEGEND = 22;
+/** The row annotation strip, left of the cells, in columns. */
+const ROW_STRIP: [number, number] = [-0.8, -0.6];
 
 /** The numbers behind one cell, in the order of `customdata` (read by hover and tests). */
 export const CELL_FIELDS = [
@@ -59,16 +85,75 @@ export function heatmapFigure(
   const { theme } = options;
   const rowHeight = options.rowHeight ?? 20;
   const nRows = model.genes.length;
-  const nCols = model.columns.length;
   const rows = model.genes.map((_, i) => i);
-  const cols = model.columns.map((_, j) => j);
   const hasRowTree = model.rowDendrogram !== null;
   const hasColumnTree = model.columnDendrogram !== null;
+  const difference = model.difference;
+  const measure = options.measureText ?? estimateTextWidth;
+  const axisFont = { color: theme.font, size: theme.fontSize };
+
+  // Rows: labels (with the marker tags) and, in markers mode, a strip coloured by cluster
+  const rowLabels = model.genes.map(gene => {
+    const tag = options.rowTags?.get(gene);
+    return tag
+      ? `${escapeLabel(gene)} <span style="color:${theme.mutedFont}">${escapeLabel(tag)}</span>`
+      : escapeLabel(gene);
+  });
+  const rowStrip =
+    options.rowClusters !== undefined &&
+    model.genes.some(g => options.rowClusters?.has(g));
+  const widest = (labels: string[]) =>
+    Math.max(
+      0,
+      ...labels.flatMap(plainLines).map(line => measure(line, axisFont.size))
+    );
+  // Margins from the labels' measured size, not Plotly's automargin: that draws the plot
+  // twice whenever labels change (each draw forcing layout of all of JupyterLab), so a
+  // regroup took twice as long.
+  const marginLeft = EDGE + TICK_PADDING + Math.ceil(widest(rowLabels));
+  const heatmapRight = hasRowTree ? 0.86 : 1;
+
+  // Columns: split into cluster groups for dataset × cluster, labels that never overlap
+  const columns = model.columns;
+  const hasDatasets = columns.some(c => c.dataset !== null);
+  const hasClusters = columns.some(c => c.cluster !== null);
+  const split =
+    !difference &&
+    !hasColumnTree &&
+    columns.length > 0 &&
+    columns.every(c => c.dataset !== null && c.cluster !== null);
+  const columnLabels = columns.map((column, j) => {
+    const label = escapeLabel(column.label);
+    if (difference) {
+      const n = differenceCounts(difference.columns[j]);
+      return column.masked
+        ? `<span style="color:${theme.mutedFont}">${label}<br>${n} (masked)</span>`
+        : `${label}<br>${n}`;
+    }
+    return column.masked
+      ? `<span style="color:${theme.mutedFont}">${label}</span>`
+      : label;
+  });
+  const viewWidth = options.width ?? DEFAULT_WIDTH;
+  const plotAreaWidth = Math.max(
+    40,
+    (viewWidth - marginLeft - EDGE) * heatmapRight
+  );
+  const axis = columnAxis(columns, {
+    labels: columnLabels,
+    split,
+    plotAreaWidth,
+    fontSize: axisFont.size,
+    measure
+  });
+  const figureWidth =
+    axis.minPlotAreaWidth > plotAreaWidth
+      ? Math.ceil(axis.minPlotAreaWidth / heatmapRight) + marginLeft + EDGE
+      : undefined;
 
   // Hover text is rendered as (a subset of) HTML: names are escaped like the labels.
-  const difference = model.difference;
   const customdata = model.genes.map((gene, i) =>
-    model.columns.map((column, j) => [
+    columns.map((column, j) => [
       escapeLabel(gene),
       escapeLabel(column.label),
       column.nCells,
@@ -85,15 +170,51 @@ export function heatmapFigure(
       'fraction expressing %{customdata[4]:.1%}<br>' +
       'n cells %{customdata[2]}<br>' +
       `${model.colorScale.label}: %{customdata[5]:.3f}<extra></extra>`;
+  // Heatmap traces have a brick per slot: the gaps between groups are null columns.
+  const bySlot = <T>(row: readonly T[]): (T | null)[] =>
+    axis.slots.map(j => (j < 0 ? null : row[j]));
 
   const colorscale =
     model.colorScale.kind === 'diverging'
       ? divergingScale(theme)
       : SEQUENTIAL_SCALE;
+
+  // Heights: the cells, then above them the annotation bars, n cells, the column tree
+  const bars = difference ? 0 : Number(hasDatasets) + Number(hasClusters);
+  const tracksPx = difference
+    ? 0
+    : TRACK_GAP + bars * (ANNOTATION_BAR + 2) + CELLS_TRACK + TRACK_GAP;
+  const treePx = hasColumnTree ? COLUMN_TREE : 0;
+  const datasetLegend = !difference && hasDatasets;
+
+  const labelsBelow = TICK_PADDING + axis.labelsBelow;
+  // The dot plot's size key goes below the column labels, one size per line.
+  const sizeKey = model.size !== null ? SIZE_KEY_FRACTIONS.length : 0;
+  // Requested genes the matrix lacks, said on the figure itself: exported files and the
+  // picture a notebook keeps carry them too.
+  const caption = missingGenesCaption(model);
+  const margin = {
+    l: marginLeft,
+    r: EDGE,
+    t: (options.title ? 40 : EDGE) + (datasetLegend ? DATASET_LEGEND : 0),
+    b:
+      EDGE +
+      labelsBelow +
+      (sizeKey ? TICK_PADDING + sizeKey * KEY_LINE : 0) +
+      (caption ? KEY_LINE : 0)
+  };
+  const height = Math.max(
+    260,
+    margin.t + margin.b + 40 + nRows * rowHeight + tracksPx + treePx
+  );
+  const plotHeight = Math.max(1, height - margin.t - margin.b);
+  const heatmapTop = (plotHeight - tracksPx - treePx) / plotHeight;
+  const px = (pixels: number) => pixels / plotHeight;
+
   const colorbar = {
     title: { text: model.colorScale.label, side: 'right' as const },
     thickness: 12,
-    len: hasColumnTree ? 0.75 : 0.9,
+    len: Math.min(0.9, heatmapTop),
     y: 0,
     yanchor: 'bottom' as const,
     outlinewidth: 0,
@@ -113,9 +234,9 @@ export function heatmapFigure(
     data.push({
       type: 'heatmap',
       name: 'masked',
-      x: cols,
+      x: axis.edges,
       y: rows,
-      z: missingZ as any,
+      z: missingZ.map(bySlot) as any,
       colorscale: [
         [0, theme.missing],
         [1, theme.missing]
@@ -131,14 +252,14 @@ export function heatmapFigure(
     data.push({
       type: 'heatmap',
       name: 'expression',
-      x: cols,
+      x: axis.edges,
       y: rows,
-      z: model.color as any,
+      z: model.color.map(bySlot) as any,
       zmin: model.colorScale.min,
       zmax: model.colorScale.max,
       colorscale,
       colorbar,
-      customdata: customdata as any,
+      customdata: customdata.map(bySlot) as any,
       hovertemplate,
       hoverongaps: false,
       xgap: 1,
@@ -151,13 +272,13 @@ export function heatmapFigure(
     const size: number[] = [];
     const points: unknown[] = [];
     model.genes.forEach((_, i) =>
-      model.columns.forEach((__, j) => {
+      columns.forEach((__, j) => {
         const fraction = model.size?.[i][j] ?? null;
         const value = model.color[i][j];
         if (fraction === null || value === null) {
           return;
         }
-        x.push(j);
+        x.push(axis.positions[j]);
         y.push(i);
         color.push(value);
         size.push(dotDiameter(fraction));
@@ -199,7 +320,7 @@ export function heatmapFigure(
   }
 
   if (difference) {
-    data.push(marksTrace(difference, theme));
+    data.push(marksTrace(difference, axis.positions, theme));
   }
   if (model.columnDendrogram) {
     data.push(
@@ -210,62 +331,126 @@ export function heatmapFigure(
     data.push(dendrogramTrace(model.rowDendrogram, 'rows', theme, 'x2', 'y'));
   }
 
-  const heatmapTop = hasColumnTree ? 0.8 : 1;
-  const heatmapRight = hasRowTree ? 0.86 : 1;
-  const axisFont = { color: theme.font, size: theme.fontSize };
-  const columnLabels = model.columns.map((column, j) => {
-    const label = escapeLabel(column.label);
-    const n = difference
-      ? differenceCounts(difference.columns[j])
-      : `n=${column.nCells.toLocaleString('en-US')}` +
-        (typeof column.nSamples === 'number'
-          ? ` · ${column.nSamples} sample${column.nSamples === 1 ? '' : 's'}`
-          : '');
-    return column.masked
-      ? `<span style="color:${theme.mutedFont}">${label}<br>${n} (masked)</span>`
-      : `${label}<br>${n}`;
-  });
-  const rowLabels = model.genes.map(gene => {
-    const tag = options.rowTags?.get(gene);
-    return tag
-      ? `${escapeLabel(gene)} <span style="color:${theme.mutedFont}">${escapeLabel(tag)}</span>`
-      : escapeLabel(gene);
-  });
-  // Margins from the labels' measured size, not Plotly's automargin: that draws the plot
-  // twice whenever labels change (each draw forcing layout of all of JupyterLab), so a
-  // regroup took twice as long.
-  const measure = options.measureText ?? estimateTextWidth;
-  const labelLines = (labels: string[]) =>
-    labels.map(label => plainLines(label));
-  const widest = (lines: string[][]) =>
-    Math.max(0, ...lines.flat().map(line => measure(line, axisFont.size)));
-  const lineHeight = axisFont.size * 1.25;
-  const columnLines = labelLines(columnLabels);
-  const columnLineCount = Math.max(1, ...columnLines.map(l => l.length));
-  const tickAngle = nCols > 6 ? -45 : 0;
-  const below = tickAngle
-    ? Math.SQRT1_2 * (widest(columnLines) + columnLineCount * lineHeight)
-    : columnLineCount * lineHeight;
-  // The dot plot's size key goes below the column labels, one size per line.
-  const labelsBelow = TICK_PADDING + Math.ceil(below);
-  const sizeKey = model.size !== null ? SIZE_KEY_FRACTIONS.length : 0;
-  // Requested genes the matrix lacks, said on the figure itself: exported files and the
-  // picture a notebook keeps carry them too.
-  const caption = missingGenesCaption(model);
-  const margin = {
-    l: EDGE + TICK_PADDING + Math.ceil(widest(labelLines(rowLabels))),
-    r: EDGE,
-    t: options.title ? 40 : EDGE,
-    b:
-      EDGE +
-      labelsBelow +
-      (sizeKey ? TICK_PADDING + sizeKey * KEY_LINE : 0) +
-      (caption ? KEY_LINE : 0)
-  };
-  const height = Math.max(
-    260,
-    margin.t + margin.b + 40 + nRows * rowHeight + (hasColumnTree ? 80 : 0)
+  const datasetColors = categoryColors(
+    options.datasetCategories ?? distinct(columns.map(c => c.dataset)),
+    theme
   );
+  const clusterColors = categoryColors(
+    options.clusterCategories ?? distinct(columns.map(c => c.cluster)),
+    theme
+  );
+  const shapes: NonNullable<PlotLayout['shapes']> = [];
+  const annotations: NonNullable<PlotLayout['annotations']> = [];
+  const leftNote = (text: string, y: number) =>
+    annotations.push({
+      text,
+      xref: 'paper',
+      yref: 'paper',
+      x: 0,
+      y,
+      xanchor: 'right',
+      yanchor: 'middle',
+      xshift: -TICK_PADDING,
+      showarrow: false,
+      font: { size: theme.fontSize - 1, color: theme.mutedFont }
+    });
+  let trackBottom = heatmapTop + px(TRACK_GAP);
+  if (!difference) {
+    // Annotation bars: the cluster next to the cells, the dataset above it
+    const bar = (
+      name: string,
+      colorOf: (column: (typeof columns)[number]) => string | null
+    ) => {
+      const y0 = trackBottom;
+      const y1 = y0 + px(ANNOTATION_BAR);
+      columns.forEach((column, j) => {
+        const color = colorOf(column);
+        if (color) {
+          shapes.push({
+            type: 'rect',
+            xref: 'x',
+            yref: 'paper',
+            x0: axis.positions[j] - 0.5,
+            x1: axis.positions[j] + 0.5,
+            y0,
+            y1,
+            line: { width: 0 },
+            fillcolor: color
+          });
+        }
+      });
+      leftNote(name, (y0 + y1) / 2);
+      trackBottom = y1 + px(2);
+    };
+    if (hasClusters) {
+      bar('cluster', c =>
+        c.cluster === null ? null : (clusterColors.get(c.cluster) ?? null)
+      );
+    }
+    if (hasDatasets) {
+      bar('dataset', c =>
+        c.dataset === null ? null : (datasetColors.get(c.dataset) ?? null)
+      );
+    }
+    const cells = cellsTrack(model, axis.positions, theme);
+    data.push(cells.trace);
+    shapes.push(...cells.shapes);
+    leftNote('n cells', trackBottom + px(CELLS_TRACK / 2));
+  }
+  if (datasetLegend) {
+    for (const [name, color] of datasetColors) {
+      if (!columns.some(c => c.dataset === name)) {
+        continue;
+      }
+      data.push({
+        type: 'scatter',
+        mode: 'markers',
+        x: [null],
+        y: [null],
+        name: escapeLabel(name),
+        legend: 'legend2',
+        legendgroup: 'dataset',
+        hoverinfo: 'skip',
+        marker: { symbol: 'square', size: 11, color }
+      } as PlotData);
+    }
+  }
+  if (rowStrip) {
+    model.genes.forEach((gene, i) => {
+      const cluster = options.rowClusters?.get(gene);
+      const color =
+        cluster === undefined ? undefined : clusterColors.get(cluster);
+      if (color) {
+        shapes.push({
+          type: 'rect',
+          xref: 'x',
+          yref: 'y',
+          x0: ROW_STRIP[0],
+          x1: ROW_STRIP[1],
+          y0: i - 0.45,
+          y1: i + 0.45,
+          line: { width: 0 },
+          fillcolor: color
+        });
+      }
+    });
+  }
+  if (caption) {
+    annotations.push({
+      text: escapeLabel(caption),
+      xref: 'paper',
+      yref: 'paper',
+      x: 0,
+      // The figure's last line, below the labels and the size key
+      y: -(margin.b - EDGE / 2) / plotHeight,
+      xanchor: 'left',
+      yanchor: 'bottom',
+      showarrow: false,
+      align: 'left',
+      font: { size: theme.fontSize - 1, color: theme.mutedFont }
+    });
+  }
+
   const layout: PlotLayout = {
     title: options.title
       ? { text: escapeLabel(options.title), font: { size: 13 }, x: 0 }
@@ -274,14 +459,15 @@ export function heatmapFigure(
     plot_bgcolor: theme.background,
     font: { family: theme.fontFamily, color: theme.font, size: theme.fontSize },
     height,
+    width: figureWidth,
     margin,
-    showlegend: model.size !== null,
+    showlegend: model.size !== null || datasetLegend,
     // Paper coordinates span the plot area: this puts the key's top just below the labels
     legend: {
       orientation: 'v',
       x: 0,
       xanchor: 'left',
-      y: -(labelsBelow + TICK_PADDING) / (height - margin.t - margin.b),
+      y: -(labelsBelow + TICK_PADDING) / plotHeight,
       yanchor: 'top'
     },
     hoverlabel: { bgcolor: theme.background, font: { color: theme.font } },
@@ -290,10 +476,10 @@ export function heatmapFigure(
     xaxis: {
       domain: [0, heatmapRight],
       ticklabeloverflow: 'allow',
-      tickvals: cols,
-      ticktext: columnLabels,
-      tickangle: tickAngle,
-      range: [-0.5, nCols - 0.5],
+      tickvals: axis.tickvals,
+      ticktext: axis.ticktext,
+      tickangle: axis.tickAngle,
+      range: [rowStrip ? ROW_STRIP[0] - 0.1 : axis.range[0], axis.range[1]],
       showgrid: false,
       zeroline: false,
       automargin: false,
@@ -314,27 +500,35 @@ export function heatmapFigure(
       fixedrange: true
     }
   };
-  if (caption) {
-    const plotHeight = Math.max(1, height - margin.t - margin.b);
-    layout.annotations = [
-      {
-        text: escapeLabel(caption),
-        xref: 'paper',
-        yref: 'paper',
-        x: 0,
-        // The figure's last line, below the labels and the size key
-        y: -(margin.b - EDGE / 2) / plotHeight,
-        xanchor: 'left',
-        yanchor: 'bottom',
-        showarrow: false,
-        align: 'left',
-        font: { size: theme.fontSize - 1, color: theme.mutedFont }
-      }
-    ];
+  if (datasetLegend) {
+    (layout as any).legend2 = {
+      orientation: 'h',
+      x: 1,
+      xanchor: 'right',
+      y: 1 + px(TICK_PADDING / 2),
+      yanchor: 'bottom',
+      font: { size: theme.fontSize - 1, color: theme.font },
+      itemclick: false,
+      itemdoubleclick: false
+    };
+  }
+  if (shapes.length > 0) {
+    layout.shapes = shapes;
+  }
+  if (annotations.length > 0) {
+    layout.annotations = annotations;
+  }
+  if (!difference) {
+    layout.yaxis3 = {
+      domain: [trackBottom, trackBottom + px(CELLS_TRACK)],
+      visible: false,
+      range: [0, Math.max(1, ...columns.map(c => c.nCells)) * 1.05],
+      fixedrange: true
+    };
   }
   if (hasColumnTree) {
     layout.yaxis2 = {
-      domain: [heatmapTop + 0.02, 1],
+      domain: [1 - px(treePx) + 0.02, 1],
       visible: false,
       range: [0, (model.columnDendrogram?.maxHeight ?? 1) * 1.05 || 1],
       fixedrange: true
@@ -349,6 +543,56 @@ export function heatmapFigure(
     };
   }
   return { data, layout };
+}
+
+/**
+ * n cells per column as small bars above the cells: rectangles (the partial Plotly bundle
+ * has no bar trace) and an invisible point per column for the hover (samples too).
+ */
+function cellsTrack(
+  model: IHeatmapModel,
+  positions: readonly number[],
+  theme: IPlotTheme
+): { trace: PlotData; shapes: NonNullable<PlotLayout['shapes']> } {
+  const shapes: NonNullable<PlotLayout['shapes']> = model.columns.map(
+    (c, j) => ({
+      type: 'rect',
+      xref: 'x',
+      yref: 'y3',
+      x0: positions[j] - 0.4,
+      x1: positions[j] + 0.4,
+      y0: 0,
+      y1: c.nCells,
+      line: { width: 0 },
+      fillcolor: c.masked ? theme.missing : theme.mutedFont
+    })
+  );
+  const trace = {
+    type: 'scatter',
+    mode: 'markers',
+    name: 'n cells',
+    x: [...positions],
+    y: model.columns.map(c => c.nCells / 2),
+    yaxis: 'y3',
+    marker: { size: 14, opacity: 0 },
+    customdata: model.columns.map(c => [
+      escapeLabel(c.label),
+      c.nCells,
+      typeof c.nSamples === 'number'
+        ? ` · ${c.nSamples} sample${c.nSamples === 1 ? '' : 's'}`
+        : '',
+      c.masked ? ' (masked: too few cells)' : ''
+    ]) as any,
+    hovertemplate:
+      '%{customdata[0]}: %{customdata[1]:,} cells%{customdata[2]}%{customdata[3]}<extra></extra>',
+    showlegend: false
+  } as PlotData;
+  return { trace, shapes };
+}
+
+/** Labels in first-seen order, nulls left out. */
+function distinct(labels: readonly (string | null)[]): string[] {
+  return [...new Set(labels.filter((l): l is string => l !== null))];
 }
 
 /** Fields after `CELL_FIELDS` in a difference heatmap's `customdata`. */
@@ -401,14 +645,18 @@ function differenceCounts(column: IDifferenceColumn): string {
 }
 
 /** Significance marks drawn over the cells they belong to (hover and clicks pass through). */
-function marksTrace(difference: IDifferenceLayer, theme: IPlotTheme): PlotData {
+function marksTrace(
+  difference: IDifferenceLayer,
+  positions: readonly number[],
+  theme: IPlotTheme
+): PlotData {
   const x: number[] = [];
   const y: number[] = [];
   const text: string[] = [];
   difference.marks.forEach((row, i) =>
     row.forEach((mark, j) => {
       if (mark) {
-        x.push(j);
+        x.push(positions[j]);
         y.push(i);
         text.push(mark);
       }
@@ -433,19 +681,6 @@ export function missingGenesCaption(model: {
   notes: readonly { kind: string; message: string }[];
 }): string | null {
   return model.notes.find(n => n.kind === 'missing_genes')?.message ?? null;
-}
-
-/** The lines of a label as shown: `<br>` breaks lines, other tags and entities go. */
-function plainLines(label: string): string[] {
-  return label.split(/<br\s*\/?>/i).map(line =>
-    line
-      .replace(/<[^>]*>/g, '')
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>')
-      .replace(/&quot;/g, '"')
-      .replace(/&#39;/g, "'")
-      .replace(/&amp;/g, '&')
-  );
 }
 
 /** Dot diameter in pixels: area proportional to the fraction expressing. */
@@ -483,12 +718,4 @@ function dendrogramTrace(
     showlegend: false,
     line: { color: theme.mutedFont, width: 1 }
   } as PlotData;
-}
-
-/** Plotly renders a subset of HTML in labels: user-controlled text must not be markup. */
-export function escapeLabel(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;');
 }

@@ -23,7 +23,7 @@ import {
 } from './controller';
 import { estimateTextWidth, heatmapFigure, TextMeasure } from './figure';
 import { ConservedMarkersSection } from './conservedTable';
-import { markerRowTags } from './markers';
+import { markerGenes, markerRowTags } from './markers';
 import { HeatmapGroupBy, HeatmapValue, parseClusterList } from './model';
 
 /** The heatmap / dot plot in the main area, driven by the sidebar's selection. */
@@ -97,24 +97,47 @@ function HeatmapView(props: {
     () => markerRowTags(state.markers),
     [state.markers]
   );
+  // Markers mode: each row's strip has the colour of the (first) cluster it marks
+  const rowClusters = React.useMemo(
+    () => new Map(markerGenes(state.markers).map(m => [m.gene, m.clusters[0]])),
+    [state.markers]
+  );
+  const clusterColumn = panel.groupingColumns.find(
+    c => c.name === panel.selection.clusterColumn
+  );
+  const datasetColumn = panel.groupingColumns.find(
+    c => c.name === panel.selection.datasetColumn
+  );
+  const [host, width] = useWidth();
+  const markersMode = settings.geneSource === 'markers';
   const figure = React.useMemo(
     () =>
       model
         ? heatmapFigure(model, {
             theme: readPlotTheme(),
             title: plotTitle(state),
-            rowTags: settings.geneSource === 'markers' ? rowTags : undefined,
-            measureText: canvasTextMeasure(readPlotTheme().fontFamily)
+            rowTags: markersMode ? rowTags : undefined,
+            rowClusters: markersMode ? rowClusters : undefined,
+            measureText: canvasTextMeasure(readPlotTheme().fontFamily),
+            width: width ?? undefined,
+            datasetCategories: datasetColumn?.categories?.map(c => c.name),
+            clusterCategories: clusterColumn?.categories?.map(c => c.name)
           })
         : null,
     // The theme is read at render time; its version says when to read it again.
-    [model, rowTags, themeVersion]
-  );
-  const clusterColumn = panel.groupingColumns.find(
-    c => c.name === panel.selection.clusterColumn
+    [
+      model,
+      rowTags,
+      rowClusters,
+      markersMode,
+      themeVersion,
+      width,
+      datasetColumn,
+      clusterColumn
+    ]
   );
   return (
-    <div className="jp-exprscope-plot-panel">
+    <div className="jp-exprscope-plot-panel" ref={host}>
       <HeatmapControls
         controller={controller}
         embedded={embedded}
@@ -183,6 +206,32 @@ function HeatmapView(props: {
       )}
     </div>
   );
+}
+
+/**
+ * The width of an element, in steps of 40 px (so that dragging a panel's edge does not
+ * rebuild the figure at every pixel); null until measured.
+ */
+function useWidth(): [React.RefObject<HTMLDivElement>, number | null] {
+  const ref = React.useRef<HTMLDivElement>(null);
+  const [width, setWidth] = React.useState<number | null>(null);
+  React.useEffect(() => {
+    const node = ref.current;
+    if (!node) {
+      return;
+    }
+    const measure = () => {
+      const stepped = Math.floor(node.clientWidth / 40) * 40;
+      if (stepped > 0) {
+        setWidth(previous => (previous === stepped ? previous : stepped));
+      }
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
 }
 
 function HeatmapControls(props: {

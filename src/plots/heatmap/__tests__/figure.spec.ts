@@ -1,4 +1,5 @@
 import { LIGHT_PLOT_THEME } from '../../theme';
+import { categoryColor } from '../../palette';
 import { dotDiameter, escapeLabel, heatmapFigure } from '../figure';
 import { markerRowTags } from '../markers';
 import { buildHeatmapModel, IHeatmapInput } from '../model';
@@ -30,9 +31,13 @@ describe('heatmapFigure', () => {
     const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
     const trace = figure.data.find(t => t.name === 'expression') as any;
     expect(trace.type).toBe('heatmap');
-    expect(trace.z).toEqual(model.color);
+    // Dataset × cluster is split by cluster: a null brick between the two groups
+    const gap = <T>(row: T[]) => [row[0], row[1], null, row[2], row[3]];
+    expect(trace.z).toEqual(model.color.map(gap));
+    expect(trace.x).toEqual([-0.5, 0.5, 1.5, 1.85, 2.85, 3.85]);
     expect(trace.zmin).toBe(model.colorScale.min);
     expect(trace.zmax).toBe(model.colorScale.max);
+    expect(trace.customdata[0][2]).toBeNull();
     const cell = trace.customdata[0][1];
     // Names are escaped in hover text too (Plotly renders it as HTML).
     expect(cell).toEqual([
@@ -50,12 +55,81 @@ describe('heatmapFigure', () => {
       model.genes.length - 0.5,
       -0.5
     ]);
-    // Labels are escaped (Plotly renders HTML in them) and columns show n cells.
+    // Labels are escaped (Plotly renders HTML in them); each cluster is named once, under
+    // the middle of its group, and n cells are bars above the columns.
     expect(figure.layout.yaxis?.ticktext).toContain('G&lt;1&gt;');
-    expect((figure.layout.xaxis?.ticktext as string[])[0]).toContain('n=');
+    expect(figure.layout.xaxis?.ticktext).toEqual(['0', '1']);
+    expect(figure.layout.xaxis?.tickvals).toEqual([0.5, 2.85]);
+    const cells = figure.data.find(t => t.name === 'n cells') as any;
+    expect(cells.x).toEqual([0, 1, 2.35, 3.35]);
+    expect(cells.customdata.map((c: any[]) => c[1])).toEqual(
+      model.columns.map(c => c.nCells)
+    );
   });
 
-  it('masks small columns in the missing colour and marks them in the labels', () => {
+  it('colours the datasets and clusters in annotation bars, with a datasets legend', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      minCells: 1
+    });
+    const figure = heatmapFigure(model, {
+      theme: LIGHT_PLOT_THEME,
+      datasetCategories: ['ctrl', 'stim'],
+      clusterCategories: ['0', '1']
+    });
+    const bars = (figure.layout.shapes ?? []).filter(
+      (s: any) => s.yref === 'paper'
+    ) as any[];
+    // One rectangle per column in each bar, at the column's position
+    expect(bars).toHaveLength(2 * model.columns.length);
+    const colours = (y0: number) =>
+      bars.filter(b => b.y0 === y0).map(b => b.fillcolor);
+    const levels = [...new Set(bars.map(b => b.y0))].sort();
+    expect(colours(levels[0])).toEqual([
+      categoryColor(0),
+      categoryColor(0),
+      categoryColor(1),
+      categoryColor(1)
+    ]);
+    expect(colours(levels[1])).toEqual([
+      categoryColor(0),
+      categoryColor(1),
+      categoryColor(0),
+      categoryColor(1)
+    ]);
+    const legend = figure.data.filter((t: any) => t.legend === 'legend2');
+    expect(legend.map(t => t.name)).toEqual(['ctrl', 'stim']);
+    expect((figure.layout as any).legend2.orientation).toBe('h');
+    // Above the cells, below the plot's top: the bars sit between the two
+    const heatTop = (figure.layout.yaxis!.domain as number[])[1];
+    expect(levels[0]).toBeGreaterThan(heatTop);
+    expect((figure.layout as any).yaxis3.domain[1]).toBeLessThanOrEqual(1);
+  });
+
+  it('colours each marker row by its cluster in markers mode', () => {
+    const model = buildHeatmapModel(input(), { groupBy: 'cluster' });
+    const figure = heatmapFigure(model, {
+      theme: LIGHT_PLOT_THEME,
+      rowClusters: new Map([
+        ['G<1>', '1'],
+        ['B', '0']
+      ]),
+      clusterCategories: ['0', '1']
+    });
+    const strips = (figure.layout.shapes ?? []).filter(
+      (s: any) => s.yref === 'y'
+    ) as any[];
+    expect(strips.map(s => [s.y0 + 0.45, s.fillcolor])).toEqual([
+      [0, categoryColor(1)],
+      [1, categoryColor(0)]
+    ]);
+    // Left of the first column, inside the axis range
+    expect((figure.layout.xaxis!.range as number[])[0]).toBeLessThan(
+      strips[0].x0
+    );
+  });
+
+  it('masks small columns in the missing colour and says so in their n-cells hover', () => {
     const model = buildHeatmapModel(input(), {
       groupBy: 'dataset_cluster',
       scaling: 'none',
@@ -65,10 +139,14 @@ describe('heatmapFigure', () => {
     expect(masked).toBeGreaterThanOrEqual(0);
     const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
     const missing = figure.data.find(t => t.name === 'masked') as any;
-    expect(missing.z[0][masked]).toBe(1);
-    expect((figure.layout.xaxis?.ticktext as string[])[masked]).toContain(
-      'masked'
+    const slot = masked < 2 ? masked : masked + 1; // after the gap between the clusters
+    expect(missing.z[0][slot]).toBe(1);
+    const cells = figure.data.find(t => t.name === 'n cells') as any;
+    expect(cells.customdata[masked][3]).toContain('masked');
+    const bar = (figure.layout.shapes as any[]).find(
+      s => s.yref === 'y3' && s.y1 === model.columns[masked].nCells
     );
+    expect(bar.fillcolor).toBe(LIGHT_PLOT_THEME.missing);
   });
 
   it('draws dots sized by the fraction expressing in dot mode', () => {
@@ -94,7 +172,7 @@ describe('heatmapFigure', () => {
     const plotHeight = layout.height - layout.margin.t - layout.margin.b;
     const keyTop = -layout.legend.y * plotHeight;
     const size = LIGHT_PLOT_THEME.fontSize;
-    expect(keyTop).toBeCloseTo(8 + Math.ceil(2 * size * 1.25) + 8, 6);
+    expect(keyTop).toBeCloseTo(8 + Math.ceil(size * 1.25) + 8, 6);
     expect(layout.margin.b).toBeGreaterThanOrEqual(keyTop + 4 * 22);
   });
 
@@ -140,41 +218,32 @@ describe('heatmap margins', () => {
     const size = LIGHT_PLOT_THEME.fontSize;
     expect(measured).toContain('G<1>');
     expect(layout.margin.l).toBe(10 + 8 + 4 * size);
-    // Columns: two lines each (label, n), upright below 7 columns: their height counts
+    // Columns: one cluster name per group, upright when it fits: its height counts
     expect(layout.xaxis.tickangle).toBe(0);
-    expect(layout.margin.b).toBe(10 + 8 + Math.ceil(2 * size * 1.25));
+    expect(layout.margin.b).toBe(10 + 8 + Math.ceil(size * 1.25));
 
-    // Eight columns: labels turn 45°, the widest line and both lines' height count
+    // Long labels over many columns turn: the margin holds the rotated labels
+    const names = Array.from({ length: 12 }, (_, k) => `cluster number ${k}`);
     const many = buildHeatmapModel(
       {
         ...input(),
         cluster: {
-          codes: Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3].slice(0, 6)),
-          categories: ['0', '1', '2', '3']
-        },
-        dataset: {
-          codes: Int32Array.from([0, 0, 0, 1, 1, 1]),
-          categories: ['ctrl', 'stimulated']
+          codes: Int32Array.from([0, 1, 2, 3, 4, 11]),
+          categories: names
         }
       },
-      { groupBy: 'dataset_cluster', minCells: 1 }
+      { groupBy: 'cluster', minCells: 0 }
     );
     const rotated = heatmapFigure(many, {
       theme: LIGHT_PLOT_THEME,
-      measureText
+      measureText,
+      width: 900
     }).layout as any;
-    expect(rotated.xaxis.ticktext.length).toBeGreaterThan(6);
+    expect(rotated.xaxis.ticktext).toHaveLength(6);
     expect(rotated.xaxis.tickangle).toBe(-45);
-    const widestColumn = Math.max(
-      ...rotated.xaxis.ticktext.flatMap((t: string) =>
-        t
-          .replace(/<[^>]*>/g, '\n')
-          .split('\n')
-          .map((l: string) => l.length * size)
-      )
-    );
+    const widestColumn = Math.max(...names.map(n => n.length * size));
     expect(rotated.margin.b).toBe(
-      10 + 8 + Math.ceil(Math.SQRT1_2 * (widestColumn + 2 * size * 1.25))
+      10 + 8 + Math.ceil(Math.SQRT1_2 * (widestColumn + size * 1.25))
     );
   });
 });

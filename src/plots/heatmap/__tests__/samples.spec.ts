@@ -33,11 +33,14 @@ describe('samples per heatmap column', () => {
       groupBy: 'dataset_cluster'
     });
     expect(both.columns.map(c => c.nSamples)).toEqual([2, 2, 1, 1]);
-    const ticks = (
-      heatmapFigure(both, { theme: LIGHT_PLOT_THEME }).layout.xaxis as any
-    ).ticktext as string[];
-    expect(ticks[0]).toContain('n=2 · 2 samples');
-    expect(ticks[3]).toContain('1 sample');
+    // Said in the hover of each column's n-cells bar
+    const hover = (
+      heatmapFigure(both, { theme: LIGHT_PLOT_THEME }).data.find(
+        t => t.name === 'n cells'
+      ) as any
+    ).customdata as string[][];
+    expect(hover[0][2]).toBe(' · 2 samples');
+    expect(hover[3][2]).toBe(' · 1 sample');
   });
 
   it('says nothing about samples without a sample column', () => {
@@ -45,9 +48,11 @@ describe('samples per heatmap column', () => {
     void sample;
     const model = buildHeatmapModel(without, { minCells: 0 });
     expect(model.columns.every(c => c.nSamples === null)).toBe(true);
-    const ticks = (
-      heatmapFigure(model, { theme: LIGHT_PLOT_THEME }).layout.xaxis as any
-    ).ticktext as string[];
-    expect(ticks[0]).not.toContain('sample');
+    const hover = (
+      heatmapFigure(model, { theme: LIGHT_PLOT_THEME }).data.find(
+        t => t.name === 'n cells'
+      ) as any
+    ).customdata as string[][];
+    expect(hover[0][2]).toBe('');
   });
 });
