@@ -18,7 +18,7 @@ import {
   GeneSource,
   IHeatmapSettings,
   MAX_MARKERS
-} from './heatmap/controller';
+} from './heatmap/settings';
 import {
   HeatmapGroupBy,
   HeatmapValue,

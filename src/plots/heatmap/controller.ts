@@ -25,7 +25,6 @@ import { codedColumn, unknownClustersMessage } from '../grouping';
 import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
 import {
   buildHeatmapModel,
-  DEFAULT_HEATMAP_OPTIONS,
   ICodedColumn,
   IHeatmapInput,
   IHeatmapModel,
@@ -52,46 +51,28 @@ import {
 } from '../spec';
 import type { IHeatmapModelBuilder } from './workerProtocol';
 
-export type GeneSource = 'selected' | 'markers';
+import {
+  DEFAULT_HEATMAP_SETTINGS,
+  IComparisonSettings,
+  IHeatmapSettings,
+  MAX_MARKERS
+} from './settings';
 
-/** "auto": pseudobulk DESeq2 with a sample column, else the cell-level Wilcoxon test. */
-export type CompareMethodChoice = 'auto' | 'pseudobulk' | 'wilcoxon';
-
-/** The condition comparison behind value 'log2fc'. */
-export interface IComparisonSettings {
-  /** The dataset compared against; null until chosen (the first dataset is then taken). */
-  reference: string | null;
-  /** The dataset compared; null: the one other dataset. */
-  target: string | null;
-  method: CompareMethodChoice;
-}
-
-export interface IHeatmapSettings {
-  geneSource: GeneSource;
-  /** Markers per cluster in 'markers' mode (changed genes per cluster for 'log2fc'). */
-  nMarkers: number;
-  /** Clusters to keep as typed ("0,3,7"); blank = all. */
-  clusterText: string;
-  comparison: IComparisonSettings;
-  options: IHeatmapOptions;
-}
-
-export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
-  geneSource: 'selected',
-  nMarkers: 10,
-  clusterText: '',
-  comparison: { reference: null, target: null, method: 'auto' },
-  options: { ...DEFAULT_HEATMAP_OPTIONS }
-};
+// The settings and their defaults live apart (the spec reads them without this module).
+export {
+  DEFAULT_HEATMAP_SETTINGS,
+  MAX_MARKERS,
+  type CompareMethodChoice,
+  type GeneSource,
+  type IComparisonSettings,
+  type IHeatmapSettings
+} from './settings';
 
 /** Where the marker genes came from, said on the plot. */
 export interface IMarkerSource {
   kind: 'stored' | 'computed';
   text: string;
 }
-
-/** The largest "top N" offered (the kernel's stored_markers limit is 200). */
-export const MAX_MARKERS = 100;
 
 /** A marker search done once per object, matrix and grouping, ranked for any N. */
 interface IMarkerSearch {

@@ -1,0 +1,40 @@
+/**
+ * The heatmap's own choices beside the sidebar's selection, and their defaults: plain data
+ * that the plot spec (`../spec.ts`) reads and writes without the controller.
+ */
+import { DEFAULT_HEATMAP_OPTIONS, IHeatmapOptions } from './model';
+
+export type GeneSource = 'selected' | 'markers';
+
+/** "auto": pseudobulk DESeq2 with a sample column, else the cell-level Wilcoxon test. */
+export type CompareMethodChoice = 'auto' | 'pseudobulk' | 'wilcoxon';
+
+/** The condition comparison behind value 'log2fc'. */
+export interface IComparisonSettings {
+  /** The dataset compared against; null until chosen (the first dataset is then taken). */
+  reference: string | null;
+  /** The dataset compared; null: the one other dataset. */
+  target: string | null;
+  method: CompareMethodChoice;
+}
+
+export interface IHeatmapSettings {
+  geneSource: GeneSource;
+  /** Markers per cluster in 'markers' mode (changed genes per cluster for 'log2fc'). */
+  nMarkers: number;
+  /** Clusters to keep as typed ("0,3,7"); blank = all. */
+  clusterText: string;
+  comparison: IComparisonSettings;
+  options: IHeatmapOptions;
+}
+
+export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
+  geneSource: 'selected',
+  nMarkers: 10,
+  clusterText: '',
+  comparison: { reference: null, target: null, method: 'auto' },
+  options: { ...DEFAULT_HEATMAP_OPTIONS }
+};
+
+/** The largest "top N" offered (the kernel's stored_markers limit is 200). */
+export const MAX_MARKERS = 100;
