@@ -86,6 +86,7 @@ class Service:
             "pair_stats": self._pair_stats,
             "stored_markers": self._stored_markers,
             "compare": self._compare,
+            "markers": self._markers,
             "cancel": self._cancel,
         }
         #: Requests running on worker threads, by id: their cancel events.
@@ -286,11 +287,22 @@ class Service:
             lambda done, total, message: self.send_progress(request_id, done, total, message),
         )
 
+    def _markers(self, args: dict[str, Any]) -> Background:
+        from .markers_op import markers
+
+        _, adapter = self._lookup(str_arg(args, "object"))
+        request_id = self._request_id
+        return markers(
+            adapter,
+            args,
+            lambda done, total, message: self.send_progress(request_id, done, total, message),
+        )
+
     def _cancel(self, args: dict[str, Any]) -> OpResult:
-        """Stop a request running on a worker thread (``compare``'s DESeq2 fits) before its
-        next step; it then answers ``cancelled``. Other requests have already been answered
-        when a ``cancel`` is read (the kernel serves them one at a time, in order): for them
-        this only acknowledges, and the frontend drops their late reply."""
+        """Stop a request running on a worker thread (``compare``'s DESeq2 fits, the ranking of
+        ``markers``) before its next step; it then answers ``cancelled``. Other requests have
+        already been answered when a ``cancel`` is read (the kernel serves them one at a time,
+        in order): for them this only acknowledges, and the frontend drops their late reply."""
         target = args.get("id")
         event = self._running.get(target) if isinstance(target, str | int) else None
         if event is not None:
