@@ -3,7 +3,7 @@
 Matrix ids: ``"X"``, ``"raw"`` (``adata.raw.X`` with ``adata.raw.var_names``) and
 ``"layers/<name>"``. Dense numpy arrays and scipy sparse matrices/arrays are read here; backed
 (on-disk) AnnData and Dask-backed matrices by the subclasses in :mod:`.outofcore`, which
-override the storage hooks (``_gene_values``, ``_moments``, ``_execution``).
+override the storage hooks (``_gene_block``, ``_moments``, ``_execution``).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ from .base import (
     MAX_STAT_GROUPS,
     Adapter,
     embedding_column,
-    gene_column,
     identity_token,
     obs_column,
     register_adapter,
 )
+from .fetch_payload import FetchTables, GeneColumns
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -198,7 +198,7 @@ class AnnDataAdapter(Adapter):
         obs: Sequence[str] = (),
         embedding: str | None = None,
         cell_ids: bool = False,
-    ) -> tuple[pa.Table, dict[str, Any]]:
+    ) -> tuple[FetchTables, dict[str, Any]]:
         self._check_in_memory()
         adata = self.obj
         source = self._matrix(matrix)
@@ -214,15 +214,16 @@ class AnnDataAdapter(Adapter):
         }
         self._check_reply_size(len(found), obs_columns, embedding_values, cell_ids)
 
+        # Each gene travels dense or as its non-zeros, whichever is smaller (fetch_payload.py);
+        # sparse storage is never densified beyond one column.
+        block, notes = self._gene_block(source, positions[positions >= 0])
+        gene_columns = GeneColumns(self.shape[0])
+        gene_columns.add_block(found, block)
+        # An all-NaN column is how a layer marks genes it does not hold (e.g. an integrated
+        # assay that covers only a few thousand genes): report it, do not plot NaNs.
+        for gene in gene_columns.all_nan:
+            missing_reason[gene] = ALL_NAN
         columns: dict[str, pa.Array] = {}
-        values, notes = self._gene_values(source, positions[positions >= 0])
-        for i, gene in enumerate(found):
-            # An all-NaN column is how a layer marks genes it does not hold (e.g. an integrated
-            # assay that covers only a few thousand genes): report it, do not plot NaNs.
-            if adata.n_obs and np.isnan(values[:, i]).all():
-                missing_reason[gene] = ALL_NAN
-            else:
-                columns[gene_column(gene)] = pa.array(values[:, i])
         for name, column in obs_columns.items():
             columns[obs_column(name)] = _obs_to_arrow(column)
         if embedding_values is not None:
@@ -242,7 +243,7 @@ class AnnDataAdapter(Adapter):
         }
         if notes.get("warnings"):
             result["warnings"] = notes["warnings"]
-        return pa.table(columns), result
+        return gene_columns.tables(columns), result
 
     def group_stats(
         self,
@@ -369,7 +370,8 @@ class AnnDataAdapter(Adapter):
                 "Backed (on-disk) AnnData is not supported yet; load it with adata.to_memory().",
             )
 
-    # Storage hooks: the out-of-core subclasses (outofcore.py) override these three.
+    # Storage hooks: the out-of-core subclasses (outofcore.py) override these three
+    # (``_gene_block``, ``_moments``, ``_execution``).
 
     def _execution(self) -> dict[str, str]:
         """``describe``'s ``execution``: where plots of this object should be computed."""
@@ -388,9 +390,18 @@ class AnnDataAdapter(Adapter):
     def _gene_values(
         self, source: _Matrix, positions: np.ndarray, dtype: type = np.float32
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The object's cells × the matrix columns at ``positions`` (column-major), and notes
-        for the result (``warnings``, ``engine``)."""
-        return _read_genes(source, positions, self.shape[0], dtype), {"engine": "numpy"}
+        """The object's cells × the matrix columns at ``positions`` as a dense column-major
+        array of ``dtype``, and notes for the result (``warnings``, ``engine``)."""
+        block, notes = self._gene_block(source, positions)
+        if sparse.issparse(block):
+            block = block.toarray(order="F")
+        return np.asfortranarray(block, dtype=dtype), notes
+
+    def _gene_block(self, source: _Matrix, positions: np.ndarray) -> tuple[Any, dict[str, Any]]:
+        """The object's cells × the matrix columns at ``positions``, in the stored dtype: a
+        numpy array, or a scipy CSC matrix when the matrix is sparse (never densified, so
+        ``fetch`` can send the non-zeros); and notes for the result."""
+        return _read_gene_block(source, positions, self.shape[0]), {"engine": "numpy"}
 
     def _moments(
         self,
@@ -531,17 +542,17 @@ def _gene_positions(names: pd.Index, genes: Sequence[str]) -> np.ndarray:
     return np.where(hits >= 0, first[hits], -1)
 
 
-def _read_genes(
-    source: _Matrix, positions: np.ndarray, n_obs: int, dtype: type = np.float32
-) -> np.ndarray:
-    """Cells × selected genes as a column-major array (each gene contiguous)."""
-    if len(positions) == 0:
-        return np.empty((n_obs, 0), dtype=dtype)
-    columns = positions if source.columns is None else source.columns[positions]
+def _read_gene_block(source: _Matrix, positions: np.ndarray, n_obs: int) -> Any:
+    """Cells × selected genes: a column-major numpy array for dense matrices, a CSC matrix
+    (each gene's non-zeros contiguous) for sparse ones."""
     data = source.data
+    if len(positions) == 0:
+        return np.empty((n_obs, 0), dtype=getattr(data, "dtype", np.float32))
+    columns = positions if source.columns is None else source.columns[positions]
     if isinstance(data, np.ndarray):
         block = data[:, columns] if source.rows is None else data[np.ix_(source.rows, columns)]
-    elif sparse.issparse(data):
+        return np.asfortranarray(block)
+    if sparse.issparse(data):
         if data.format not in ("csr", "csc"):
             data = data.tocsc()
         # Column indexing works directly on CSR too (one pass over the non-zeros), which is far
@@ -549,12 +560,10 @@ def _read_genes(
         block = data[:, columns]
         if source.rows is not None:
             block = block[source.rows]
-        block = block.toarray(order="F")
-    else:
-        raise ProtocolError(
-            NOT_SUPPORTED, f"Matrices stored as {type(data).__name__} are not supported yet."
-        )
-    return np.asfortranarray(block, dtype=dtype)
+        return sparse.csc_matrix(block)
+    raise ProtocolError(
+        NOT_SUPPORTED, f"Matrices stored as {type(data).__name__} are not supported yet."
+    )
 
 
 def _object_matrix(source: _Matrix) -> Any:

@@ -15,9 +15,12 @@ import itertools
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .fetch_payload import FetchTables
 
 # Column names of the Arrow table that ``fetch`` returns (docs/protocol.md, "fetch").
 
@@ -101,8 +104,9 @@ class Adapter(ABC):
         obs: Sequence[str] = (),
         embedding: str | None = None,
         cell_ids: bool = False,
-    ) -> tuple[pa.Table, dict[str, Any]]:
-        """Cells × (genes, obs columns, embedding) as an Arrow table, and the ``fetch`` result.
+    ) -> tuple[FetchTables, dict[str, Any]]:
+        """Cells × (genes, obs columns, embedding) as the reply's Arrow tables (each gene dense
+        or sparse, see :mod:`.fetch_payload`), and the ``fetch`` result.
 
         ``genes`` and ``obs`` arrive without duplicates. Genes the matrix lacks are reported
         in the result, never an error.

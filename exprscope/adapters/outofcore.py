@@ -1,7 +1,7 @@
 """Adapters for AnnData whose matrices are not in memory: backed h5ad and Dask arrays.
 
 Both reuse everything of :class:`~.anndata.AnnDataAdapter` (obs, embeddings, markers,
-fingerprint) and override its storage hooks only: reading a few genes (``_gene_values``) and
+fingerprint) and override its storage hooks only: reading a few genes (``_gene_block``) and
 per-group sums (``_moments``), which here run chunk by chunk so that only statistics, never
 the matrix, are held in memory or cross the comm.
 
@@ -132,12 +132,10 @@ class BackedAnnDataAdapter(AnnDataAdapter):
             return []
         return [csr_scan_warning("The matrix", self._root.filename)]
 
-    def _gene_values(
-        self, source: _Matrix, positions: np.ndarray, dtype: type = np.float32
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    def _gene_block(self, source: _Matrix, positions: np.ndarray) -> tuple[Any, dict[str, Any]]:
         layout = _backed_format(source.data)
         if layout is None:
-            return super()._gene_values(source, positions, dtype)
+            return super()._gene_block(source, positions)
         columns = positions if source.columns is None else source.columns[positions]
         if layout == "csc":
             unique, inverse = np.unique(columns, return_inverse=True)
@@ -146,8 +144,9 @@ class BackedAnnDataAdapter(AnnDataAdapter):
             block = scan_csr_columns(source.data, columns)
         if source.rows is not None:
             block = block[source.rows]
-        values = np.asfortranarray(block.toarray(), dtype=dtype)
-        return values, {"engine": f"h5py ({layout} chunks)", "warnings": self._warnings(source)}
+        # Kept sparse: fetch sends the non-zeros (only one gene at a time is ever dense)
+        block = sparse.csc_matrix(block)
+        return block, {"engine": f"h5py ({layout} chunks)", "warnings": self._warnings(source)}
 
     def _moments(
         self,
@@ -258,19 +257,17 @@ class DaskAnnDataAdapter(AnnDataAdapter):
             "reason": f"Lazy Dask matrices: statistics are computed in the kernel on {engine}.",
         }
 
-    def _gene_values(
-        self, source: _Matrix, positions: np.ndarray, dtype: type = np.float32
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    def _gene_block(self, source: _Matrix, positions: np.ndarray) -> tuple[Any, dict[str, Any]]:
         if not is_dask_array(source.data):
-            return super()._gene_values(source, positions, dtype)
+            return super()._gene_block(source, positions)
         columns = positions if source.columns is None else source.columns[positions]
         array = source.data[:, columns]
         if source.rows is not None:
             array = array[source.rows]
         block, engine = dask_compute(array)
-        if sparse.issparse(block):
-            block = block.toarray()
-        return np.asfortranarray(block, dtype=dtype), {"engine": engine}
+        # Sparse blocks (scipy chunks) stay sparse, for fetch to send their non-zeros
+        block = sparse.csc_matrix(block) if sparse.issparse(block) else np.asfortranarray(block)
+        return block, {"engine": engine}
 
     def _moments(
         self,

@@ -42,11 +42,11 @@ from .base import (
     DEFAULT_MARKERS_KEY,
     Adapter,
     embedding_column,
-    gene_column,
     identity_token,
     obs_column,
     register_adapter,
 )
+from .fetch_payload import FetchTables, GeneColumns
 
 MEASUREMENT = "RNA"
 #: Columns ``from_anndata`` adds for the AnnData obs/var names (its defaults).
@@ -164,7 +164,7 @@ class SomaExperimentAdapter(Adapter):
         obs: Sequence[str] = (),
         embedding: str | None = None,
         cell_ids: bool = False,
-    ) -> tuple[pa.Table, dict[str, Any]]:
+    ) -> tuple[FetchTables, dict[str, Any]]:
         layer = self._layer(matrix)
         obs_columns = self._obs_columns(obs)
         coordinates = self._embedding(embedding) if embedding is not None else None
@@ -173,13 +173,12 @@ class SomaExperimentAdapter(Adapter):
             gene: NOT_IN_MATRIX for gene, p in zip(genes, positions, strict=True) if p < 0
         }
         found = [gene for gene, p in zip(genes, positions, strict=True) if p >= 0]
-        values = self._read_columns(layer, positions[positions >= 0], np.float32)
+        # Genes travel dense or as their non-zeros (fetch_payload.py): read them sparse
+        gene_columns = GeneColumns(self.shape[0])
+        gene_columns.add_block(found, self._read_sparse_columns(layer, positions[positions >= 0]))
+        for gene in gene_columns.all_nan:
+            missing_reason[gene] = ALL_NAN
         columns: dict[str, pa.Array] = {}
-        for i, gene in enumerate(found):
-            if values.shape[0] and np.isnan(values[:, i]).all():
-                missing_reason[gene] = ALL_NAN
-            else:
-                columns[gene_column(gene)] = pa.array(values[:, i])
         for name, column in obs_columns.items():
             columns[obs_column(name)] = _obs_to_arrow(column)
         if coordinates is not None:
@@ -197,7 +196,7 @@ class SomaExperimentAdapter(Adapter):
             "missing": missing,
             "missing_reason": {gene: missing_reason[gene] for gene in missing},
         }
-        return pa.table(columns), result
+        return gene_columns.tables(columns), result
 
     def group_stats(
         self,
@@ -340,6 +339,28 @@ class SomaExperimentAdapter(Adapter):
             var_query = tiledbsoma.AxisQuery(coords=(np.asarray(var_joinids, dtype=np.int64),))
         with self.obj.axis_query(self._measurement_name, var_query=var_query) as query:
             yield from query.X(layer).tables()
+
+    def _read_sparse_columns(self, layer: str, positions: np.ndarray) -> sparse.csc_matrix:
+        """Cells × the genes at ``positions`` as a CSC matrix of the stored entries (float32),
+        never densified."""
+        n_obs = self.shape[0]
+        if len(positions) == 0:
+            return sparse.csc_matrix((n_obs, 0), dtype=np.float32)
+        joinids = self._var_joinids()
+        unique, inverse = np.unique(positions, return_inverse=True)
+        rows, columns, values = [], [], []
+        for batch in self._batches(layer, joinids[unique]):
+            rows.append(self._obs_positions(batch.column("soma_dim_0").to_numpy()))
+            genes = np.searchsorted(joinids, batch.column("soma_dim_1").to_numpy())
+            columns.append(np.searchsorted(unique, genes))
+            values.append(batch.column("soma_data").to_numpy().astype(np.float32, copy=False))
+        if not rows:
+            return sparse.csc_matrix((n_obs, len(positions)), dtype=np.float32)
+        matrix = sparse.coo_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+            shape=(n_obs, unique.size),
+        ).tocsc()
+        return matrix[:, inverse]
 
     def _read_columns(self, layer: str, positions: np.ndarray, dtype: type) -> np.ndarray:
         """Cells × the genes at ``positions`` (column-major), zeros where nothing is stored."""

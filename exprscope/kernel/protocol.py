@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 COMM_TARGET = "exprscope"
 
 #: Largest binary slice sent in one comm message. The Jupyter server drops iopub messages

@@ -20,6 +20,7 @@ import pyarrow as pa
 from .. import __version__, adapters
 from ..adapters._stats import DEFAULT_MAX_SAMPLE, MIN_SAMPLE, SPEARMAN_EXACT, SPEARMAN_SAMPLE
 from ..adapters.base import DEFAULT_MARKERS_KEY, MAX_STORED_MARKERS
+from ..adapters.fetch_payload import FetchTables
 from . import objects
 from .args import (
     bad_argument,
@@ -351,9 +352,12 @@ class Service:
             self.comm.send(message, buffers=[data[start : start + MAX_CHUNK_BYTES]])
 
 
-def _arrow_stream(table: pa.Table) -> pa.Buffer:
+def _arrow_stream(table: pa.Table | FetchTables) -> pa.Buffer:
     """The table as an Arrow IPC stream, in record batches of about one chunk each, so that a
-    frontend could decode batches while later parts are still arriving."""
+    frontend could decode batches while later parts are still arriving. A ``fetch`` reply's
+    tables (dense and sparse genes) are two streams back to back (adapters/fetch_payload.py)."""
+    if isinstance(table, FetchTables):
+        return table.ipc_stream()
     bytes_per_cell = max(1, table.nbytes // max(1, table.num_rows))
     cells_per_batch = max(1, min(MAX_CELLS_PER_BATCH, MAX_CHUNK_BYTES // bytes_per_cell))
     sink = pa.BufferOutputStream()

@@ -25,6 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager, start_new_kernel
 from scipy import sparse
 
+from exprscope.adapters.fetch_payload import decode_fetch_payload
 from exprscope.kernel import PYTHON_SETUP_SNIPPET, R_SETUP_SNIPPET
 from exprscope.kernel.protocol import MAX_CHUNK_BYTES
 
@@ -167,7 +168,9 @@ class Reply:
     def table(self) -> pa.Table:
         if self.result.get("payload") == "columns":
             return decode_columns(self.result["columns"], self.payload())
-        return pa.ipc.open_stream(pa.py_buffer(self.payload())).read_all()
+        # A fetch payload may hold a second stream (sparse genes): decoded back to dense
+        # columns, in the result's gene order, as protocol 1 sent them
+        return decode_fetch_payload(self.payload(), self.result.get("genes"))
 
     def assert_single_reply(self, request_id: Any) -> None:
         """Exactly one reply, well formed per docs/protocol.md."""

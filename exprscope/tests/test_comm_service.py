@@ -104,7 +104,7 @@ def test_setup_snippet_is_silent_leaves_no_names_and_is_idempotent(comm_kernel):
     assert after["targets"].count("exprscope") == 1
     # Still one reply per request on a comm opened after the re-runs.
     comm_id = comm_kernel.open_comm()
-    assert comm_kernel.call("hello", comm_id=comm_id).result["protocol"] == 1
+    assert comm_kernel.call("hello", comm_id=comm_id).result["protocol"] == 2
     comm_kernel.close_comm(comm_id)
     assert comm_kernel.state()["comms"] == before["comms"]
 
@@ -142,7 +142,7 @@ def test_fallback_target_answers_not_installed(comm_kernel):
 
 def test_hello(comm_kernel):
     result = comm_kernel.call("hello").result
-    assert result["protocol"] == 1
+    assert result["protocol"] == 2
     assert result["language"] == "python"
     assert isinstance(result["version"], str)
 

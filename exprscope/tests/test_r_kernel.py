@@ -195,14 +195,14 @@ def test_snippet_is_silent_leaves_one_hidden_object_and_is_idempotent(r_kernel):
     # The comm opened before the re-runs still answers; so does a new one.
     assert call_ok(r_kernel, "hello").result["language"] == "R"
     comm_id = r_kernel.open_comm()
-    assert call_ok(r_kernel, "hello", comm_id=comm_id).result["protocol"] == 1
+    assert call_ok(r_kernel, "hello", comm_id=comm_id).result["protocol"] == 2
     r_kernel.close_comm(comm_id)
     assert state(R_KERNEL_STATE_CODE)["comms"] == before["comms"]
 
 
 def test_hello(r_kernel):
     assert call_ok(r_kernel, "hello").result == {
-        "protocol": 1,
+        "protocol": 2,
         "version": __version__,
         "language": "R",
     }

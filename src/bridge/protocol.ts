@@ -9,7 +9,7 @@
 export const COMM_TARGET = 'exprscope';
 
 /** Protocol version sent when opening the comm and checked in `hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Maximum number of genes a single `fetch` may ask for. */
 export const MAX_GENES_PER_FETCH = 2000;

@@ -1,4 +1,11 @@
-import { Data, DataType, Table, tableFromIPC, Vector } from 'apache-arrow';
+import {
+  Data,
+  DataType,
+  Message,
+  Table,
+  tableFromIPC,
+  Vector
+} from 'apache-arrow';
 
 import type { CodeArray } from '../compute/aggregate';
 import { allocateColumn, copyColumn, inSharedMemory } from './sharedMemory';
@@ -111,30 +118,118 @@ const CELL_ID_COLUMN = 'cell_id';
 type NumericArrayType = Float32ArrayConstructor | Float64ArrayConstructor;
 
 /**
- * Decode the Arrow IPC stream of a `fetch` reply (column naming in
- * docs/protocol.md). Numeric columns are views into `bytes` when the stream
- * holds one record batch of the expected type; several batches are copied
- * into one contiguous array. Unknown columns are ignored. On a cross-origin-isolated
- * page, numeric columns and codes are copied into shared memory instead of being views
- * (./sharedMemory.ts); cell ids stay in the reply (the workers never get them).
+ * A `fetch` reply's tables (docs/protocol.md, "fetch payload"): the cells table (dense
+ * genes, obs columns, embedding, cell ids; one row per cell) and, when some genes travel
+ * as their non-zeros, the sparse genes table (one row per gene: `gene`, `indices`,
+ * `values`).
  */
-export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
-  return decodeFetchTable(readFetchPayload(bytes));
+export interface IFetchTables {
+  cells: Table;
+  sparseGenes: Table | null;
+  /** Cells of the reply (the schemas' `exprscope.n_obs`, else the cells table's rows). */
+  nCells: number;
 }
 
-/** The Arrow table of a `fetch` reply (the first half of `decodeFetchPayload`). */
-export function readFetchPayload(bytes: Uint8Array): Table {
-  return tableFromIPC(bytes);
+const TABLE_KEY = 'exprscope.table';
+const N_OBS_KEY = 'exprscope.n_obs';
+const SPARSE_GENES_TABLE = 'sparse_genes';
+
+/**
+ * Decode the payload of a `fetch` reply (column naming in docs/protocol.md). Numeric
+ * columns are views into `bytes` when the stream holds one record batch of the expected
+ * type; several batches are copied into one contiguous array. Genes sent as their
+ * non-zeros are scattered into zeroed columns. Unknown columns are ignored. On a
+ * cross-origin-isolated page, numeric columns and codes are copied into shared memory
+ * instead of being views (./sharedMemory.ts); cell ids stay in the reply (the workers
+ * never get them).
+ */
+export function decodeFetchPayload(bytes: Uint8Array): IDecodedFetch {
+  return decodeFetchTables(readFetchPayload(bytes));
 }
 
 /**
- * The columns of a `fetch` reply's table (the second half of `decodeFetchPayload`; the
- * decoder that runs on the page, where no worker can, runs the halves in two tasks: at a
- * million cells each is tens of milliseconds, see ./fetchDecoding.ts).
+ * The Arrow tables of a `fetch` reply (the first half of `decodeFetchPayload`): one IPC
+ * stream (the cells), or two back to back (then the sparse genes).
  */
-export function decodeFetchTable(table: Table): IDecodedFetch {
+export function readFetchPayload(bytes: Uint8Array): IFetchTables {
+  const end = ipcStreamLength(bytes);
+  const cells = tableFromIPC(bytes.subarray(0, end));
+  let sparseGenes: Table | null = null;
+  if (end < bytes.byteLength) {
+    const rest = bytes.subarray(end);
+    if (ipcStreamLength(rest) !== rest.byteLength) {
+      throw new Error('a fetch payload holds at most two Arrow streams');
+    }
+    sparseGenes = tableFromIPC(rest);
+    if (sparseGenes.schema.metadata.get(TABLE_KEY) !== SPARSE_GENES_TABLE) {
+      throw new Error(
+        'the second stream of a fetch payload is not the sparse genes'
+      );
+    }
+  }
+  const announced = (sparseGenes ?? cells).schema.metadata.get(N_OBS_KEY);
+  const nCells = announced === undefined ? cells.numRows : Number(announced);
+  if (!Number.isInteger(nCells) || nCells < 0) {
+    throw new Error(`the payload announces ${announced} cells`);
+  }
+  if (cells.numCols > 0 && cells.numRows !== nCells) {
+    throw new Error(
+      `the payload has ${cells.numRows} rows of cells but announces ${nCells}`
+    );
+  }
+  return { cells, sparseGenes, nCells };
+}
+
+/**
+ * The byte length of the Arrow IPC stream at the start of `bytes`, through its
+ * end-of-stream marker (or all of `bytes` if it has none). Each message is a length-
+ * prefixed flatbuffer followed by its body (`bodyLength` bytes): walking them is cheap,
+ * no body is read.
+ */
+export function ipcStreamLength(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at + 4 <= bytes.byteLength) {
+    let metadataLength = view.getInt32(at, true);
+    at += 4;
+    if (metadataLength === -1) {
+      // Continuation marker (format ≥ 0.15), then the length
+      if (at + 4 > bytes.byteLength) {
+        break;
+      }
+      metadataLength = view.getInt32(at, true);
+      at += 4;
+    }
+    if (metadataLength === 0) {
+      return at; // end-of-stream marker
+    }
+    if (metadataLength < 0 || at + metadataLength > bytes.byteLength) {
+      throw new Error(
+        'malformed Arrow stream: a message runs past the payload'
+      );
+    }
+    const message = Message.decode(bytes.subarray(at, at + metadataLength));
+    at += metadataLength + Number(message.bodyLength);
+  }
+  return Math.min(at, bytes.byteLength);
+}
+
+/**
+ * The columns of a `fetch` reply's tables (the second half of `decodeFetchPayload`; the
+ * decoder that runs on the page, where no worker can, runs the halves in two tasks: at a
+ * million cells each is tens of milliseconds, see ./fetchDecoding.ts). A single table is
+ * a reply without sparse genes.
+ */
+export function decodeFetchTables(tables: IFetchTables | Table): IDecodedFetch {
+  const {
+    cells: table,
+    sparseGenes,
+    nCells
+  } = tables instanceof Table
+    ? { cells: tables, sparseGenes: null, nCells: tables.numRows }
+    : tables;
   const decoded: IDecodedFetch = {
-    nCells: table.numRows,
+    nCells,
     genes: new Map(),
     obs: new Map(),
     embedding: null,
@@ -182,8 +277,91 @@ export function decodeFetchTable(table: Table): IDecodedFetch {
       .sort((a, b) => a - b)
       .map(dim => embeddingDims.get(dim)!);
   }
+  if (sparseGenes) {
+    addSparseGenes(sparseGenes, nCells, decoded.genes);
+  }
   ownColumnsUnlessTheyFillTheReply(decoded);
   return decoded;
+}
+
+/**
+ * The sparse genes table's rows as dense columns: zeroed (in shared memory where the
+ * page has it), then each non-zero written at its cell. Throws on a cell outside
+ * [0, nCells), lists of different lengths, nulls or a gene sent twice.
+ */
+function addSparseGenes(
+  table: Table,
+  nCells: number,
+  genes: Map<string, Float32Array>
+): void {
+  const names = table.getChild('gene');
+  const indices = table.getChild('indices');
+  const values = table.getChild('values');
+  if (!names || !indices || !values) {
+    throw new Error('the sparse genes table lacks gene, indices or values');
+  }
+  if (
+    !DataType.isList(indices.type) ||
+    !DataType.isInt(indices.type.children[0].type) ||
+    indices.type.children[0].type.bitWidth !== 32 ||
+    !DataType.isList(values.type) ||
+    !DataType.isFloat(values.type.children[0].type)
+  ) {
+    throw new Error(
+      `sparse genes have indices ${indices.type} and values ${values.type}, not List<Int32> and List<Float32>`
+    );
+  }
+  let row = 0;
+  for (let b = 0; b < indices.data.length; b++) {
+    const indexChunk = indices.data[b];
+    const valueChunk = values.data[b];
+    if (
+      valueChunk === undefined ||
+      valueChunk.length !== indexChunk.length ||
+      indexChunk.nullCount > 0 ||
+      valueChunk.nullCount > 0
+    ) {
+      throw new Error('sparse genes: indices and values do not match');
+    }
+    const indexOffsets: Int32Array = indexChunk.valueOffsets;
+    const valueOffsets: Int32Array = valueChunk.valueOffsets;
+    const indexChild = indexChunk.children[0];
+    const valueChild = valueChunk.children[0];
+    const cells = (indexChild.values as Int32Array).subarray(indexChild.offset);
+    const nonzeros = (
+      valueChild.values as Float32Array | Float64Array
+    ).subarray(valueChild.offset);
+    for (let i = 0; i < indexChunk.length; i++, row++) {
+      const gene = names.get(row);
+      if (typeof gene !== 'string') {
+        throw new Error(`sparse gene ${row} has no name`);
+      }
+      if (genes.has(gene)) {
+        throw new Error(`gene '${gene}' is sent twice`);
+      }
+      const from = indexOffsets[indexChunk.offset + i];
+      const to = indexOffsets[indexChunk.offset + i + 1];
+      const valuesFrom = valueOffsets[valueChunk.offset + i];
+      if (valueOffsets[valueChunk.offset + i + 1] - valuesFrom !== to - from) {
+        throw new Error(
+          `sparse gene '${gene}' has ${to - from} cells but a different number of values`
+        );
+      }
+      const column = allocateColumn(Float32Array, nCells);
+      const shift = valuesFrom - from;
+      for (let k = from; k < to; k++) {
+        const cell = cells[k];
+        // One unsigned comparison rejects negative and too large cells
+        if (cell >>> 0 >= nCells) {
+          throw new Error(
+            `sparse gene '${gene}' has cell ${cell} of ${nCells}`
+          );
+        }
+        column[cell] = nonzeros[k + shift];
+      }
+      genes.set(gene, column);
+    }
+  }
 }
 
 /** The typed arrays `decoded`'s columns are made of. */

@@ -14,7 +14,7 @@ import { nextTask } from '../tasks';
 import {
   columnViews,
   decodeFetchPayload,
-  decodeFetchTable,
+  decodeFetchTables,
   IDecodedFetch,
   readFetchPayload,
   Utf8Column
@@ -52,9 +52,9 @@ export function fetchDecodings(): IFetchDecodings {
 export async function decodeInTasks(bytes: Uint8Array): Promise<IDecodedFetch> {
   decodings.onPage++;
   await nextTask();
-  const table = readFetchPayload(bytes);
+  const tables = readFetchPayload(bytes);
   await nextTask();
-  return decodeFetchTable(table);
+  return decodeFetchTables(tables);
 }
 
 /** The decoder used where no worker is given. */

@@ -27,7 +27,7 @@
 .exprscope <- new.env(parent = baseenv())
 local({
   VERSION <- "0.1.0"
-  PROTOCOL_VERSION <- 1L
+  PROTOCOL_VERSION <- 2L
   TARGET <- "exprscope"
   MAX_CHUNK_BYTES <- 8L * 1024L * 1024L
   MAX_MESSAGE_CHARS <- 1000L # longer error messages are shortened in the middle

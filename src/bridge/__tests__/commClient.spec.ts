@@ -75,10 +75,10 @@ describe('CommClient', () => {
     comm.reply({
       id: comm.lastRequest().id,
       ok: true,
-      result: { protocol: 1 }
+      result: { protocol: 2 }
     });
     await expect(promise).resolves.toEqual({
-      result: { protocol: 1 },
+      result: { protocol: 2 },
       payload: null
     });
   });

@@ -39,7 +39,7 @@ const HELLO: Handler = (request, comm) =>
   comm.reply({
     id: request.id,
     ok: true,
-    result: { protocol: 1, version: '0.1.0', language: 'python' }
+    result: { protocol: 2, version: '0.1.0', language: 'python' }
   });
 
 /** The parts of Kernel.IKernelConnection the bridge uses. */
@@ -179,7 +179,7 @@ describe('KernelBridge', () => {
       }
     ]);
     expect(kernel.comm.targetName).toBe('exprscope');
-    expect(kernel.comm.openData).toEqual({ protocol: 1 });
+    expect(kernel.comm.openData).toEqual({ protocol: 2 });
     expect(kernel.comm.sent.map(m => m.op)).toEqual(['hello']);
   });
 
@@ -394,7 +394,7 @@ describe('KernelBridge', () => {
       comm.reply({
         id: request.id,
         ok: true,
-        result: { protocol: 2, version: '9.0', language: 'python' }
+        result: { protocol: 1, version: '9.0', language: 'python' }
       })
     );
     createBridge();
@@ -570,7 +570,7 @@ describe('KernelBridge', () => {
     expect(bridge.status).toBe('connecting');
     const request = bridge.hello();
     context.setKernel(kernel);
-    await expect(request).resolves.toMatchObject({ protocol: 1 });
+    await expect(request).resolves.toMatchObject({ protocol: 2 });
   });
 
   it('times out a request waiting for readiness', async () => {
