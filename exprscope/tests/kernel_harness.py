@@ -348,6 +348,19 @@ def decode_columns(columns: list[dict[str, Any]], payload: bytes) -> pa.Table:
             continue
         offset = column["offset"]
         assert offset % 8 == 0, column
+        if kind == "sparse_float32":
+            # A gene sent as its non-zeros: nnz int32 cells, then nnz float32 values at the
+            # next multiple of 8; back to the dense column Python's schema has
+            nnz = column["nnz"]
+            assert column["name"].startswith("gene:") and nnz * 8 <= length * 4, column
+            values_at = offset + -(-nnz * 4 // 8) * 8
+            assert values_at + nnz * 4 <= len(payload), column
+            cells = np.frombuffer(payload, dtype="<i4", count=nnz, offset=offset)
+            assert (np.diff(cells) > 0).all() and (cells >= 0).all() and (cells < length).all()
+            dense = np.zeros(length, dtype=np.float32)
+            dense[cells] = np.frombuffer(payload, dtype="<f4", count=nnz, offset=values_at)
+            arrays[column["name"]] = pa.array(dense)
+            continue
         dtype = _COLUMN_TYPES["int32" if kind == "dictionary" else kind]
         assert offset + length * dtype.itemsize <= len(payload), column
         values = np.frombuffer(payload, dtype=dtype, count=length, offset=offset)

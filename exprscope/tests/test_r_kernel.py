@@ -423,21 +423,87 @@ def test_fetch_aligns_cells_by_name(r_kernel):
 
 
 def test_fetch_many_genes_is_chunked(r_kernel):
-    genes = r_strings(r_kernel, f"head(rownames(es_kang), {MAX_GENES_PER_FETCH})")
+    # Dense values (no zeros) travel dense, 4 bytes per cell: 2000 genes x 2000 cells = 16 MB
+    r_kernel.execute(
+        "es_dense_sce <- local({ set.seed(5); m <- matrix(rnorm(4e6), 2000, 2000, dimnames = "
+        "list(paste0('g', 1:2000), paste0('c', 1:2000))); "
+        "SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = m)) })"
+    )
+    genes = r_strings(r_kernel, "rownames(es_dense_sce)")
+    assert len(genes) == MAX_GENES_PER_FETCH
     started = time.perf_counter()
-    reply = call_ok(r_kernel, "fetch", object="es_kang", matrix="RNA/data", genes=genes)
+    reply = call_ok(
+        r_kernel, "fetch", object="es_dense_sce", matrix="assays/logcounts", genes=genes
+    )
     elapsed = time.perf_counter() - started
-    print(f"fetch of {len(genes)} genes x 2000 cells from R: {elapsed:.2f} s")
+    print(f"fetch of {len(genes)} dense genes x 2000 cells from R: {elapsed:.2f} s")
     assert reply.messages[0]["parts"] >= 2
     assert all(len(piece) <= MAX_CHUNK_BYTES for piece in reply.slices())
+    assert {column["type"] for column in reply.result["columns"]} == {"float32"}
     table = reply.table()
     assert table.num_columns == len(genes) and table.num_rows == 2000
-    expected = r_array(r_kernel, f"GetAssayData(es_kang)[{len(genes) - 1}:{len(genes)}, ]")
+    expected = r_array(r_kernel, "assay(es_dense_sce, 'logcounts')[1999:2000, ]")
     for i, gene in enumerate(genes[-2:]):
         np.testing.assert_array_equal(
             table.column(f"gene:{gene}").to_numpy(), expected[i].astype(np.float32)
         )
+    r_kernel.execute("rm(es_dense_sce)")
     assert elapsed < 30
+
+
+def test_fetch_sends_nonzeros(r_kernel):
+    """Genes with at most half their cells non-zero travel as (cells, values), the rest
+    dense (Python's rule, docs/protocol.md "fetch payload"): the bytes stay within
+    1.2 x nnz x 8 and decode to GetAssayData's values."""
+    genes = r_strings(r_kernel, "rownames(es_kang)[seq(1, by = 97, length.out = 50)]")
+    reply = call_ok(r_kernel, "fetch", object="es_kang", matrix="RNA/data", genes=genes)
+    subset = f"GetAssayData(es_kang, slot = 'data', assay = 'RNA')[c({json.dumps(genes)[1:-1]}), ]"
+    nnz = r_json(r_kernel, f"I(as.integer(Matrix::rowSums({subset} != 0)))")
+    types = {column["name"]: column["type"] for column in reply.result["columns"]}
+    for gene, count in zip(genes, nnz, strict=True):
+        expected = "sparse_float32" if count * 8 <= 2000 * 4 else "float32"
+        assert types[f"gene:{gene}"] == expected, (gene, count)
+    assert "sparse_float32" in types.values()
+    payload_bytes = sum(len(piece) for piece in reply.slices())
+    assert payload_bytes <= 1.2 * sum(nnz) * 8 + 64 * len(genes)
+    check_fetch_values(r_kernel, reply, "es_kang", "RNA", "data", genes)
+
+
+def test_fetch_sparse_keeps_every_value(r_kernel):
+    """NA, -0 and tiny values survive; stored zeros are dropped; a column without zeros
+    stays dense; an all-NA gene is missing."""
+    r_kernel.execute(
+        # sparseMatrix keeps what it is given: -0 and an explicitly stored 0 (gene C)
+        "es_special <- local({ m <- Matrix::sparseMatrix(i = c(1, 1, 1, 1, 3, rep(2:4, 40)), "
+        "j = c(2, 5, 9, 33, 7, rep(1:40, each = 3)), x = c(NA, -0, 1e-40, -3e38, 0, "
+        "rbind(1:40, 0, NA)), dims = c(4, 40), "
+        "dimnames = list(c('A', 'B', 'C', 'D'), paste0('c', 1:40))); "
+        "SingleCellExperiment::SingleCellExperiment(assays = list(logcounts = m)) })"
+    )
+    reply = call_ok(
+        r_kernel,
+        "fetch",
+        object="es_special",
+        matrix="assays/logcounts",
+        genes=["A", "B", "C", "D"],
+    )
+    assert reply.result["missing_reason"] == {"D": "all_nan"}
+    columns = {column["name"]: column for column in reply.result["columns"]}
+    assert columns["gene:A"]["type"] == "sparse_float32" and columns["gene:A"]["nnz"] == 4
+    assert columns["gene:B"]["type"] == "float32"
+    assert columns["gene:C"] == {**columns["gene:C"], "type": "sparse_float32", "nnz": 0}
+    table = reply.table()
+    with np.errstate(invalid="ignore"):  # R's NA is a NaN with a payload
+        expected = r_array(r_kernel, "as.matrix(assay(es_special, 'logcounts'))[1:3, ]").astype(
+            np.float32
+        )
+    for i, gene in enumerate(["A", "B", "C"]):
+        got = table.column(f"gene:{gene}").to_numpy()
+        nan = np.isnan(expected[i])
+        np.testing.assert_array_equal(np.isnan(got), nan)
+        np.testing.assert_array_equal(got[~nan].view(np.uint32), expected[i][~nan].view(np.uint32))
+    assert np.signbit(table.column("gene:A").to_numpy()[4])  # -0 stays -0
+    r_kernel.execute("rm(es_special)")
 
 
 def test_fetch_sce(r_kernel):

@@ -8,6 +8,71 @@ local({
     list(name = name, type = type, values = values, categories = categories)
   }
 
+  # A gene sent as its non-zeros (docs/protocol.md, "fetch payload"): 0-based cells, values.
+  sparse_column <- function(name, n_cells, indices, values) {
+    list(name = name, type = "sparse_float32", values = values, indices = indices, n = n_cells)
+  }
+
+  # Whether a gene travels sparse: dense only where dense is smaller (Python's rule).
+  sends_sparse <- function(nnz, n_cells) nnz * 8 <= n_cells * 4
+
+  # The entries a sparse column sends: every value but +0 (NA, NaN and -0 included, so the
+  # float32 bits round-trip as Python's do; 1 / -0 is -Inf).
+  is_entry <- function(v) is.na(v) | v != 0 | 1 / v < 0
+
+  # Each gene's entries (is_entry) as 1-based positions in `cells`, ascending, and values:
+  # what fetch sends for it. Sparse parts (dgCMatrix) are read through their slots, never
+  # densified; cells that no part holding the gene covers are NA, as in read_genes.
+  gene_entries <- function(parts, genes, cells) {
+    n <- length(cells)
+    index <- rep(list(integer(0)), length(genes))
+    value <- rep(list(numeric(0)), length(genes))
+    part_cells <- list() # per part: the positions in `cells` of its cells
+    gene_parts <- rep(list(integer(0)), length(genes))
+    add <- function(g, pos, v) {
+      keep <- !is.na(pos) & is_entry(v)
+      index[[g]] <<- c(index[[g]], pos[keep])
+      value[[g]] <<- c(value[[g]], v[keep])
+    }
+    for (part in parts) {
+      rows <- match(genes, part$features)
+      have <- which(!is.na(rows))
+      if (length(have) == 0L) next
+      at <- match(part$cells, cells)
+      part_cells[[length(part_cells) + 1L]] <- at[!is.na(at)]
+      for (g in have) gene_parts[[g]] <- c(gene_parts[[g]], length(part_cells))
+      block <- part$m[rows[have], , drop = FALSE]
+      if (methods::is(block, "CsparseMatrix")) {
+        # Cells x genes: each gene's stored cells are one run of @i
+        block <- methods::as(Matrix::t(block), "CsparseMatrix")
+        p <- block@p
+        x <- if (methods::.hasSlot(block, "x")) block@x else rep(1, length(block@i))
+        for (k in seq_along(have)) {
+          span <- if (p[k + 1L] > p[k]) (p[k] + 1L):p[k + 1L] else integer(0)
+          add(have[k], at[block@i[span] + 1L], as.double(x[span]))
+        }
+      } else {
+        block <- as.matrix(block)
+        for (k in seq_along(have)) add(have[k], at, as.double(block[k, ]))
+      }
+    }
+    for (g in seq_along(genes)) {
+      covered <- sum(lengths(part_cells[gene_parts[[g]]]))
+      if (covered < n) {
+        # Layers hold disjoint cells: the ones outside every layer with this gene are NA
+        inside <- logical(n)
+        for (cells_of_part in part_cells[gene_parts[[g]]]) inside[cells_of_part] <- TRUE
+        missing <- which(!inside)
+        index[[g]] <- c(index[[g]], missing)
+        value[[g]] <- c(value[[g]], rep(NA_real_, length(missing)))
+      }
+      o <- order(index[[g]])
+      index[[g]] <- index[[g]][o]
+      value[[g]] <- value[[g]][o]
+    }
+    list(index = index, value = value)
+  }
+
   # Descriptors (JSON, integers only) and the payload bytes, each column 8-byte aligned.
   encode_columns <- function(columns) {
     descriptors <- vector("list", length(columns))
@@ -18,6 +83,19 @@ local({
       descriptor <- list(name = col$name, type = col$type, length = length(col$values))
       if (col$type == "utf8") {
         descriptor$values <- I(as.character(col$values))
+      } else if (col$type == "sparse_float32") {
+        # nnz int32 cells, then nnz float32 values, each run 8-byte aligned
+        nnz <- length(col$values)
+        descriptor$length <- as.integer(col$n)
+        descriptor$nnz <- as.integer(nnz)
+        descriptor$offset <- as.integer(offset)
+        pad <- raw((8L - (4L * nnz) %% 8L) %% 8L)
+        bytes <- c(
+          writeBin(as.integer(col$indices), raw(), size = 4L, endian = "little"), pad,
+          writeBin(as.double(col$values), raw(), size = 4L, endian = "little"), pad
+        )
+        chunks[[length(chunks) + 1L]] <- bytes
+        offset <- offset + length(bytes)
       } else {
         bytes <- switch(col$type,
           float32 = writeBin(as.double(col$values), raw(), size = 4L, endian = "little"),
@@ -150,17 +228,27 @@ local({
       )
     }
     found <- genes[in_matrix]
-    values <- read_genes(entry$parts(), found, cells)
+    entries <- gene_entries(entry$parts(), found, cells)
     reasons <- character(0)
     for (gene in genes[!in_matrix]) reasons[[gene]] <- "not_in_matrix"
     columns <- list()
     for (k in seq_along(found)) {
-      v <- values[, k]
+      at <- entries$index[[k]]
+      name <- paste0("gene:", found[k])
+      # Each gene dense or as its non-zeros, whichever is smaller (docs/protocol.md)
+      if (sends_sparse(length(at), n_obs)) {
+        columns[[length(columns) + 1L]] <- sparse_column(
+          name, n_obs, at - 1L, entries$value[[k]]
+        )
+        next
+      }
+      v <- numeric(n_obs)
+      v[at] <- entries$value[[k]]
       # How integrated assays mark genes they do not hold (e.g. a v5 layer): report, not plot.
       if (n_obs > 0L && all(is.na(v))) {
         reasons[[found[k]]] <- "all_nan"
       } else {
-        columns[[length(columns) + 1L]] <- column(paste0("gene:", found[k]), "float32", v)
+        columns[[length(columns) + 1L]] <- column(name, "float32", v)
       }
     }
     for (i in seq_along(obs)) {
