@@ -72,14 +72,27 @@ COMPARE_FIELDS = [
 ]
 
 
-def compare_cases() -> list[tuple[str, dict[str, Any], str]]:
+# markers (neither in the Python fuzz table: its op answers from a worker thread there, and
+# test_markers_op.py fuzzes it): pbmc_small's clusters, every gene.
+R_MARKERS = {"object": "es_pbmc", "matrix": "RNA/data", "groupby": "RNA_snn_res.1", "n": 3}
+MARKERS_FIELDS = [*R_MARKERS, "method", "tie_correct"]
+
+
+def op_cases(op: str, valid: dict[str, Any], fields: list[str]) -> list[tuple[str, dict, str]]:
     out = [
-        ("compare", {**R_COMPARE, field: value}, f"compare.{field}[{index}]")
-        for field in COMPARE_FIELDS
+        (op, {**valid, field: value}, f"{op}.{field}[{index}]")
+        for field in fields
         for index, value in enumerate(JUNK)
     ]
-    out.append(("compare", {**R_COMPARE, "junk": [{"nested": [None, 1e308]}]}, "compare.junk"))
+    out.append((op, {**valid, "junk": [{"nested": [None, 1e308]}]}, f"{op}.junk"))
     return out
+
+
+def r_only_cases() -> list[tuple[str, dict[str, Any], str]]:
+    return [
+        *op_cases("compare", R_COMPARE, COMPARE_FIELDS),
+        *op_cases("markers", R_MARKERS, MARKERS_FIELDS),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +104,7 @@ def r_fuzz_kernel():
 def test_every_field_of_every_op_in_r(r_fuzz_kernel):
     before = r_fuzz_kernel.evaluate_json(R_DIGEST_CODE)
     problems = {}
-    for op, args, label in [*cases(R_VALID), *compare_cases()]:
+    for op, args, label in [*cases(R_VALID), *r_only_cases()]:
         reply = r_fuzz_kernel.call(op, **args)  # exactly one well-formed reply
         if (found := problem(reply)) is not None:
             problems[label] = found
@@ -102,5 +115,7 @@ def test_every_field_of_every_op_in_r(r_fuzz_kernel):
     clusters = reply.result["clusters"]  # cluster 2 has 9 cells in g2, under min_cells
     assert [c["tested"] for c in clusters] == [True, True, False]
     assert clusters[2]["note"] == "fewer than 10 cells in 'g1' or 'g2'"
+    reply = r_fuzz_kernel.call("markers", **R_MARKERS)
+    assert reply.result["groups"] == ["0", "1", "2"] and reply.table().num_rows == 9
     assert r_fuzz_kernel.evaluate_json(R_DIGEST_CODE) == before
     assert r_fuzz_kernel.evaluate_json("cat(tolower(file.exists('es_fuzz_ran')))") is False

@@ -15,6 +15,7 @@ import rObjects from '../../exprscope/kernel/r/02-objects.R';
 import rStats from '../../exprscope/kernel/r/03-stats.R';
 import rOps from '../../exprscope/kernel/r/04-ops.R';
 import rCompare from '../../exprscope/kernel/r/04b-compare.R';
+import rMarkers from '../../exprscope/kernel/r/04c-markers.R';
 import rService from '../../exprscope/kernel/r/05-service.R';
 import rApi from '../../exprscope/kernel/r/06-api.R';
 import rStart from '../../exprscope/kernel/r/07-start.R';
@@ -33,6 +34,7 @@ export const R_SETUP_SNIPPET: string = [
   rStats,
   rOps,
   rCompare,
+  rMarkers,
   rService,
   rApi,
   rStart

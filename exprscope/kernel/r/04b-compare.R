@@ -295,26 +295,80 @@ local({
     out
   }
 
-  # wilcox.test(target, reference, exact = FALSE, correct = TRUE) for every row of `block`
-  # (genes x cells) at once: the rank sum of the target cells, its normal approximation with
-  # the tie correction and the continuity correction, as stats:::wilcox.test.default computes
-  # them. NaN where every value is tied (wilcox.test's) or a value is missing.
-  rank_sum_test <- function(block, is_target) {
-    n_b <- sum(is_target)
-    n_a <- length(is_target) - n_b
-    n <- n_a + n_b
-    # Average ranks are (lowest + highest) / 2 of a tie; a tie of t values adds t^3 - t,
-    # i.e. t^2 - 1 for each of its values.
-    low <- matrixStats::rowRanks(block, ties.method = "min")
-    high <- matrixStats::rowRanks(block, ties.method = "max")
-    rank_sum <- rowSums((low[, is_target, drop = FALSE] + high[, is_target, drop = FALSE]) / 2)
-    tie_size <- high - low + 1 # double: no integer overflow in its square
-    ties <- rowSums(tie_size * tie_size - 1)
-    z <- rank_sum - n_b * (n_b + 1) / 2 - n_a * n_b / 2
-    sigma <- sqrt((n_a * n_b / 12) * ((n + 1) - ties / (n * (n - 1))))
+  # Sums of `weights` by `index` (1..n), zeros where an index has none.
+  bincount <- function(index, weights, n) {
+    out <- numeric(n)
+    if (length(index) == 0L) return(out)
+    sums <- rowsum(rep_len(as.double(weights), length(index)), index, reorder = TRUE)
+    out[as.integer(rownames(sums))] <- sums[, 1L]
+    out
+  }
+
+  # Rank sums per group of every row of `m` (genes x cells; dgCMatrix or dense; `group` the
+  # 1-based group of each cell), each gene ranked over all cells with average ranks for ties,
+  # and each gene's tie term sum(t^3 - t). Sparse-aware: only the non-zeros are sorted (one
+  # radix sort for all genes); a gene's n0 zeros share one rank, n_negative + (n0 + 1) / 2,
+  # and a positive value's rank is its rank among the non-zeros plus n0 (as the Python
+  # kernel's exprscope/compute/ranksum.py). NA for a gene with a missing value.
+  group_rank_sums <- function(m, group, n_groups) {
+    n <- ncol(m)
+    k <- nrow(m)
+    # One column per gene; stored zeros dropped (they tie with the other zeros)
+    cells_by_gene <- Matrix::drop0(Matrix::t(methods::as(m, "CsparseMatrix")))
+    x <- cells_by_gene@x
+    nnz <- diff(cells_by_gene@p)
+    gene <- rep.int(seq_len(k), nnz)
+    missing <- is.na(x)
+    has_na <- tabulate(gene[missing], k) > 0L
+    x[missing] <- 0 # ranked anywhere: the gene's sums become NA below
+    n_zero <- n - nnz
+    n_negative <- tabulate(gene[x < 0], k)
+    order_ <- order(gene, x, method = "radix")
+    xs <- x[order_]
+    gs <- gene[order_]
+    cell_group <- group[cells_by_gene@i[order_] + 1L]
+    sums <- matrix(0, n_groups, k)
+    ties <- n_zero^3 - n_zero
+    if (length(xs) > 0L) {
+      position <- seq_along(xs) - cells_by_gene@p[gs] # 1-based rank among the stored values
+      position <- position + ifelse(xs > 0, n_zero[gs], 0)
+      new_run <- c(TRUE, xs[-1L] != xs[-length(xs)] | gs[-1L] != gs[-length(gs)])
+      run <- cumsum(new_run)
+      run_size <- tabulate(run)
+      rank <- (bincount(run, position, length(run_size)) / run_size)[run]
+      key <- (gs - 1L) * n_groups + cell_group # column-major (group, gene)
+      sums[] <- bincount(key, rank, n_groups * k)
+      stored <- matrix(bincount(key, 1, n_groups * k), n_groups, k)
+      ties <- ties + bincount(gs[new_run], as.double(run_size)^3 - run_size, k)
+    } else {
+      stored <- matrix(0, n_groups, k)
+    }
+    n_per_group <- tabulate(group, n_groups)
+    zero_rank <- n_negative + (n_zero + 1) / 2
+    sums <- sums + (n_per_group - stored) * rep(zero_rank, each = n_groups)
+    sums[, has_na] <- NA_real_
+    ties[has_na] <- NA_real_
+    list(rank_sum = sums, ties = ties, n = n_per_group)
+  }
+
+  # wilcox.test(x, y, exact = FALSE, correct = TRUE)'s z and p from the rank sum of x (n_x
+  # values among n) and the tie term sum(t^3 - t): the normal approximation with the tie and
+  # the continuity corrections, as stats:::wilcox.test.default computes them. NaN where every
+  # value is tied (wilcox.test's).
+  wilcox_normal <- function(rank_sum, n_x, n, ties) {
+    n_y <- n - n_x
+    z <- rank_sum - n_x * (n_x + 1) / 2 - n_x * n_y / 2
+    sigma <- sqrt((n_x * n_y / 12) * ((n + 1) - ties / (n * (n - 1))))
     z <- (z - sign(z) * 0.5) / sigma
     z[sigma == 0 | is.na(sigma)] <- NaN
     list(stat = z, pvalue = 2 * pmin(stats::pnorm(z), stats::pnorm(z, lower.tail = FALSE)))
+  }
+
+  # wilcox.test(target, reference, exact = FALSE, correct = TRUE) for every row of `block`
+  # (genes x cells) at once. NaN where every value is tied or a value is missing.
+  rank_sum_test <- function(block, is_target) {
+    sums <- group_rank_sums(block, ifelse(is_target, 2L, 1L), 2L)
+    wilcox_normal(sums$rank_sum[2L, ], sum(is_target), length(is_target), sums$ties)
   }
 
   wilcoxon_clusters <- function(view, plan, genes, min_cells, matrix_id) {
