@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -24,6 +25,7 @@ __all__ = [
     "DUAL_EXPRESSION",
     "HEATMAP",
     "LOG2FC",
+    "SCHEMA",
     "SPEC_VERSION",
     "SpecError",
     "build_spec",
@@ -32,22 +34,33 @@ __all__ = [
     "spec_to_json",
 ]
 
-SPEC_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("plot_spec.schema.json")
+#: The one declaration of the format (types, enums, defaults, bounds, argument names), read
+#: by this module and by the frontend (src/plots/spec.ts).
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+SPEC_VERSION = SCHEMA["$defs"]["common"]["properties"]["exprscope_spec"]["const"]
 HEATMAP = "heatmap"
 DUAL_EXPRESSION = "dual_expression"
-KINDS = (HEATMAP, DUAL_EXPRESSION)
+KINDS = tuple(SCHEMA["$defs"]["common"]["properties"]["kind"]["enum"])
 
-GENE_SOURCES = ("selected", "markers")
-GROUP_BYS = ("dataset", "cluster", "dataset_cluster")
-VALUES = ("mean", "linear_mean", "fraction", "dot", "log2fc")
+
+def _enum(kind: str, key: str) -> tuple[str, ...]:
+    return tuple(SCHEMA["$defs"][kind]["properties"][key]["enum"])
+
+
+GENE_SOURCES = _enum(HEATMAP, "gene_source")
+GROUP_BYS = _enum(HEATMAP, "group_by")
+VALUES = _enum(HEATMAP, "value")
 LOG2FC = "log2fc"
-COMPARE_METHODS = ("auto", "pseudobulk", "wilcoxon")
-SCALINGS = ("none", "zscore", "minmax")
-METRICS = ("euclidean", "correlation")
-COLOR_BYS = ("dataset", "cluster")
-FACET_BYS = ("none", "dataset", "cluster", "dataset_cluster")
-DENSITIES = ("auto", "on", "off")
-MAX_TOP_N = 100
+COMPARE_METHODS = _enum(HEATMAP, "compare_method")
+MARKER_METHODS = _enum(HEATMAP, "marker_method")
+SCALINGS = _enum(HEATMAP, "scaling")
+METRICS = _enum(HEATMAP, "metric")
+COLOR_BYS = _enum(DUAL_EXPRESSION, "color_by")
+FACET_BYS = _enum(DUAL_EXPRESSION, "facet_by")
+DENSITIES = _enum(DUAL_EXPRESSION, "density")
+MAX_TOP_N = SCHEMA["$defs"][HEATMAP]["properties"]["top_n"]["maximum"]
 
 _REQUIRED = object()
 
@@ -56,27 +69,58 @@ class SpecError(ValueError):
     """A spec that does not follow docs/plot-spec.md; the message names the key."""
 
 
-# -- value checks: each returns the normalised value or raises SpecError -----------------------
+# -- value checks, made from the schema's property declarations: each returns the normalised
+# value or raises SpecError ---------------------------------------------------------------------
 
 
-def _string(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise SpecError(f"Spec key {key!r} must be a string, not {value!r}.")
-    return value
+def _check_for(prop: Mapping[str, Any]) -> Callable[[str, Any], Any]:
+    """The check of one schema property (the subset of JSON Schema the format uses: a type,
+    possibly nullable; enum; minimum / maximum; minLength; string items; minItems)."""
+    types = prop.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    nullable = "null" in types
+    kind = next((t for t in types if t != "null"), None)
+    if "enum" in prop:
+        check = _choice(*prop["enum"])
+    elif kind == "string":
+        check = _string(prop.get("minLength", 0) > 0)
+    elif kind == "array":
+        check = _strings(prop.get("minItems", 0))
+    elif kind == "boolean":
+        check = _boolean
+    elif kind == "integer":
+        check = _integer(prop.get("minimum"), prop.get("maximum"))
+    elif kind == "number":
+        check = _number
+    else:
+        raise ValueError(f"The plot spec schema has a property this reader cannot check: {prop}")
+    if not nullable:
+        return check
+    return lambda key, value: None if value is None else check(key, value)
 
 
-def _optional_string(key: str, value: Any) -> str | None:
-    return None if value is None else _string(key, value)
+def _string(non_empty: bool) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if not isinstance(value, str) or (non_empty and value == ""):
+            what = "a non-empty string" if non_empty else "a string"
+            raise SpecError(f"Spec key {key!r} must be {what}, not {value!r}.")
+        return value
+
+    return check
 
 
-def _strings(key: str, value: Any) -> list[str]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise SpecError(f"Spec key {key!r} must be a list of strings, not {value!r}.")
-    return list(value)
+def _strings(min_items: int) -> Callable[[str, Any], list[str]]:
+    def check(key: str, value: Any) -> list[str]:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise SpecError(f"Spec key {key!r} must be a list of strings, not {value!r}.")
+        if len(value) < min_items:
+            raise SpecError(
+                f"Spec key {key!r} must hold at least {min_items} string(s), not {value!r}"
+                + (" (null keeps every cluster)." if key == "clusters" else ".")
+            )
+        return list(value)
 
-
-def _optional_strings(key: str, value: Any) -> list[str] | None:
-    return None if value is None else _strings(key, value)
+    return check
 
 
 def _boolean(key: str, value: Any) -> bool:
@@ -126,47 +170,21 @@ def _choice(*options: str) -> Callable[[str, Any], str]:
     return check
 
 
-# key → (check, default); the order is the order of a written spec
-_COMMON: dict[str, tuple[Callable[[str, Any], Any], Any]] = {
-    "version": (_string, __version__),
-    "object": (_string, _REQUIRED),
-    "matrix": (_string, _REQUIRED),
-    "dataset_column": (_optional_string, None),
-    "cluster_column": (_optional_string, None),
-    "sample_column": (_optional_string, None),
-    "clusters": (_optional_strings, None),
-}
-_KIND_KEYS: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
-    HEATMAP: {
-        "gene_source": (_choice(*GENE_SOURCES), "selected"),
-        "genes": (_strings, []),
-        "top_n": (_integer(1, MAX_TOP_N), 10),
-        "group_by": (_choice(*GROUP_BYS), "cluster"),
-        "value": (_choice(*VALUES), "mean"),
-        "reference": (_optional_string, None),
-        "target": (_optional_string, None),
-        "compare_method": (_choice(*COMPARE_METHODS), "auto"),
-        "scaling": (_choice(*SCALINGS), "zscore"),
-        "zscore_clip": (_number, 2.5),
-        "min_cells": (_integer(0), 10),
-        "cluster_genes": (_boolean, False),
-        "cluster_columns": (_boolean, False),
-        "metric": (_choice(*METRICS), "euclidean"),
-    },
-    DUAL_EXPRESSION: {
-        "gene_x": (_string, _REQUIRED),
-        "gene_y": (_string, _REQUIRED),
-        "color_by": (_choice(*COLOR_BYS), "dataset"),
-        "facet_by": (_choice(*FACET_BYS), "none"),
-        "detected_only": (_boolean, False),
-        "jitter": (_boolean, False),
-        "density": (_choice(*DENSITIES), "auto"),
-        "marginals": (_boolean, False),
-        "n_boot": (_integer(0), 1000),
-        "seed": (_integer(), 0),
-        "embedding": (_optional_string, None),
-    },
-}
+def _table(kind: str, required: set[str]) -> dict[str, tuple[Callable[[str, Any], Any], Any]]:
+    """key → (check, default) of a part of the schema, in its order (a written spec's)."""
+    table = {}
+    for key, prop in SCHEMA["$defs"][kind]["properties"].items():
+        if key in ("exprscope_spec", "kind"):
+            continue
+        default = _REQUIRED if key in required else prop.get("default", _REQUIRED)
+        if key == "version":
+            default = __version__
+        table[key] = (_check_for(prop), default)
+    return table
+
+
+_COMMON = _table("common", set(SCHEMA["$defs"]["common"]["required"]))
+_KIND_KEYS = {kind: _table(kind, set(SCHEMA["$defs"][kind].get("required", []))) for kind in KINDS}
 
 
 def read_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

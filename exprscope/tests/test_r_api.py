@@ -126,6 +126,7 @@ def heatmap_spec(object_name, matrix, dataset, cluster, clusters, **keys) -> dic
         "gene_source": "selected",
         "genes": [],
         "top_n": 10,
+        "marker_method": "auto",
         "group_by": "cluster",
         "value": "mean",
         "reference": None,
@@ -515,3 +516,55 @@ OK_DUAL = f'exprscope_dual_expression({P}, "MS4A1", "CD79B", dataset_key = "grou
 def test_bad_arguments_fail_clearly_and_display_nothing(r_kernel, code, message):
     error = failure(r_kernel, code)
     assert message in error
+
+
+# -- the plot-spec schema (exprscope/plot_spec.schema.json) is the R functions' contract too ------
+
+
+def _schema_arguments(kind: str) -> dict[str, dict[str, Any]]:
+    """The schema's properties of a kind (common ones included) that are R arguments."""
+    from exprscope.spec import SCHEMA
+
+    properties = {
+        **SCHEMA["$defs"]["common"]["properties"],
+        **SCHEMA["$defs"][kind]["properties"],
+    }
+    return {
+        key: prop
+        for key, prop in properties.items()
+        if prop.get("x-r") and kind in prop.get("x-argument-of", [kind])
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "kind", "call"),
+    [
+        ("exprscope_heatmap", "heatmap", 'exprscope_heatmap(es_pbmc, "MS4A1", {arg} = {value})'),
+        (
+            "exprscope_dual_expression",
+            "dual_expression",
+            'exprscope_dual_expression(es_pbmc, "MS4A1", "CD79B", {arg} = {value})',
+        ),
+    ],
+)
+def test_r_arguments_and_choices_are_the_schema_s(r_kernel, function, kind, call):
+    outputs, reply = run(r_kernel, f"cat(jsonlite::toJSON(names(formals({function}))))")
+    assert reply["status"] == "ok", outputs
+    formals = set(json.loads("".join(m["content"].get("text", "") for m in outputs)))
+    arguments = _schema_arguments(kind)
+    assert {prop["x-r"] for prop in arguments.values()} <= formals
+    for prop in arguments.values():
+        if "enum" not in prop:
+            continue
+        # R spells the value the schema marks as the argument's null (compare's "auto") NULL
+        allowed = [v for v in prop["enum"] if v != prop.get("x-argument-null")]
+        value = '"NOT_A_CHOICE"'
+        if prop["x-r"] == "method":  # checked once a comparison is asked for
+            value += (
+                ', dataset_key = "groups", cluster_key = "RNA_snn_res.1", value = "log2fc", '
+                'reference = "g1"'
+            )
+        message = failure(r_kernel, call.format(arg=prop["x-r"], value=value))
+        assert "must be one of " in message, (prop["x-r"], message)
+        listed = message.split("must be one of ", 1)[1].split(", not ", 1)[0]
+        assert listed == ", ".join(json.dumps(v) for v in allowed), message

@@ -146,6 +146,11 @@ function comparisonArguments(spec: IHeatmapSpec): [string, PyValue][] {
   ];
 }
 
+/** The markers' test, where the rows are top markers (not for the changed genes). */
+function markerArguments(spec: IHeatmapSpec): [string, string][] {
+  return spec.value === 'log2fc' ? [] : [['marker_method', spec.marker_method]];
+}
+
 function call(
   fn: string,
   positional: string[],
@@ -164,7 +169,7 @@ function heatmapCall(spec: IHeatmapSpec): string {
   if (spec.gene_source === 'selected') {
     positional.push(pyValue(spec.genes));
   } else {
-    keywords.push(['top_n', spec.top_n]);
+    keywords.push(['top_n', spec.top_n], ...markerArguments(spec));
   }
   keywords.push(
     ['groupby', spec.group_by],
@@ -321,9 +326,9 @@ function rCall(fn: string, object: string, named: [string, PyValue][]): string {
 
 function rHeatmapCall(spec: IHeatmapSpec): string {
   return rCall('exprscope_heatmap', spec.object, [
-    spec.gene_source === 'selected'
-      ? ['genes', spec.genes]
-      : ['top_n', spec.top_n],
+    ...(spec.gene_source === 'selected'
+      ? [['genes', spec.genes] as [string, PyValue]]
+      : [['top_n', spec.top_n] as [string, PyValue], ...markerArguments(spec)]),
     ['groupby', spec.group_by],
     ['dataset_key', spec.dataset_column],
     ['cluster_key', spec.cluster_column],

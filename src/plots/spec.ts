@@ -17,16 +17,68 @@ import {
   DEFAULT_HEATMAP_SETTINGS,
   GeneSource,
   IHeatmapSettings,
-  MAX_MARKERS
+  MarkerMethod
 } from './heatmap/settings';
 import {
   HeatmapGroupBy,
   HeatmapValue,
   parseClusterList
 } from './heatmap/model';
+import schema from '../../exprscope/plot_spec.schema.json';
+
+/**
+ * The one declaration of the format (exprscope/plot_spec.schema.json): the enums, bounds
+ * and key order below are read from it; the defaults (the views' own) are held to it by
+ * `__tests__/schema.spec.ts`.
+ */
+export const PLOT_SPEC_SCHEMA = schema;
+
+type SchemaKind = 'common' | 'heatmap' | 'dual_expression';
+
+interface ISchemaProperty {
+  type?: string | string[];
+  enum?: string[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  'x-python'?: string;
+  'x-r'?: string;
+  'x-argument-null'?: string;
+}
+
+function schemaProperties(kind: SchemaKind): Record<string, ISchemaProperty> {
+  return (schema.$defs[kind] as { properties: Record<string, ISchemaProperty> })
+    .properties;
+}
+
+/** The allowed values of an enum key. */
+function enumOf<T extends string>(kind: SchemaKind, key: string): readonly T[] {
+  const values = schemaProperties(kind)[key]?.enum;
+  if (!values) {
+    throw new Error(`The plot spec schema has no enum "${key}" in ${kind}.`);
+  }
+  return values as T[];
+}
+
+/** The bounds of an integer key ([min, max], unbounded as ±MAX_SAFE_INTEGER). */
+function boundsOf(kind: SchemaKind, key: string): [number, number] {
+  const property = schemaProperties(kind)[key];
+  return [
+    property?.minimum ?? Number.MIN_SAFE_INTEGER,
+    property?.maximum ?? Number.MAX_SAFE_INTEGER
+  ];
+}
+
+/** A kind's keys in the order of a written spec (common keys first). */
+function keysOf(kind: 'heatmap' | 'dual_expression'): string[] {
+  return [
+    ...Object.keys(schemaProperties('common')),
+    ...Object.keys(schemaProperties(kind)).filter(key => key !== 'kind')
+  ];
+}
 
 /** The format version written and the only one read. */
-export const SPEC_FORMAT = 1;
+export const SPEC_FORMAT = schema.$defs.common.properties.exprscope_spec.const;
 
 export type PlotKind = 'heatmap' | 'dual_expression';
 export type RowScalingName = 'none' | 'zscore' | 'minmax';
@@ -54,6 +106,8 @@ export interface IHeatmapSpec extends ICommonSpec {
   gene_source: GeneSource;
   genes: string[];
   top_n: number;
+  /** gene_source "markers": the test ranking them ("auto": stored, else t-test). */
+  marker_method: MarkerMethod;
   group_by: HeatmapGroupBy;
   value: HeatmapValue;
   /** value "log2fc": the dataset compared against (required then). */
@@ -293,7 +347,7 @@ export function parseSpec(json: unknown): IPlotSpec {
     const value = choice(
       o,
       'value',
-      ['mean', 'linear_mean', 'fraction', 'dot', 'log2fc'],
+      enumOf<HeatmapValue>('heatmap', 'value'),
       opt.value
     );
     const reference = nullableStr(o, 'reference');
@@ -309,15 +363,21 @@ export function parseSpec(json: unknown): IPlotSpec {
       gene_source: choice(
         o,
         'gene_source',
-        ['selected', 'markers'],
-        'selected'
+        enumOf('heatmap', 'gene_source'),
+        h.geneSource
       ),
       genes: strList(o, 'genes') ?? [],
-      top_n: int(o, 'top_n', h.nMarkers, 1, MAX_MARKERS),
+      top_n: int(o, 'top_n', h.nMarkers, ...boundsOf('heatmap', 'top_n')),
+      marker_method: choice(
+        o,
+        'marker_method',
+        enumOf('heatmap', 'marker_method'),
+        h.markerMethod
+      ),
       group_by: choice(
         o,
         'group_by',
-        ['dataset', 'cluster', 'dataset_cluster'],
+        enumOf('heatmap', 'group_by'),
         opt.groupBy
       ),
       value,
@@ -326,15 +386,20 @@ export function parseSpec(json: unknown): IPlotSpec {
       compare_method: choice(
         o,
         'compare_method',
-        ['auto', 'pseudobulk', 'wilcoxon'],
+        enumOf('heatmap', 'compare_method'),
         h.comparison.method
       ),
-      scaling: choice(o, 'scaling', ['none', 'zscore', 'minmax'], opt.scaling),
+      scaling: choice(o, 'scaling', enumOf('heatmap', 'scaling'), opt.scaling),
       zscore_clip: finite(o, 'zscore_clip', opt.zscoreClip),
-      min_cells: int(o, 'min_cells', opt.minCells, 0),
+      min_cells: int(
+        o,
+        'min_cells',
+        opt.minCells,
+        ...boundsOf('heatmap', 'min_cells')
+      ),
       cluster_genes: bool(o, 'cluster_genes', opt.clusterGenes),
       cluster_columns: bool(o, 'cluster_columns', opt.clusterColumns),
-      metric: choice(o, 'metric', ['euclidean', 'correlation'], opt.metric)
+      metric: choice(o, 'metric', enumOf('heatmap', 'metric'), opt.metric)
     };
   }
   const d = DEFAULT_DUAL_OPTIONS;
@@ -343,69 +408,37 @@ export function parseSpec(json: unknown): IPlotSpec {
     kind,
     gene_x: name(o, 'gene_x'),
     gene_y: name(o, 'gene_y'),
-    color_by: choice(o, 'color_by', ['dataset', 'cluster'], d.colorBy),
+    color_by: choice(
+      o,
+      'color_by',
+      enumOf('dual_expression', 'color_by'),
+      d.colorBy
+    ),
     facet_by: choice(
       o,
       'facet_by',
-      ['none', 'dataset', 'cluster', 'dataset_cluster'],
+      enumOf('dual_expression', 'facet_by'),
       d.facetBy
     ),
     detected_only: bool(o, 'detected_only', d.detectedOnly),
     jitter: bool(o, 'jitter', d.jitter),
-    density: choice(o, 'density', ['auto', 'on', 'off'], d.density),
+    density: choice(
+      o,
+      'density',
+      enumOf('dual_expression', 'density'),
+      d.density
+    ),
     marginals: bool(o, 'marginals', d.marginals),
-    n_boot: int(o, 'n_boot', d.nBoot, 0),
-    seed: int(o, 'seed', d.seed),
+    n_boot: int(o, 'n_boot', d.nBoot, ...boundsOf('dual_expression', 'n_boot')),
+    seed: int(o, 'seed', d.seed, ...boundsOf('dual_expression', 'seed')),
     embedding: nullableStr(o, 'embedding')
   };
 }
 
 // ---------------------------------------------------------------------------- writing
 
-const COMMON_KEYS = [
-  'exprscope_spec',
-  'kind',
-  'version',
-  'object',
-  'matrix',
-  'dataset_column',
-  'cluster_column',
-  'sample_column',
-  'clusters'
-] as const;
-
-const HEATMAP_KEYS: readonly (keyof IHeatmapSpec)[] = [
-  ...COMMON_KEYS,
-  'gene_source',
-  'genes',
-  'top_n',
-  'group_by',
-  'value',
-  'reference',
-  'target',
-  'compare_method',
-  'scaling',
-  'zscore_clip',
-  'min_cells',
-  'cluster_genes',
-  'cluster_columns',
-  'metric'
-];
-
-const DUAL_KEYS: readonly (keyof IDualSpec)[] = [
-  ...COMMON_KEYS,
-  'gene_x',
-  'gene_y',
-  'color_by',
-  'facet_by',
-  'detected_only',
-  'jitter',
-  'density',
-  'marginals',
-  'n_boot',
-  'seed',
-  'embedding'
-];
+const HEATMAP_KEYS = keysOf('heatmap') as readonly (keyof IHeatmapSpec)[];
+const DUAL_KEYS = keysOf('dual_expression') as readonly (keyof IDualSpec)[];
 
 export interface ISerializeOptions {
   /** Indentation (as JSON.stringify); default none. */
@@ -533,6 +566,7 @@ export function heatmapSpecFrom(
     gene_source: settings.geneSource,
     genes: [...context.genes],
     top_n: settings.nMarkers,
+    marker_method: settings.markerMethod,
     group_by: o.groupBy,
     value: o.value,
     reference: settings.comparison.reference,
@@ -560,6 +594,7 @@ export function heatmapSettingsFrom(
       ...base,
       geneSource: spec.gene_source,
       nMarkers: spec.top_n,
+      markerMethod: spec.marker_method,
       clusterText: formatClusterList(spec.clusters),
       comparison: {
         reference: spec.reference,

@@ -54,6 +54,7 @@ export function specWith(genes: string[]): IHeatmapSpec {
     gene_source: 'selected',
     genes,
     top_n: 10,
+    marker_method: 'auto',
     group_by: 'cluster',
     value: 'mean',
     reference: null,

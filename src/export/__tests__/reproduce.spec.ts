@@ -644,7 +644,8 @@ describe('reproduceCode in R', () => {
     const noComparison = {
       reference: null,
       target: null,
-      compare_method: 'auto' as const
+      compare_method: 'auto' as const,
+      marker_method: 'auto' as const
     };
     const specs: (IHeatmapSpec | IDualSpec)[] = [
       {

@@ -37,6 +37,7 @@ const CATEGORIES = ['0', '3', '7', 'B cells', 'T cells'];
 const HEATMAP: IHeatmapSettings = {
   geneSource: 'markers',
   nMarkers: 25,
+  markerMethod: 'wilcoxon',
   clusterText: '0, 3, B cells',
   comparison: { reference: null, target: null, method: 'auto' },
   options: {
@@ -102,6 +103,7 @@ describe('heatmap spec', () => {
       gene_source: 'markers',
       genes: ['CD3E', 'MS4A1', NASTY],
       top_n: 25,
+      marker_method: 'wilcoxon',
       group_by: 'dataset_cluster',
       value: 'dot',
       reference: null,
@@ -164,6 +166,7 @@ describe('heatmap spec', () => {
       gene_source: 'selected',
       genes: [],
       top_n: 10,
+      marker_method: 'auto',
       group_by: 'cluster',
       value: 'mean',
       reference: null,
