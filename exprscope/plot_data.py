@@ -306,20 +306,28 @@ def heatmap_columns(adata: AnnData, spec: Mapping[str, Any]) -> HeatmapColumns:
 
 
 def heatmap_markers(adata: AnnData, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """Top ``top_n`` markers per cluster, found as the plot finds them: a stored
-    ``rank_genes_groups`` result for the cluster column when the object has one, else the
-    Welch t-test of :func:`exprscope.markers` on the plot's matrix; only kept clusters."""
+    """Top ``top_n`` markers per cluster, found as the plot finds them (``marker_method``):
+    ``"auto"``, a stored ``rank_genes_groups`` result for the cluster column when the object
+    has one, else the Welch t-test of :func:`exprscope.markers` on the plot's matrix;
+    ``"t-test"`` / ``"wilcoxon"``, that test computed; only kept clusters."""
     cluster_column = spec["cluster_column"]
+    method = spec.get("marker_method", "auto")
     stored = next(
         (e for e in _readable_stored_markers(adata.uns) if e["groupby"] == cluster_column), None
     )
-    if stored is not None:
+    if stored is not None and method == "auto":
         table = read_stored_markers(adata.uns[stored["key"]], spec["top_n"])
         table.attrs["key"] = stored["key"]
     else:
         layer, use_raw = matrix_arguments(spec["matrix"])
         table = markers(
-            adata, cluster_column, spec["top_n"], layer=layer, use_raw=use_raw, use_stored=False
+            adata,
+            cluster_column,
+            spec["top_n"],
+            layer=layer,
+            use_raw=use_raw,
+            method="wilcoxon" if method == "wilcoxon" else "t-test",
+            use_stored=False,
         )
     if spec["clusters"] is not None:
         kept, _ = split_clusters(adata, cluster_column, spec["clusters"])

@@ -37,6 +37,7 @@ from .spec import (
     GROUP_BYS,
     HEATMAP,
     LOG2FC,
+    MARKER_METHODS,
     MAX_TOP_N,
     METRICS,
     SCALINGS,
@@ -61,7 +62,7 @@ __all__ = [
 PLOT_MIME_TYPE = "application/vnd.exprscope.plot+json"
 
 _DEFAULT_TOP_N = 10
-_MARKER_KEYS = ("object", "matrix", "cluster_column", "top_n", "clusters")
+_MARKER_KEYS = ("object", "matrix", "cluster_column", "top_n", "marker_method", "clusters")
 
 
 class PlotWidget(DOMWidget):
@@ -310,6 +311,7 @@ def heatmap(
     genes: str | Sequence[str] | None = None,
     *,
     top_n: int | None = None,
+    marker_method: str = "auto",
     groupby: str = "cluster",
     dataset_key: str | None = None,
     cluster_key: str | None = None,
@@ -335,6 +337,11 @@ def heatmap(
     genes
         The rows: one gene or a list. None (the default): the top ``top_n`` markers per
         cluster (default 10), as the sidebar finds them. Giving both is an error.
+    marker_method
+        The test that ranks the top markers: ``"auto"`` (a ``rank_genes_groups`` result
+        stored for the cluster column, else the Welch t-test), ``"t-test"`` (computed, as
+        ``rank_genes_groups(method='t-test')``) or ``"wilcoxon"`` (computed, as
+        ``rank_genes_groups(method='wilcoxon')``); see :func:`exprscope.markers`.
     groupby
         The columns: ``"cluster"``, ``"dataset"`` or ``"dataset_cluster"`` ("stim · 3").
     dataset_key, cluster_key
@@ -379,6 +386,7 @@ def heatmap(
         raise ValueError("Give either genes or top_n (top markers per cluster), not both.")
     gene_list = _genes(genes) if genes is not None else []
     top_n = _integer("top_n", _DEFAULT_TOP_N if top_n is None else top_n, 1, MAX_TOP_N)
+    _choice("marker_method", marker_method, MARKER_METHODS)
     _choice("groupby", groupby, GROUP_BYS)
     _choice("value", value, VALUES)
     comparison = _comparison_keys(value, groupby, reference, target, method)
@@ -395,6 +403,7 @@ def heatmap(
         "gene_source": "selected" if genes is not None else "markers",
         "genes": gene_list,
         "top_n": top_n,
+        "marker_method": marker_method,
         "group_by": groupby,
         "value": value,
         **comparison,

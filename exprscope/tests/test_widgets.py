@@ -461,6 +461,43 @@ def test_heatmap_uses_stored_markers_like_the_sidebar(kang, opened):
     assert widget.data.attrs["markers_source"] == "stored rank_genes_groups"
 
 
+def test_heatmap_marker_method_chooses_the_test(kang, opened):
+    """marker_method: "wilcoxon" ranks by scanpy's Wilcoxon rank-sum (run directly here),
+    "t-test" computes the t-test even when a stored result exists, "auto" takes it."""
+    adata = kang.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.tl.rank_genes_groups(adata, "cluster", method="logreg", n_genes=3)
+    top = 3
+    wilcoxon = exprscope.heatmap(adata, top_n=top, marker_method="wilcoxon", use_raw=False)
+    opened.append(wilcoxon)
+    assert wilcoxon.spec["marker_method"] == "wilcoxon"
+    reference = adata.copy()
+    del reference.uns["rank_genes_groups"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.tl.rank_genes_groups(reference, "cluster", method="wilcoxon", use_raw=False)
+    names = reference.uns["rank_genes_groups"]["names"]
+    expected = [str(names[g][r]) for g in names.dtype.names for r in range(top)]
+    assert wilcoxon.data.attrs["genes"] == list(dict.fromkeys(expected))
+    scores = reference.uns["rank_genes_groups"]["scores"]
+    shown = wilcoxon.markers
+    for group in names.dtype.names:
+        rows = shown[shown["group"] == group]
+        np.testing.assert_allclose(
+            rows["score"], [float(scores[group][r]) for r in range(top)], rtol=1e-5
+        )
+    t_test = exprscope.heatmap(adata, top_n=top, marker_method="t-test", use_raw=False)
+    opened.append(t_test)
+    computed = exprscope.markers(adata, "cluster", top, use_raw=False, use_stored=False)
+    assert t_test.data.attrs["genes"] == list(dict.fromkeys(computed["gene"]))
+    stored = exprscope.heatmap(adata, top_n=top)
+    opened.append(stored)
+    assert stored.data.attrs["markers_source"] == "stored rank_genes_groups"
+    with pytest.raises(ValueError, match="marker_method"):
+        exprscope.heatmap(adata, top_n=top, marker_method="logreg")
+
+
 def test_pbmc68k_top_markers_on_raw(opened):
     """The issue's example: an unnamed object with ``.raw`` (the default matrix, as
     exprscope.aggregate), no dataset column, stored markers for another grouping."""

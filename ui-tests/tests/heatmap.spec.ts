@@ -162,6 +162,32 @@ test('top markers per cluster match exprscope.markers, on X and integrated', asy
     expect(cell[4]).toBeLessThanOrEqual(1);
   }
 
+  // Marker test: Wilcoxon rank-sum, computed in the kernel by its markers op: the
+  // rows of exprscope.markers(method="wilcoxon") (held to scanpy's rank_genes_groups
+  // in pytest)
+  await heatmap.locator('#jp-exprscope-value').selectOption('mean');
+  await heatmap.locator('#jp-exprscope-marker-method').selectOption('wilcoxon');
+  await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
+    'Wilcoxon rank-sum',
+    { timeout: 60_000 }
+  );
+  const wilcoxon = await kernelJson<string[]>(
+    page,
+    [
+      'import json',
+      '_m = exprscope.markers(adata, "cluster", n=5, method="wilcoxon", use_stored=False)',
+      'print(json.dumps(list(dict.fromkeys(_m["gene"]))))'
+    ].join('\n')
+  );
+  expect(wilcoxon).not.toEqual(expected);
+  await expect
+    .poll(async () => (await rowLabels(page)).map(s => s.split(' ')[0]))
+    .toEqual(wilcoxon);
+  await heatmap.locator('#jp-exprscope-marker-method').selectOption('t-test');
+  await expect(heatmap.locator('.jp-exprscope-marker-source')).toContainText(
+    'Welch t-test'
+  );
+
   // The integrated layer lacks most genes: markers come from the genes it holds.
   await heatmap
     .locator('#jp-exprscope-heatmap-matrix')

@@ -14,6 +14,7 @@ local({
   GROUP_BYS <- c("dataset", "cluster", "dataset_cluster")
   VALUES <- c("mean", "linear_mean", "fraction", "dot", "log2fc")
   COMPARE_METHODS <- c("pseudobulk", "wilcoxon")
+  MARKER_METHODS <- c("auto", "t-test", "wilcoxon")
   SCALINGS <- c("none", "zscore", "minmax")
   METRICS <- c("euclidean", "correlation")
   COLOR_BYS <- c("dataset", "cluster")
@@ -432,7 +433,7 @@ local({
   heatmap_spec <- function(view_of, genes, top_n, groupby, dataset_key, cluster_key, matrix,
                            clusters, value, scale, zscore_clip, min_cells, cluster_genes,
                            cluster_columns, metric, reference = NULL, target = NULL,
-                           sample_key = NULL, method = NULL) {
+                           sample_key = NULL, method = NULL, marker_method = "auto") {
     view <- view_of()
     if (!is.null(genes) && !is.null(top_n)) {
       usage_error("Give either genes or top_n (top markers per cluster), not both.")
@@ -444,6 +445,7 @@ local({
       )
     }
     top_n <- check_integer(if (is.null(top_n)) 10L else top_n, "top_n", 1L, MAX_TOP_N)
+    check_choice(marker_method, "marker_method", MARKER_METHODS)
     check_choice(groupby, "groupby", GROUP_BYS)
     check_choice(value, "value", VALUES)
     check_choice(scale, "scale", SCALINGS)
@@ -468,7 +470,7 @@ local({
     spec <- c(common_spec("heatmap", view, entry, columns, clusters), list(
       gene_source = if (is.null(genes)) "markers" else "selected",
       genes = I(if (is.null(genes)) character(0) else genes), top_n = top_n,
-      group_by = groupby, value = value, reference = comparison$reference,
+      marker_method = marker_method, group_by = groupby, value = value, reference = comparison$reference,
       target = comparison$target, compare_method = comparison$compare_method, scaling = scale,
       zscore_clip = as_written(as.double(zscore_clip)), min_cells = min_cells,
       cluster_genes = cluster_genes, cluster_columns = cluster_columns, metric = metric
@@ -540,13 +542,14 @@ local({
                            clusters = NULL, value = "mean", scale = "zscore",
                            zscore_clip = 2.5, min_cells = 10, cluster_genes = FALSE,
                            cluster_columns = FALSE, metric = "euclidean", reference = NULL,
-                           target = NULL, sample_key = NULL, method = NULL) {
+                           target = NULL, sample_key = NULL, method = NULL,
+                           marker_method = "auto") {
     expr <- if (missing(object)) NULL else substitute(object)
     as_user_call(sys.call(), heatmap_spec(
       function() user_object(expr, function() object, "exprscope_heatmap"),
       genes, top_n, groupby, dataset_key, cluster_key, matrix, clusters, value, scale,
       zscore_clip, min_cells, cluster_genes, cluster_columns, metric, reference, target,
-      sample_key, method
+      sample_key, method, marker_method
     ))
   }
 

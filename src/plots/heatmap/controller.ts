@@ -55,6 +55,7 @@ import {
   DEFAULT_HEATMAP_SETTINGS,
   IComparisonSettings,
   IHeatmapSettings,
+  MarkerMethod,
   MAX_MARKERS
 } from './settings';
 
@@ -65,7 +66,8 @@ export {
   type CompareMethodChoice,
   type GeneSource,
   type IComparisonSettings,
-  type IHeatmapSettings
+  type IHeatmapSettings,
+  type MarkerMethod
 } from './settings';
 
 /** Where the marker genes came from, said on the plot. */
@@ -219,6 +221,9 @@ export class HeatmapController {
     const needsData =
       before.geneSource !== after.geneSource ||
       (!difference && before.nMarkers !== after.nMarkers) ||
+      (!difference &&
+        after.geneSource === 'markers' &&
+        before.markerMethod !== after.markerMethod) ||
       difference !== (before.options.value === 'log2fc') ||
       (difference &&
         (comparisonChanged(before.comparison, after.comparison) ||
@@ -332,6 +337,11 @@ export class HeatmapController {
     }
     this._abort?.abort();
     this._abort = null;
+    // A marker search still running (the kernel's Wilcoxon test) stops too
+    if (this._markerMemo && !this._markerMemo.done) {
+      this._markerMemo.abort.abort();
+      this._markerMemo = null;
+    }
     this._data = null;
     this._set({
       status: 'idle',
@@ -616,24 +626,32 @@ export class HeatmapController {
     const panel = this._panel;
     const description = panel.description!;
     const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
+    const method = this._settings.markerMethod;
     // N is not in the key: the statistics (or the stored table) serve every N.
     const key = [
       object,
       description.fingerprint,
       matrix,
       clusterColumn,
-      datasetColumn
+      datasetColumn,
+      method
     ].join('\u0000');
     // Shared by overlapping refreshes, so one marker search is one kernel request; not
-    // cancelled with the refresh that started it, since a newer refresh may be waiting on it.
+    // cancelled with the refresh that started it, since a newer refresh may be waiting on
+    // it, but by the user's Cancel (`cancel()`).
     if (this._markerMemo?.key !== key) {
-      const value = this._searchMarkers();
-      this._markerMemo = { key, value };
-      value.catch(() => {
-        if (this._markerMemo?.value === value) {
-          this._markerMemo = null;
+      const abort = new AbortController();
+      const value = this._searchMarkers(method, abort.signal);
+      const memo = { key, value, abort, done: false };
+      this._markerMemo = memo;
+      value.then(
+        () => (memo.done = true),
+        () => {
+          if (this._markerMemo === memo) {
+            this._markerMemo = null;
+          }
         }
-      });
+      );
     }
     const search = await this._markerMemo.value;
     return {
@@ -642,14 +660,27 @@ export class HeatmapController {
     };
   }
 
-  /** Ask the kernel for a stored marker table or for the statistics of every gene. */
-  private async _searchMarkers(): Promise<IMarkerSearch> {
+  /**
+   * Ask the kernel for the markers: its Wilcoxon test ("wilcoxon"), a stored marker table
+   * ("auto", when the object has one for the cluster column) or the statistics of every
+   * gene for the browser's t-test.
+   */
+  private async _searchMarkers(
+    method: MarkerMethod,
+    signal: AbortSignal
+  ): Promise<IMarkerSearch> {
     const panel = this._panel;
     const description = panel.description!;
     const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
-    const stored = (description.stored_markers ?? []).find(
-      entry => entry.groupby === clusterColumn
-    );
+    if (method === 'wilcoxon') {
+      return this._kernelWilcoxon(signal);
+    }
+    const stored =
+      method === 'auto'
+        ? (description.stored_markers ?? []).find(
+            entry => entry.groupby === clusterColumn
+          )
+        : undefined;
     if (stored) {
       const { result, payload } = await panel.request<{
         available: boolean;
@@ -707,6 +738,64 @@ export class HeatmapController {
         text:
           `Markers: Welch t-test, each cluster vs the rest, on ${this._panel.matrixLabel}` +
           (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
+      }
+    };
+  }
+
+  /**
+   * The kernel's one-vs-rest Wilcoxon rank-sum markers (`markers` op): scanpy's
+   * `rank_genes_groups(method='wilcoxon')` in Python, Seurat's `FindAllMarkers` default
+   * in R; its progress shown while the plot waits for it.
+   */
+  private async _kernelWilcoxon(signal: AbortSignal): Promise<IMarkerSearch> {
+    const panel = this._panel;
+    const { object, matrix, clusterColumn } = panel.selection;
+    const { result, payload } = await panel.request<{
+      test?: string;
+      n_genes: number;
+      skipped_groups: string[];
+      excluded_genes: string[];
+    }>(
+      'markers',
+      {
+        object,
+        matrix,
+        groupby: clusterColumn,
+        method: 'wilcoxon',
+        n: MAX_MARKERS
+      },
+      {
+        signal,
+        onKernelProgress: progress => {
+          if (this._state.status === 'loading') {
+            this._set({
+              status: 'loading',
+              message: `Ranking markers (Wilcoxon rank-sum, in the kernel): ${progress.done} of ${progress.total} genes…`
+            });
+          }
+        }
+      }
+    );
+    if (!payload) {
+      throw new ExprscopeError('internal', 'The kernel sent no markers.');
+    }
+    const table = tableFromIPC(payload);
+    const notes = [
+      result.skipped_groups.length > 0
+        ? `clusters with too few cells: ${result.skipped_groups.join(', ')}`
+        : null,
+      result.excluded_genes.length > 0
+        ? `${result.excluded_genes.length} genes without values left out`
+        : null
+    ].filter(Boolean);
+    return {
+      rank: n => storedMarkerRows(table, { n }),
+      source: {
+        kind: 'computed',
+        text:
+          'Markers: Wilcoxon rank-sum, each cluster vs the rest, computed in the kernel' +
+          `${result.test ? ` (${result.test})` : ''} on ${panel.matrixLabel}` +
+          (notes.length > 0 ? ` (${notes.join('; ')})` : '')
       }
     };
   }
@@ -913,8 +1002,12 @@ export class HeatmapController {
     markers: IMarkerRow[];
     markerSource: IMarkerSource | null;
   } | null = null;
-  private _markerMemo: { key: string; value: Promise<IMarkerSearch> } | null =
-    null;
+  private _markerMemo: {
+    key: string;
+    value: Promise<IMarkerSearch>;
+    abort: AbortController;
+    done: boolean;
+  } | null = null;
   private _selectionKey = '';
   private _abort: AbortController | null = null;
   private readonly _buildInWorker: IHeatmapModelBuilder | null;

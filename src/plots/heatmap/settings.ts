@@ -6,6 +6,15 @@ import { DEFAULT_HEATMAP_OPTIONS, IHeatmapOptions } from './model';
 
 export type GeneSource = 'selected' | 'markers';
 
+/**
+ * The test that ranks the top markers. "auto": a result stored in the object for the
+ * cluster column when there is one, else the Welch t-test (from group statistics, in the
+ * browser); "wilcoxon": the rank-sum test computed in the kernel (scanpy's
+ * `rank_genes_groups(method='wilcoxon')` in Python kernels, Seurat's `FindAllMarkers`
+ * default in R kernels).
+ */
+export type MarkerMethod = 'auto' | 't-test' | 'wilcoxon';
+
 /** "auto": pseudobulk DESeq2 with a sample column, else the cell-level Wilcoxon test. */
 export type CompareMethodChoice = 'auto' | 'pseudobulk' | 'wilcoxon';
 
@@ -22,6 +31,7 @@ export interface IHeatmapSettings {
   geneSource: GeneSource;
   /** Markers per cluster in 'markers' mode (changed genes per cluster for 'log2fc'). */
   nMarkers: number;
+  markerMethod: MarkerMethod;
   /** Clusters to keep as typed ("0,3,7"); blank = all. */
   clusterText: string;
   comparison: IComparisonSettings;
@@ -31,6 +41,7 @@ export interface IHeatmapSettings {
 export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
   geneSource: 'selected',
   nMarkers: 10,
+  markerMethod: 'auto',
   clusterText: '',
   comparison: { reference: null, target: null, method: 'auto' },
   options: { ...DEFAULT_HEATMAP_OPTIONS }
