@@ -1,10 +1,17 @@
 /**
- * The actions every plot offers, in the sidebar's main-area views and in notebook outputs:
- * export a file (PNG, JPEG, TIFF, PDF, SVG at a chosen size and DPI), copy or load the
+ * The actions every plot offers, in the sidebar's main-area views and in notebook outputs,
+ * as one short row (Export, then a "More actions" menu): export a file (PNG, JPEG, TIFF, PDF, SVG at a chosen size and DPI), copy or load the
  * plot's parameters, download the plotted numbers and, where a notebook is at hand, insert
  * a cell that reproduces the plot with the Python API.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import {
+  addIcon,
+  copyIcon,
+  downloadIcon,
+  ellipsesIcon,
+  fileUploadIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
@@ -16,6 +23,7 @@ import {
   downloadBlob,
   exportFigure
 } from '../export/exportFigure';
+import { ActionMenu, IActionMenuItem } from './ActionMenu';
 import { IPlotSpec, parseSpec, serializeSpec } from './spec';
 
 /**
@@ -168,6 +176,56 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
   // Names only: a table's csv() holds its model, and React keeps the previous render's
   // handlers (a million-cell model kept alive). The table is looked up when clicked.
   const tableNames = source.tables().map(table => table.name);
+  const onDownload = (tableName: string) => {
+    const spec = currentSpec();
+    const table = source
+      .tables()
+      .find(candidate => candidate.name === tableName);
+    if (spec && table) {
+      const file = csvFile(table.csv(), spec);
+      // One download per table: name the table in the file name.
+      const name = file.fileName.replace(/\.csv$/, `-${table.name}.csv`);
+      downloadBlob(file.blob, name);
+      say(`Saved ${name}.`);
+    }
+  };
+  // Everything but Export sits in one menu, so the actions take a single short row.
+  const menuItems: IActionMenuItem[] = [
+    {
+      key: 'copy',
+      label: 'Copy parameters',
+      className: 'jp-exprscope-copy-spec',
+      icon: copyIcon,
+      onSelect: () => void onCopy()
+    },
+    {
+      key: 'load',
+      label: 'Load parameters',
+      className: 'jp-exprscope-load-spec',
+      icon: fileUploadIcon,
+      onSelect: () => void onLoad()
+    },
+    ...tableNames.map((tableName): IActionMenuItem => ({
+      key: `data-${tableName}`,
+      label: `Download ${tableName} (CSV)`,
+      className: 'jp-exprscope-download-data',
+      data: { table: tableName },
+      icon: downloadIcon,
+      onSelect: () => onDownload(tableName)
+    })),
+    ...(insertCell
+      ? [
+          {
+            key: 'insert',
+            label: 'Insert into notebook',
+            className: 'jp-exprscope-insert-cell',
+            icon: addIcon,
+            onSelect: onInsert
+          }
+        ]
+      : [])
+  ];
+  const exportRef = React.useRef<HTMLDetailsElement>(null);
   const sizeField = (
     className: string,
     label: string,
@@ -190,9 +248,31 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
     </label>
   );
   return (
-    <div className="jp-exprscope-plot-actions" aria-label="Plot actions">
-      <details className="jp-exprscope-export">
-        <summary>Export…</summary>
+    <div
+      className="jp-exprscope-plot-actions"
+      role="group"
+      aria-label="Plot actions"
+    >
+      <details
+        ref={exportRef}
+        className="jp-exprscope-export"
+        onKeyDown={e => {
+          // The form floats over the plot: Escape folds it and returns to its button.
+          if (e.key === 'Escape' && exportRef.current?.open) {
+            e.preventDefault();
+            e.stopPropagation();
+            exportRef.current.open = false;
+            exportRef.current.querySelector('summary')?.focus();
+          }
+        }}
+      >
+        <summary
+          className="jp-exprscope-export-summary"
+          title="Export the plot as PNG, JPEG, TIFF, PDF or SVG"
+        >
+          <downloadIcon.react tag="span" className="jp-exprscope-icon" />
+          Export…
+        </summary>
         <form
           className="jp-exprscope-export-form"
           aria-label="Export the plot"
@@ -252,55 +332,7 @@ export function PlotActions(props: IPlotActionsProps): JSX.Element {
           </button>
         </form>
       </details>
-      <button
-        type="button"
-        className="jp-Button jp-mod-styled jp-exprscope-copy-spec"
-        onClick={() => void onCopy()}
-      >
-        Copy parameters
-      </button>
-      <button
-        type="button"
-        className="jp-Button jp-mod-styled jp-exprscope-load-spec"
-        onClick={() => void onLoad()}
-      >
-        Load parameters
-      </button>
-      {tableNames.map(tableName => (
-        <button
-          key={tableName}
-          type="button"
-          className="jp-Button jp-mod-styled jp-exprscope-download-data"
-          data-table={tableName}
-          onClick={() => {
-            const spec = currentSpec();
-            const table = source
-              .tables()
-              .find(candidate => candidate.name === tableName);
-            if (spec && table) {
-              const file = csvFile(table.csv(), spec);
-              // One download per table: name the table in the file name.
-              const name = file.fileName.replace(
-                /\.csv$/,
-                `-${table.name}.csv`
-              );
-              downloadBlob(file.blob, name);
-              say(`Saved ${name}.`);
-            }
-          }}
-        >
-          Download {tableName} (CSV)
-        </button>
-      ))}
-      {insertCell && (
-        <button
-          type="button"
-          className="jp-Button jp-mod-styled jp-exprscope-insert-cell"
-          onClick={onInsert}
-        >
-          Insert into notebook
-        </button>
-      )}
+      <ActionMenu label="More actions" icon={ellipsesIcon} items={menuItems} />
       {busy && (
         <span
           className="jp-exprscope-spinner"

@@ -258,3 +258,13 @@ export async function showView(page: IJupyterLabPageFixture, selector: string) {
     selector.replace(/^#/, '')
   );
 }
+
+/**
+ * Run one of a plot's actions from its "More actions" menu (Copy / Load parameters,
+ * Download CSV, Insert into notebook): open the menu, press the item (`className`, the
+ * first if several, e.g. the CSV tables).
+ */
+export async function plotAction(plot: Locator, className: string) {
+  await plot.locator('.jp-exprscope-more-actions').first().click();
+  await plot.locator(`.jp-exprscope-menu .${className}`).first().click();
+}

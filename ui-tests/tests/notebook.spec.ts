@@ -14,6 +14,7 @@ import {
   kernelJson,
   openSidebar,
   pasteGenes,
+  plotAction,
   runDemo,
   showView
 } from './helpers';
@@ -73,8 +74,10 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
     .first()
     .evaluate((plot: any) => {
       const trace = plot.data.find((t: any) => t.name === 'expression');
+      // (null bricks: the gaps between cluster groups)
       return trace.customdata
         .flat()
+        .filter((c: any[] | null) => c !== null)
         .map((c: any[]) => [c[0], c[1], c[2], c[3]]);
     });
   const reference = await kernelJson<
@@ -147,7 +150,7 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
 
   // Copy parameters, change the plot, load them back: the same plot, and Python follows.
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-  await output.locator('.jp-exprscope-copy-spec').click();
+  await plotAction(output, 'jp-exprscope-copy-spec');
   await expect(output.locator('.jp-exprscope-plot-actions')).toContainText(
     'copied'
   );
@@ -163,7 +166,7 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
       )
     )
     .toBe('zscore');
-  await output.locator('.jp-exprscope-load-spec').click();
+  await plotAction(output, 'jp-exprscope-load-spec');
   await page.locator('.jp-exprscope-spec-text').fill(copied);
   await page.locator('.jp-Dialog .jp-mod-accept').click();
   await expect(output.getByLabel('Scale rows')).toHaveValue('none');
@@ -178,7 +181,7 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
 
   // Download data: the plotted numbers as CSV.
   const download = page.waitForEvent('download');
-  await output.locator('.jp-exprscope-download-data').first().click();
+  await plotAction(output, 'jp-exprscope-download-data');
   const csvFile = path.join(dir, (await download).suggestedFilename());
   await (await download).saveAs(csvFile);
   const csv = fs.readFileSync(csvFile, 'utf-8');
@@ -239,7 +242,7 @@ test('the sidebar inserts a cell that reproduces the plot, safely quoted', async
     group_by: 'cluster',
     scaling: 'none'
   };
-  await heatmap.locator('.jp-exprscope-load-spec').click();
+  await plotAction(heatmap, 'jp-exprscope-load-spec');
   await page.locator('.jp-exprscope-spec-text').fill(JSON.stringify(spec));
   await page.locator('.jp-Dialog .jp-mod-accept').click();
   await expect(
@@ -251,7 +254,7 @@ test('the sidebar inserts a cell that reproduces the plot, safely quoted', async
   const before = await page.notebook.getCellCount();
   await page.notebook.selectCells(before - 1);
   await showView(page, '#exprscope-heatmap');
-  await heatmap.locator('.jp-exprscope-insert-cell').click();
+  await plotAction(heatmap, 'jp-exprscope-insert-cell');
   await page.notebook.activate(DEMO);
   expect(await page.notebook.getCellCount()).toBe(before + 1);
   const source = await page.notebook.getCellTextInput(before);
@@ -362,6 +365,8 @@ test('many scatter plots in one notebook never go blank', async ({
   page,
   tmpPath
 }) => {
+  // 22 plots, each fetched, bootstrapped and drawn when scrolled to (~5 s each on 2 cores)
+  test.setTimeout(360_000);
   await runDemo(page, tmpPath);
   // Record every WebGL context the browser takes away (it drops the oldest past ~16).
   await page.evaluate(() => {

@@ -9,7 +9,13 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import * as path from 'path';
 
-import { kernelJson, openSidebar, pasteGenes, showView } from './helpers';
+import {
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  plotAction,
+  showView
+} from './helpers';
 
 test.use({ autoGoto: true });
 
@@ -229,7 +235,7 @@ test('Seurat in an R kernel: dual expression equals cor(), heatmap equals Averag
   const before = await page.notebook.getCellCount();
   await page.notebook.selectCells(before - 1);
   await showView(page, HEATMAP);
-  await page.locator(`${HEATMAP} .jp-exprscope-insert-cell`).click();
+  await plotAction(page.locator(HEATMAP), 'jp-exprscope-insert-cell');
   await page.notebook.activate(NOTEBOOK);
   const source = await page.notebook.getCellTextInput(before);
   expect(source).toMatch(/exprscope_heatmap\(\s*kang,/);

@@ -9,7 +9,13 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { kernelJson, openSidebar, pasteGenes, showView } from './helpers';
+import {
+  kernelJson,
+  openSidebar,
+  pasteGenes,
+  plotAction,
+  showView
+} from './helpers';
 
 test.use({ autoGoto: true, viewport: { width: 1600, height: 1000 } });
 
@@ -163,7 +169,7 @@ test('Seurat in R: the log2FC heatmap equals exprscope_compare (DESeq2, then wil
   const before = await page.notebook.getCellCount();
   await page.notebook.selectCells(before - 1);
   await showView(page, HEATMAP);
-  await page.locator(`${HEATMAP} .jp-exprscope-insert-cell`).click();
+  await plotAction(page.locator(HEATMAP), 'jp-exprscope-insert-cell');
   await page.notebook.activate(NOTEBOOK);
   const source = await page.notebook.getCellTextInput(before);
   expect(source).toMatch(/exprscope_heatmap\(\s*pbmc_reps,/);

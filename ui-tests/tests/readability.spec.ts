@@ -207,3 +207,120 @@ test('100 columns: labels stay clear of each other, the view scrolls sideways wh
     .toBe(100);
   await expectNoOverlap(page);
 });
+
+test('at 1280×800 the heatmap starts in the first viewport, and folding its settings lifts it', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, GENES.join(', '));
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${GENES.length} genes`
+  );
+  await sidebar.locator('#jp-exprscope-open-heatmap').click();
+  const heatmap = page.locator(HEATMAP);
+  const plot = heatmap.locator('.jp-exprscope-plot');
+  await expect(plot).toHaveAttribute('data-rendered', 'true');
+  const top = () => plot.evaluate(node => node.getBoundingClientRect().top);
+  const open = await top();
+  // The whole first row of cells is on screen, not only the plot's top edge
+  expect(open).toBeLessThan(800 - 200);
+  const summary = heatmap.locator('.jp-exprscope-settings > summary');
+  await summary.focus();
+  await page.keyboard.press('Enter');
+  await expect(heatmap.locator('.jp-exprscope-settings-summary')).toContainText(
+    'Clusters'
+  );
+  await expect.poll(top).toBeLessThan(open - 100);
+  await page.keyboard.press('Enter');
+  await expect(heatmap.locator('#jp-exprscope-group-by')).toBeVisible();
+});
+
+test('the dual view: one row of actions, a keyboard menu, the scatter on screen at 1280×800, a sortable table read on one line', async ({
+  page,
+  tmpPath
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, 'ISG15, IFI6');
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    'Loaded 2 genes'
+  );
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  const dual = page.locator('#exprscope-dual');
+  const scatter = dual.locator('.jp-exprscope-dual-scatter .jp-exprscope-plot');
+  await expect(scatter).toHaveAttribute('data-rendered', 'true');
+
+  // The actions stand in one row: Export and the menu button side by side, their
+  // vertical middles level
+  const actions = dual.locator('.jp-exprscope-plot-actions');
+  const middles = await actions.evaluate(node =>
+    Array.from(node.children)
+      .map(child => child.getBoundingClientRect())
+      .filter(box => box.height > 0)
+      .map(box => box.top + box.height / 2)
+  );
+  expect(middles.length).toBeGreaterThan(1);
+  expect(Math.max(...middles) - Math.min(...middles)).toBeLessThan(6);
+  // The scatter's plot area starts in the first viewport
+  const top = await scatter.evaluate(node => node.getBoundingClientRect().top);
+  expect(top).toBeLessThan(800 - 200);
+
+  // The menu by keyboard: ArrowDown opens it on its first item, Escape gives the
+  // focus back to its button; every item is named
+  const more = dual.locator('.jp-exprscope-more-actions');
+  await expect(more).toHaveAttribute('aria-label', 'More actions');
+  await more.focus();
+  await page.keyboard.press('ArrowDown');
+  const items = dual.locator('.jp-exprscope-menu [role="menuitem"]');
+  await expect(items.first()).toBeFocused();
+  expect(await items.allInnerTexts()).toEqual(
+    expect.arrayContaining(['Copy parameters', 'Load parameters'])
+  );
+  await page.keyboard.press('ArrowDown');
+  await expect(items.nth(1)).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(dual.locator('.jp-exprscope-menu')).toHaveCount(0);
+  await expect(more).toBeFocused();
+
+  // "Pearson r [95% CI]" and its values each on one line
+  const table = dual.locator('table.jp-exprscope-stats').first();
+  const lines = await table.evaluate(node => {
+    const cells = Array.from(
+      node.querySelectorAll(
+        'td.jp-exprscope-pearson, th[data-column="pearson"]'
+      )
+    ) as HTMLElement[];
+    return cells.map(cell => {
+      const style = getComputedStyle(cell);
+      const padding =
+        parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+      const lineHeight =
+        parseFloat(style.lineHeight) || 1.3 * parseFloat(style.fontSize);
+      return (cell.clientHeight - padding) / lineHeight;
+    });
+  });
+  expect(lines.length).toBeGreaterThan(1);
+  lines.forEach(n => expect(n).toBeLessThan(1.6));
+
+  // Sorting by Pearson r: the rows follow r, descending on the second press
+  const header = table.locator('th[data-column="pearson"]');
+  const pearson = () =>
+    table
+      .locator('tbody tr')
+      .evaluateAll(rows =>
+        rows.map(row => Number((row as HTMLElement).dataset.pearson))
+      );
+  await header.locator('button').click();
+  await expect(header).toHaveAttribute('aria-sort', 'ascending');
+  const ascending = (await pearson()).filter(r => !Number.isNaN(r));
+  expect(ascending.length).toBeGreaterThan(1);
+  expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
+  await header.locator('button').press('Enter');
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+  const descending = (await pearson()).filter(r => !Number.isNaN(r));
+  expect(descending).toEqual([...descending].sort((a, b) => b - a));
+});

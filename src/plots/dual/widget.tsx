@@ -27,6 +27,15 @@ import {
   statsTableRows
 } from './figure';
 import type { DualColorBy, DualDensity, DualFacetBy, IDeltaR } from './model';
+import {
+  DELTA_R_COLUMNS,
+  DeltaRColumn,
+  ISortState,
+  nextSort,
+  sortByState,
+  STATS_COLUMNS,
+  StatsColumn
+} from './tableSort';
 
 /** Gene vs gene per cell and the blend on an embedding, driven by the sidebar. */
 export class DualExpressionWidget extends PlotWidget<DualController> {
@@ -100,6 +109,12 @@ function DualView(props: {
     const current = controller.state.model;
     return current ? statsTableRows(current) : [];
   }, [version]);
+  const [statsSort, setStatsSort] =
+    React.useState<ISortState<StatsColumn> | null>(null);
+  const sortedRows = React.useMemo(
+    () => sortByState(rows, statsSort, STATS_COLUMNS),
+    [rows, statsSort]
+  );
   // Binned views are selected by the shape drawn, over the model's cells at that time
   const onSelect =
     (pointCells: PointCells, view: 'scatter' | 'blend') =>
@@ -117,7 +132,7 @@ function DualView(props: {
       );
     };
   return (
-    <div className="jp-exprscope-plot-panel">
+    <div className="jp-exprscope-plot-panel jp-exprscope-dual-panel">
       <DualControls controller={controller} controlId={controlId} />
       <PlotStatus status={state.status} message={state.message}>
         {state.selected && (
@@ -134,75 +149,173 @@ function DualView(props: {
         )}
       </PlotStatus>
       {model && <PlotNotes notes={model.notes} />}
-      {model && (
-        <div className="jp-exprscope-dual-plots">
-          {scatter && (
-            <PlotlyFigure
-              figure={scatter.figure}
-              className="jp-exprscope-dual-scatter"
-              label={`${model.geneX} against ${model.geneY}, one point per cell`}
-              onSelect={onSelect(scatter.pointCells, 'scatter')}
-              onRendered={props.onRendered}
-              releaseOffscreen={embedded}
-            />
-          )}
-          {blend && (
-            <PlotlyFigure
-              figure={blend.figure}
-              className="jp-exprscope-dual-blend"
-              label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
-              onSelect={onSelect(blend.pointCells, 'blend')}
-              releaseOffscreen={embedded}
-            />
-          )}
-        </div>
-      )}
-      {rows.length > 0 && (
-        <table
-          className="jp-exprscope-stats"
-          aria-label="Correlation per group"
-        >
-          <thead>
-            <tr>
-              <th scope="col">Group</th>
-              <th scope="col">n cells</th>
-              <th scope="col">Pearson r [95% CI]</th>
-              <th scope="col">Spearman ρ [95% CI]</th>
-              <th scope="col">Double positive</th>
-              <th scope="col">Note</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(row => (
-              <tr
-                key={`${row.section}-${row.group}`}
-                data-section={row.section}
-                data-group={row.group}
-                data-pearson={row.stats.pearsonR}
-                data-spearman={row.stats.spearmanRho}
-                data-n={row.stats.nCells}
+      {/* Plots and tables side by side in a wide view, tables below otherwise (CSS) */}
+      <div className="jp-exprscope-dual-body">
+        {model && (
+          <div className="jp-exprscope-dual-plots">
+            {scatter && (
+              <PlotlyFigure
+                figure={scatter.figure}
+                className="jp-exprscope-dual-scatter"
+                label={`${model.geneX} against ${model.geneY}, one point per cell`}
+                onSelect={onSelect(scatter.pointCells, 'scatter')}
+                onRendered={props.onRendered}
+                releaseOffscreen={embedded}
+              />
+            )}
+            {blend && (
+              <PlotlyFigure
+                figure={blend.figure}
+                className="jp-exprscope-dual-blend"
+                label={`Co-expression of ${model.geneX} and ${model.geneY} on ${model.blend?.embedding}`}
+                onSelect={onSelect(blend.pointCells, 'blend')}
+                releaseOffscreen={embedded}
+              />
+            )}
+          </div>
+        )}
+        {(rows.length > 0 || (model && model.deltaR.length > 0)) && (
+          <div className="jp-exprscope-dual-tables">
+            {rows.length > 0 && (
+              <table
+                className="jp-exprscope-stats"
+                aria-label="Correlation per group"
               >
-                <th scope="row">
-                  {row.section}: {row.group}
-                </th>
-                <td>{row.nCells}</td>
-                <td>{row.pearson}</td>
-                <td>{row.spearman}</td>
-                <td>{row.doublePositive}</td>
-                <td>{row.note}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {model && model.deltaR.length > 0 && <DeltaRTable rows={model.deltaR} />}
+                <thead>
+                  <tr>
+                    {STATS_HEADERS.map(([column, label, numeric]) => (
+                      <SortHeader
+                        key={column}
+                        column={column}
+                        label={label}
+                        numeric={numeric}
+                        sort={statsSort}
+                        onSort={c => setStatsSort(nextSort(statsSort, c))}
+                      />
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {sortedRows.map(row => (
+                    <tr
+                      key={`${row.section}-${row.group}`}
+                      data-section={row.section}
+                      data-group={row.group}
+                      data-pearson={row.stats.pearsonR}
+                      data-spearman={row.stats.spearmanRho}
+                      data-n={row.stats.nCells}
+                    >
+                      <th scope="row">
+                        {row.section}: {row.group}
+                      </th>
+                      <td className="jp-exprscope-num">{row.nCells}</td>
+                      <td className="jp-exprscope-num jp-exprscope-pearson">
+                        <WithInterval text={row.pearson} />
+                      </td>
+                      <td className="jp-exprscope-num jp-exprscope-spearman">
+                        <WithInterval text={row.spearman} />
+                      </td>
+                      <td className="jp-exprscope-num">{row.doublePositive}</td>
+                      <td className="jp-exprscope-note">{row.note}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            {model && model.deltaR.length > 0 && (
+              <DeltaRTable rows={model.deltaR} />
+            )}
+          </div>
+        )}
+      </div>
     </div>
+  );
+}
+
+/** The correlation table's columns: what sorts them, the header, whether numeric. */
+const STATS_HEADERS: readonly (readonly [StatsColumn, string, boolean])[] = [
+  ['group', 'Group', false],
+  ['nCells', 'n cells', true],
+  ['pearson', 'Pearson r [95% CI]', true],
+  ['spearman', 'Spearman ρ [95% CI]', true],
+  ['doublePositive', 'Double positive', true],
+  ['note', 'Note', false]
+];
+
+const DELTA_R_HEADERS: readonly (readonly [DeltaRColumn, string, boolean])[] = [
+  ['cells', 'Cells', false],
+  ['datasets', 'Datasets', false],
+  ['r', 'r', true],
+  ['deltaR', 'Δr [95% CI]', true],
+  ['z', 'z', true],
+  ['p', 'p', true]
+];
+
+/**
+ * A column header that sorts its table: a button (reachable by Tab, pressed with Enter
+ * or Space) in a header cell whose aria-sort tells screen readers the order.
+ */
+function SortHeader<K extends string>(props: {
+  column: K;
+  label: string;
+  numeric: boolean;
+  sort: ISortState<K> | null;
+  onSort: (column: K) => void;
+}): JSX.Element {
+  const { column, label, sort } = props;
+  const direction = sort?.column === column ? sort.direction : undefined;
+  return (
+    <th
+      scope="col"
+      aria-sort={direction}
+      data-column={column}
+      className={props.numeric ? 'jp-exprscope-num' : undefined}
+    >
+      <button
+        type="button"
+        className="jp-exprscope-sort"
+        title={
+          direction === 'descending'
+            ? 'Back to the table’s own order'
+            : `Sort by ${label}${direction === 'ascending' ? ', descending' : ''}`
+        }
+        onClick={() => props.onSort(column)}
+      >
+        {label}
+        <span className="jp-exprscope-sort-mark" aria-hidden="true">
+          {direction === 'ascending'
+            ? '▲'
+            : direction === 'descending'
+              ? '▼'
+              : '↕'}
+        </span>
+      </button>
+    </th>
+  );
+}
+
+/** "0.42 [0.37, 0.47]" with the interval set off (quieter), on one line. */
+function WithInterval(props: { text: string }): JSX.Element {
+  const at = props.text.indexOf(' [');
+  if (at < 0) {
+    return <>{props.text}</>;
+  }
+  return (
+    <>
+      {props.text.slice(0, at)}{' '}
+      <span className="jp-exprscope-ci">{props.text.slice(at + 1)}</span>
+    </>
   );
 }
 
 /** Δr between datasets, overall and per cluster, with Fisher's z test. */
 function DeltaRTable(props: { rows: readonly IDeltaR[] }): JSX.Element {
   const reference = props.rows[0].reference;
+  const [sort, setSort] = React.useState<ISortState<DeltaRColumn> | null>(null);
+  const rows = React.useMemo(
+    () => sortByState(props.rows, sort, DELTA_R_COLUMNS),
+    [props.rows, sort]
+  );
   return (
     <table
       className="jp-exprscope-stats jp-exprscope-delta-r"
@@ -214,16 +327,20 @@ function DeltaRTable(props: { rows: readonly IDeltaR[] }): JSX.Element {
       </caption>
       <thead>
         <tr>
-          <th scope="col">Cells</th>
-          <th scope="col">Datasets</th>
-          <th scope="col">r</th>
-          <th scope="col">Δr [95% CI]</th>
-          <th scope="col">z</th>
-          <th scope="col">p</th>
+          {DELTA_R_HEADERS.map(([column, label, numeric]) => (
+            <SortHeader
+              key={column}
+              column={column}
+              label={label}
+              numeric={numeric}
+              sort={sort}
+              onSort={c => setSort(nextSort(sort, c))}
+            />
+          ))}
         </tr>
       </thead>
       <tbody>
-        {props.rows.map(row => (
+        {rows.map(row => (
           <tr
             key={`${row.cluster ?? ''}|${row.target}`}
             data-cluster={row.cluster ?? ''}
@@ -237,16 +354,20 @@ function DeltaRTable(props: { rows: readonly IDeltaR[] }): JSX.Element {
             <td>
               {row.target} − {row.reference}
             </td>
-            <td>
+            <td className="jp-exprscope-num">
               {fixedOrDash(row.rTarget)} vs {fixedOrDash(row.rReference)}{' '}
-              <small>
+              <small className="jp-exprscope-ci">
                 (n = {row.nTarget.toLocaleString('en-US')} /{' '}
                 {row.nReference.toLocaleString('en-US')})
               </small>
             </td>
-            <td>{formatCorrelation(row.deltaR, row.ciLow, row.ciHigh)}</td>
-            <td>{fixedOrDash(row.z)}</td>
-            <td>{formatP(row.p)}</td>
+            <td className="jp-exprscope-num jp-exprscope-delta">
+              <WithInterval
+                text={formatCorrelation(row.deltaR, row.ciLow, row.ciHigh)}
+              />
+            </td>
+            <td className="jp-exprscope-num">{fixedOrDash(row.z)}</td>
+            <td className="jp-exprscope-num">{formatP(row.p)}</td>
           </tr>
         ))}
       </tbody>

@@ -19,7 +19,8 @@ import {
   GeneSource,
   HeatmapController,
   MAX_MARKERS,
-  IHeatmapState
+  IHeatmapState,
+  MarkerMethod
 } from './controller';
 import { estimateTextWidth, heatmapFigure, TextMeasure } from './figure';
 import { ConservedMarkersSection } from './conservedTable';
@@ -82,6 +83,12 @@ const METHOD_LABELS: Record<CompareMethodChoice, string> = {
   wilcoxon: 'Wilcoxon rank-sum on cells'
 };
 
+const MARKER_METHOD_LABELS: Record<MarkerMethod, string> = {
+  auto: 'Stored result, else t-test (fast, in the browser)',
+  't-test': 'Welch t-test (fast, in the browser)',
+  wilcoxon: 'Wilcoxon rank-sum (in the kernel)'
+};
+
 function HeatmapView(props: {
   controller: HeatmapController;
   themeVersion: number;
@@ -109,6 +116,8 @@ function HeatmapView(props: {
     c => c.name === panel.selection.datasetColumn
   );
   const [host, width] = useWidth();
+  // The form folds away to give the plot the view (its summary says what is set)
+  const [settingsOpen, setSettingsOpen] = React.useState(true);
   const markersMode = settings.geneSource === 'markers';
   const figure = React.useMemo(
     () =>
@@ -138,21 +147,41 @@ function HeatmapView(props: {
   );
   return (
     <div className="jp-exprscope-plot-panel" ref={host}>
-      <HeatmapControls
-        controller={controller}
-        embedded={embedded}
-        controlId={controlId}
-      />
+      <details
+        className="jp-exprscope-settings"
+        open={settingsOpen}
+        onToggle={e =>
+          setSettingsOpen((e.currentTarget as HTMLDetailsElement).open)
+        }
+      >
+        <summary>
+          Settings
+          {!settingsOpen && (
+            <span className="jp-exprscope-settings-summary">
+              {' '}
+              · {settingsSummary(settings)}
+            </span>
+          )}
+        </summary>
+        <HeatmapControls
+          controller={controller}
+          embedded={embedded}
+          controlId={controlId}
+        />
+      </details>
       <PlotStatus status={state.status} message={state.message}>
-        {state.status === 'loading' && settings.options.value === 'log2fc' && (
-          <button
-            type="button"
-            className="jp-mod-styled jp-exprscope-cancel"
-            onClick={() => controller.cancel()}
-          >
-            Cancel
-          </button>
-        )}
+        {state.status === 'loading' &&
+          (settings.options.value === 'log2fc' ||
+            (settings.geneSource === 'markers' &&
+              settings.markerMethod === 'wilcoxon')) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-exprscope-cancel"
+              onClick={() => controller.cancel()}
+            >
+              Cancel
+            </button>
+          )}
         {state.status === 'idle' && settings.options.value === 'log2fc' && (
           <button
             type="button"
@@ -206,6 +235,25 @@ function HeatmapView(props: {
       )}
     </div>
   );
+}
+
+/** One line saying what the folded settings are set to. */
+function settingsSummary(settings: HeatmapController['settings']): string {
+  const { options } = settings;
+  const genes =
+    settings.geneSource === 'markers'
+      ? `top ${settings.nMarkers} per cluster`
+      : 'chosen genes';
+  const scaling =
+    SCALING_CHOICES.find(([value]) => value === options.scaling)?.[1] ?? '';
+  return [
+    genes,
+    GROUP_BY_LABELS[options.groupBy],
+    VALUE_LABELS[options.value],
+    options.value === 'log2fc' ? null : `scaling: ${scaling.toLowerCase()}`
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /**
@@ -313,6 +361,15 @@ function HeatmapControls(props: {
           />{' '}
           {difference ? 'changed genes' : 'markers'} per cluster
         </label>
+        {settings.geneSource === 'markers' && !difference && (
+          <ChoiceField
+            id={controlId('marker-method')}
+            label="Marker test"
+            value={settings.markerMethod}
+            choices={entries(MARKER_METHOD_LABELS)}
+            onChange={markerMethod => update({ markerMethod })}
+          />
+        )}
       </fieldset>
       <MatrixField id={controlId('heatmap-matrix')} panel={panel} />
       <ChoiceField
