@@ -19,6 +19,7 @@ import {
   kernelJson,
   openSidebar,
   pasteGenes,
+  plotAction,
   runDemo
 } from './helpers';
 
@@ -243,7 +244,7 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
     await page.evaluate(id => {
       (window as any).jupyterapp.shell.activateById(id);
     }, HEATMAP.slice(1));
-    await heatmap.locator('.jp-exprscope-insert-cell').click();
+    await plotAction(heatmap, 'jp-exprscope-insert-cell');
     await page.notebook.activate(DEMO);
     const source = await page.notebook.getCellTextInput(before);
     expect(source).toMatch(/value="log2fc"/);
@@ -285,9 +286,11 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
   await page.notebook.activate(DEMO);
   const saved = page.locator('.jp-exprscope-saved-plot');
   await expect(saved.last()).toBeAttached();
-  await saved.last().scrollIntoViewIfNeeded();
+  // The figure itself in view: out of view it is held as a picture, without its text
+  const savedFigure = saved.last().locator('.jp-exprscope-saved-figure');
+  await savedFigure.scrollIntoViewIfNeeded();
   await expect(
     saved.last().locator('.jp-exprscope-plot[data-rendered="true"]')
   ).toBeVisible();
-  await expect(saved.last()).toContainText('log2FC dataset2 vs dataset1');
+  await expect(savedFigure).toContainText('log2FC dataset2 vs dataset1');
 });
