@@ -163,6 +163,21 @@ def genes(name: str, n: int, skip: int = 0) -> None:
     _emit({"genes": [str(g) for g in var_names[picks]]})
 
 
+def nnz(name: str, genes: list[str]) -> None:
+    """The non-zeros of ``genes`` (what a sparse fetch sends, 8 bytes each) and the bytes the
+    same genes take dense (4 per cell), for the transfer figures."""
+    adata = _ns()[name]
+    block = adata.X[:, adata.var_names.get_indexer(genes)]
+    count = block.count_nonzero() if hasattr(block, "count_nonzero") else np.count_nonzero(block)
+    _emit(
+        {
+            "nnz": int(count),
+            "n_cells": int(adata.n_obs),
+            "dense_bytes": int(adata.n_obs) * len(genes) * 4,
+        }
+    )
+
+
 # -- kernel baselines ----------------------------------------------------------------------------
 
 
