@@ -286,11 +286,16 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
   await page.notebook.activate(DEMO);
   const saved = page.locator('.jp-exprscope-saved-plot');
   await expect(saved.last()).toBeAttached();
-  // The figure itself in view: out of view it is held as a picture, without its text
-  const savedFigure = saved.last().locator('.jp-exprscope-saved-figure');
-  await savedFigure.scrollIntoViewIfNeeded();
+  await saved.last().scrollIntoViewIfNeeded();
   await expect(
     saved.last().locator('.jp-exprscope-plot[data-rendered="true"]')
   ).toBeVisible();
-  await expect(savedFigure).toContainText('log2FC dataset2 vs dataset1');
+  // Its text, read with the figure in view (out of view it is held as a picture)
+  await expect
+    .poll(async () => {
+      const figure = saved.last().locator('.jp-exprscope-saved-figure');
+      await figure.scrollIntoViewIfNeeded();
+      return figure.textContent();
+    })
+    .toContain('log2FC dataset2 vs dataset1');
 });
