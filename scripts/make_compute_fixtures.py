@@ -1,6 +1,6 @@
 """Write the fixture that holds the browser's computations to the kernel's.
 
-``src/compute/__tests__/fixtures/compute_fixture.json`` holds a real slice of data and what
+``conformance/compute_fixture.json`` holds a real slice of data and what
 the Python implementation (``exprscope.compute``) computes from it. The jest test
 ``src/compute/__tests__/crossImpl.spec.ts`` runs the TypeScript functions on the same inputs
 and requires the same numbers; ``exprscope/tests/test_compute_fixture.py`` recomputes the
@@ -9,7 +9,7 @@ Python outputs from the stored inputs so the fixture cannot go stale.
 Data: ``scanpy.datasets.pbmc68k_reduced()`` (ships in the scanpy wheel), its log-normalised
 ``raw`` matrix.
 
-``src/compute/__tests__/fixtures/conserved_fixture.json`` holds per-group sums by cluster ×
+``conformance/conserved_fixture.json`` holds per-group sums by cluster ×
 dataset and the conserved-markers statistics of ``exprscope.compute.markers`` (a file of its
 own: the main fixture is at its size budget). Data: ``exprscope.datasets.kang_pbmc()``
 (cluster × ctrl/stim) and pbmc68k_reduced (bulk_labels × cell-cycle phase: three "datasets",
@@ -46,7 +46,7 @@ from exprscope.compute.aggregate import GroupMoments  # noqa: E402
 from exprscope.compute.compare import fisher_z_difference  # noqa: E402
 from exprscope.compute.markers import conserved_statistics, conserved_top  # noqa: E402
 
-FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "compute_fixture.json"
+FIXTURE = REPO / "conformance" / "compute_fixture.json"
 CONSERVED_FIXTURE = FIXTURE.parent / "conserved_fixture.json"
 MAX_BYTES = 300_000
 CONSERVED_MAX_BYTES = 200_000

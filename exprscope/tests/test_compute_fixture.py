@@ -1,6 +1,6 @@
 """The cross-implementation fixture is what the Python code computes today.
 
-``src/compute/__tests__/fixtures/compute_fixture.json`` stores inputs and the outputs of
+``conformance/compute_fixture.json`` stores inputs and the outputs of
 ``exprscope.compute``; the jest test ``crossImpl.spec.ts`` holds the TypeScript functions to
 those outputs. Here the outputs are recomputed from the stored inputs, so a change to the
 Python side that is not carried into the fixture (``python scripts/make_compute_fixtures.py``)
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "compute_fixture.json"
+FIXTURE = REPO / "conformance" / "compute_fixture.json"
 SCRIPT = REPO / "scripts" / "make_compute_fixtures.py"
 
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWa
 
 RTOL_SCANPY = 1e-6
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "src" / "compute" / "__tests__" / "fixtures" / "conserved_fixture.json"
+FIXTURE = REPO / "conformance" / "conserved_fixture.json"
 SCRIPT = REPO / "scripts" / "make_compute_fixtures.py"
 
 

@@ -1,6 +1,6 @@
 /**
  * Browser vs kernel: the TypeScript core run on the inputs stored in
- * `fixtures/compute_fixture.json` (and `fixtures/conserved_fixture.json`, the conserved
+ * `conformance/compute_fixture.json` (and `conformance/conserved_fixture.json`, the conserved
  * markers) must give the numbers the Python implementation (`exprscope/compute/`) stored
  * there. The fixtures are written by `scripts/make_compute_fixtures.py`; null stands for
  * NaN.
@@ -137,7 +137,10 @@ interface IFixture {
 
 // Read rather than imported: the composite tsconfig does not list JSON files
 const fixture = JSON.parse(
-  readFileSync(join(__dirname, 'fixtures', 'compute_fixture.json'), 'utf8')
+  readFileSync(
+    join(__dirname, '..', '..', '..', 'conformance', 'compute_fixture.json'),
+    'utf8'
+  )
 ) as IFixture;
 const { inputs, outputs } = fixture;
 
@@ -604,7 +607,10 @@ interface IConservedCombination {
 }
 
 const conservedFixture = JSON.parse(
-  readFileSync(join(__dirname, 'fixtures', 'conserved_fixture.json'), 'utf8')
+  readFileSync(
+    join(__dirname, '..', '..', '..', 'conformance', 'conserved_fixture.json'),
+    'utf8'
+  )
 ) as {
   inputs: { cases: IConservedCase[] };
   outputs: Record<string, IConservedOutput>;
