@@ -12,7 +12,7 @@ failures <- character()
 checked <- 0L
 expect_close <- function(label, got, want) {
   if (is.null(want)) want <- NaN # null stands for NaN
-  same <- (is.nan(got) && is.nan(want)) || abs(got - want) <= TOLERANCE * max(1, abs(want))
+  same <- (is.nan(got) && is.nan(want)) || abs(got - want) <= max(TOLERANCE * abs(want), 1e-300)
   if (!isTRUE(same)) failures <<- c(failures, sprintf("%s: R %.17g, stored %.17g", label, got, want))
   checked <<- checked + 1L
 }
