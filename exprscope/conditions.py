@@ -1,3 +1,4 @@
+# Over 600 lines: pseudobulk, compare (its pseudobulk and Wilcoxon plans) and differential_correlation share the key checks; one public API module.
 """Python API for comparing conditions (datasets) within clusters, across replicates.
 
 - :func:`pseudobulk`: counts summed per sample × cluster (an AnnData, as ``sc.get.aggregate``);

@@ -1,3 +1,4 @@
+# Over 600 lines: heatmap_data and difference_data call each other (value 'log2fc'), and widgets patch them here by name; a split is pending.
 """The numbers behind a plot spec, computed in the kernel with :mod:`exprscope.api`.
 
 What the notebook widgets return as ``.data``: the same columns, rows, masking, scaling and
@@ -27,16 +28,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .adapters.anndata import (
+from .adapters._describe import (
     CATEGORICAL,
     _as_categorical,
     _column_kind,
     _describe_obs_column,
     _is_embedding,
-    _matrix_label,
     _readable_stored_markers,
     column_guesses_of,
 )
+from .adapters.anndata import _matrix_label
 from .api import aggregate, correlate, markers, read_stored_markers
 from .compute._matrix import columns_with_nan, resolve_matrix, select_columns
 from .compute.compare import PSEUDOBULK, counts_matrix

@@ -1,3 +1,4 @@
+# Over 600 lines: the widget classes plus the argument checks of heatmap()/dual_expression() that build them (the checks are the seam for a later split).
 """Notebook widgets: the sidebar's interactive plots in a cell's output, from Python.
 
 ``exprscope.heatmap(adata, ...)`` and ``exprscope.dual_expression(adata, ...)`` check their

@@ -22,20 +22,17 @@ import pyarrow as pa
 from scipy import sparse
 
 from ..kernel.protocol import NOT_SUPPORTED, UNKNOWN_COLUMN, UNKNOWN_MATRIX, ProtocolError
+from ._describe import _describe_obs_column, _obs_to_arrow, _strings, column_guesses_of
 from ._stats import DEFAULT_MAX_SAMPLE, SPEARMAN_EXACT, MomentsAccumulator, check_group_stats_size
 from .anndata import (
     ALL_NAN,
     EMBEDDING_DIMS,
     NOT_IN_MATRIX,
-    _describe_obs_column,
     _gene_positions,
     _group_stats_reply,
     _grouping,
-    _obs_to_arrow,
     _pair_stats_reply,
     _requested_columns,
-    _strings,
-    column_guesses_of,
 )
 from .base import (
     CELL_ID_COLUMN,

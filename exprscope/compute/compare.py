@@ -58,7 +58,7 @@ class Pseudobulk:
 def guess_sample_key(obs: pd.DataFrame, dataset_key: str | None) -> str | None:
     """The sample column ``describe`` guesses (:func:`~exprscope.adapters.anndata.guess_sample`)
     for these obs columns and this dataset column."""
-    from ..adapters.anndata import SAMPLE_COLUMN_NAMES, _describe_obs_column, guess_sample
+    from ..adapters._describe import SAMPLE_COLUMN_NAMES, _describe_obs_column, guess_sample
 
     wanted = {*SAMPLE_COLUMN_NAMES, str(dataset_key).lower()}
     described = [

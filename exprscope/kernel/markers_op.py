@@ -51,7 +51,8 @@ PROGRESS_STEPS = 20
 
 def markers(adapter: Adapter, args: dict[str, Any], progress: Progress) -> Background:
     """Check the request, copy what the test reads and schedule the ranking."""
-    from ..adapters.anndata import AnnDataAdapter, _log1p_base
+    from ..adapters._describe import _log1p_base
+    from ..adapters.anndata import AnnDataAdapter
     from ..adapters.outofcore import BackedAnnDataAdapter, DaskAnnDataAdapter
 
     matrix_id = str_arg(args, "matrix")

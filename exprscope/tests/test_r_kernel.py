@@ -1,3 +1,4 @@
+# Over 600 lines: one IRkernel started per module and shared by every test here (a kernel per file would multiply the run time).
 """End-to-end tests of the R helper (``exprscope/kernel/r/``) in a real IRkernel.
 
 One IRkernel is started for this module. It runs the R setup snippet exactly as the frontend

@@ -1,3 +1,4 @@
+# Over 600 lines: one module-scoped demo dataset shared by every widget test (loading it per file would multiply the run time).
 """The notebook widgets' Python side: argument checks, ``.data``, the spec, the output, naming.
 
 Numbers are checked on the real Kang 2018 demo data (``dataset`` ctrl/stim, ``cluster`` 0–7,

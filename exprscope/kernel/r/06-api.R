@@ -1,3 +1,4 @@
+# Over 600 lines: the three notebook functions in one local() block sharing its helpers (a split into a 06b part is pending).
 # exprscope R helper (see 00-env.R): the notebook functions exprscope_heatmap(),
 # exprscope_dual_expression() and exprscope_compare().
 local({
