@@ -15,7 +15,12 @@ import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
 import type { ExprscopePanelModel } from '../panel/model';
 import { topMarkers } from '../plots/heatmap/markers';
 import { workerInputTraffic } from '../plots/modelWorker';
-import type { IComputeBenchReply, IComputeBenchRequest } from './computeWorker';
+import { RpcClient } from '../workerRpc';
+import type {
+  ComputeBenchMethods,
+  IComputeBenchReply,
+  IComputeBenchRequest
+} from './computeWorker';
 
 export namespace BenchCommandIDs {
   export const fetch = 'exprscope:bench-fetch';
@@ -103,33 +108,25 @@ export function registerBenchCommands(
 
   // Browser aggregation throughput on one core (one Web Worker).
   app.commands.addCommand(BenchCommandIDs.compute, {
-    execute: (args: any) =>
-      new Promise<IComputeBenchReply>((resolve, reject) => {
-        const worker = new Worker(
-          new URL('./computeWorker.js', import.meta.url)
-        );
-        const request: IComputeBenchRequest = {
-          nCells: args.nCells,
-          nGenes: args.nGenes,
-          nGroups: args.nGroups ?? 40,
-          nonzero: args.nonzero ?? 0.08,
-          repeats: args.repeats ?? 3,
-          seed: args.seed ?? 1
-        };
-        worker.onmessage = (event: MessageEvent<IComputeBenchReply>) => {
-          worker.terminate();
-          if (event.data.error) {
-            reject(new Error(event.data.error));
-          } else {
-            resolve(event.data);
-          }
-        };
-        worker.onerror = event => {
-          worker.terminate();
-          reject(new Error(event.message || 'The benchmark worker failed.'));
-        };
-        worker.postMessage(request);
-      })
+    execute: async (args: any): Promise<IComputeBenchReply> => {
+      const client = new RpcClient<ComputeBenchMethods>(
+        new Worker(new URL('./computeWorker.js', import.meta.url)),
+        'benchmark worker'
+      );
+      const request: IComputeBenchRequest = {
+        nCells: args.nCells,
+        nGenes: args.nGenes,
+        nGroups: args.nGroups ?? 40,
+        nonzero: args.nonzero ?? 0.08,
+        repeats: args.repeats ?? 3,
+        seed: args.seed ?? 1
+      };
+      try {
+        return await client.call('run', request);
+      } finally {
+        client.terminate();
+      }
+    }
   });
 
   // Top markers as the heatmap finds them without stored results: per-group statistics

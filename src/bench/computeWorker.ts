@@ -4,6 +4,7 @@
  * away from the UI thread as the plots' statistics are.
  */
 import { aggregate } from '../compute/aggregate';
+import { serveRpc } from '../workerRpc';
 
 export interface IComputeBenchRequest {
   nCells: number;
@@ -20,8 +21,11 @@ export interface IComputeBenchReply {
   bytes: number;
   /** Milliseconds per repeat, in order. */
   ms: number[];
-  error?: string;
 }
+
+export type ComputeBenchMethods = {
+  run: { request: IComputeBenchRequest; reply: IComputeBenchReply };
+};
 
 /** xorshift32: a seeded stream, so every run aggregates the same numbers. */
 function random(seed: number): () => number {
@@ -56,14 +60,8 @@ function columns(request: IComputeBenchRequest): {
   return { genes, codes };
 }
 
-const scope = self as unknown as {
-  onmessage: ((event: MessageEvent<IComputeBenchRequest>) => void) | null;
-  postMessage(message: IComputeBenchReply): void;
-};
-
-scope.onmessage = event => {
-  const request = event.data;
-  try {
+serveRpc<ComputeBenchMethods>(self as any, {
+  run: request => {
     const { genes, codes } = columns(request);
     // Warm up the JIT on a slice, as a session that has drawn a plot before would be.
     aggregate(
@@ -77,12 +75,6 @@ scope.onmessage = event => {
       aggregate(genes, codes, request.nGroups);
       ms.push(performance.now() - start);
     }
-    scope.postMessage({ bytes: request.nGenes * request.nCells * 4, ms });
-  } catch (err) {
-    scope.postMessage({
-      bytes: 0,
-      ms: [],
-      error: err instanceof Error ? err.message : String(err)
-    });
+    return { bytes: request.nGenes * request.nCells * 4, ms };
   }
-};
+});

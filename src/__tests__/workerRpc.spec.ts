@@ -1,0 +1,125 @@
+import {
+  IRpcPort,
+  IRpcWorker,
+  RpcClient,
+  RpcTransfer,
+  serveRpc
+} from '../workerRpc';
+
+type Methods = {
+  double: { request: number; reply: number };
+  fail: { request: string; reply: never };
+  slow: { request: null; reply: string };
+};
+
+/** A hand-made port pair: each side's postMessage delivers to the other asynchronously. */
+function pair(): {
+  worker: IRpcWorker & { terminated: boolean; transfers: Transferable[][] };
+  scope: IRpcPort & { transfers: Transferable[][] };
+} {
+  const worker = {
+    onmessage: null as ((event: MessageEvent) => void) | null,
+    onerror: null as ((event: ErrorEvent) => void) | null,
+    terminated: false,
+    transfers: [] as Transferable[][],
+    postMessage(message: unknown, transfer: Transferable[] = []) {
+      worker.transfers.push(transfer);
+      setTimeout(() => scope.onmessage?.({ data: message } as MessageEvent));
+    },
+    terminate() {
+      worker.terminated = true;
+    }
+  };
+  const scope = {
+    onmessage: null as ((event: MessageEvent) => void) | null,
+    transfers: [] as Transferable[][],
+    postMessage(message: unknown, transfer: Transferable[] = []) {
+      scope.transfers.push(transfer);
+      setTimeout(() => worker.onmessage?.({ data: message } as MessageEvent));
+    }
+  };
+  return { worker, scope };
+}
+
+function serve(scope: IRpcPort, slow?: Promise<string>): void {
+  serveRpc<Methods>(scope, {
+    double: n => {
+      const buffer = new ArrayBuffer(8);
+      return new RpcTransfer(n * 2, [buffer]);
+    },
+    fail: message => {
+      throw new Error(message);
+    },
+    slow: () => slow ?? new Promise<string>(() => undefined)
+  });
+}
+
+describe('workerRpc', () => {
+  it('round-trips typed calls, matching replies by id, with transfer lists', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const client = new RpcClient<Methods>(worker);
+    const buffer = new ArrayBuffer(4);
+    const [a, b] = await Promise.all([
+      client.call('double', 2, { transfer: [buffer] }),
+      client.call('double', 5)
+    ]);
+    expect([a, b]).toEqual([4, 10]);
+    expect(worker.transfers[0]).toEqual([buffer]);
+    expect(scope.transfers[0]).toHaveLength(1);
+    expect(client.pending).toBe(0);
+  });
+
+  it('rethrows a handler error as an Error with its message', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const client = new RpcClient<Methods>(worker);
+    await expect(client.call('fail', 'no genes')).rejects.toThrow('no genes');
+    // the client still works after an error
+    await expect(client.call('double', 1)).resolves.toBe(2);
+  });
+
+  it('rejects every pending call when the worker crashes', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const client = new RpcClient<Methods>(worker, 'model worker');
+    const first = client.call('slow', null);
+    const second = client.call('slow', null);
+    worker.onerror?.({ message: 'out of memory' } as ErrorEvent);
+    await expect(first).rejects.toThrow(
+      'The model worker failed: out of memory'
+    );
+    await expect(second).rejects.toThrow('out of memory');
+    expect(client.pending).toBe(0);
+  });
+
+  it('aborts a call and ignores its late reply', async () => {
+    const { worker, scope } = pair();
+    let finish!: (value: string) => void;
+    serve(scope, new Promise<string>(resolve => (finish = resolve)));
+    const client = new RpcClient<Methods>(worker);
+    const controller = new AbortController();
+    const call = client.call('slow', null, { signal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    finish('late');
+    await new Promise(resolve => setTimeout(resolve, 5));
+    expect(client.pending).toBe(0);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(
+      client.call('double', 1, { signal: aborted.signal })
+    ).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('terminate stops the worker and rejects pending and later calls', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const client = new RpcClient<Methods>(worker);
+    const pending = client.call('slow', null);
+    client.terminate();
+    expect(worker.terminated).toBe(true);
+    await expect(pending).rejects.toThrow('terminated');
+    await expect(client.call('double', 1)).rejects.toThrow('terminated');
+  });
+});
