@@ -2,7 +2,7 @@
  * Plots a reader takes in at a glance (issue 18), on the Kang demo in light and dark
  * theme: the dataset × cluster heatmap split by cluster with its annotation bars, the dot
  * plot, and the view's plot area in the first viewport. Axis labels are measured in the
- * page: no two overlap, up to 100 columns.
+ * page: no two overlap, up to 100 columns. The dual view is shot in both themes too.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
@@ -324,3 +324,43 @@ test('the dual view: one row of actions, a keyboard menu, the scatter on screen 
   const descending = (await pearson()).filter(r => !Number.isNaN(r));
   expect(descending).toEqual([...descending].sort((a, b) => b - a));
 });
+
+for (const dark of [false, true]) {
+  const theme = dark ? 'dark' : 'light';
+  test(`the dual view, ${theme}: the scatter, the blend on the UMAP and the table in the first viewport at 1600×1000`, async ({
+    page,
+    tmpPath
+  }) => {
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await setTheme(page, dark);
+    await runDemo(page, tmpPath);
+    const sidebar = await openSidebar(page);
+    await pasteGenes(sidebar, 'ISG15, IFI6');
+    await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+      'Loaded 2 genes'
+    );
+    await sidebar.locator('#jp-exprscope-open-dual').click();
+    const dual = page.locator('#exprscope-dual');
+    const scatter = dual.locator(
+      '.jp-exprscope-dual-scatter .jp-exprscope-plot'
+    );
+    await expect(scatter).toHaveAttribute('data-rendered', 'true');
+    await expect(
+      dual.locator('.jp-exprscope-dual-blend .jp-exprscope-plot')
+    ).toHaveAttribute('data-rendered', 'true');
+    await expect(
+      dual.locator('table.jp-exprscope-stats').first()
+    ).toBeVisible();
+    const top = await scatter.evaluate(
+      node => node.getBoundingClientRect().top
+    );
+    expect(top).toBeLessThan(1000 - 300);
+    await page.waitForTimeout(300);
+    expect(
+      await dual.locator('.jp-exprscope-dual-plots').screenshot()
+    ).toMatchSnapshot(`dual-view-${theme}.png`);
+    const table = dual.locator('table.jp-exprscope-stats').first();
+    await table.scrollIntoViewIfNeeded();
+    expect(await table.screenshot()).toMatchSnapshot(`dual-table-${theme}.png`);
+  });
+}
