@@ -38,6 +38,9 @@ import {
   transposeCounts
 } from './binning';
 import { BLEND_LEVELS, blendLevel } from './blend';
+import { DualMemo } from './memo';
+
+export { DualMemo } from './memo';
 
 export type DualColorBy = 'dataset' | 'cluster';
 /** Facets: one panel, one per dataset, per cluster, or a clusters × datasets grid. */
@@ -358,10 +361,17 @@ export interface IDeltaR extends ICorrelationDifference {
 const NO_DATASET = '(no dataset)';
 const NO_CLUSTER = '(no cluster)';
 
-/** Build the dual-expression model. */
+/**
+ * Memos of callers that own none (the controller's inline builds); a worker session or
+ * a test passes its own `DualMemo`.
+ */
+let sharedMemo = new DualMemo();
+
+/** Build the dual-expression model (memoised in `memo`: see DualMemo). */
 export function buildDualModel(
   input: IDualInput,
-  options: Partial<IDualOptions> = {}
+  options: Partial<IDualOptions> = {},
+  memo: DualMemo = sharedMemo
 ): IDualModel {
   const opts: IDualOptions = { ...DEFAULT_DUAL_OPTIONS, ...options };
   const notes: IDualNote[] = [];
@@ -428,6 +438,7 @@ export function buildDualModel(
   const nK = clusters.length;
   const keepCluster = clusterFilter(clusters, opts.clusters, notes);
   const { dIndex, cIndex, kept, nonFinite, perDataset, perCluster } = memoCells(
+    memo,
     input,
     x,
     y,
@@ -449,11 +460,11 @@ export function buildDualModel(
 
   const datasetGroups = presentGroups(datasets, perDataset, NO_DATASET);
   const clusterGroups = presentGroups(clusters, perCluster, NO_CLUSTER);
-  const axisX = axisOf(input.geneX, input.x);
-  const axisY = axisOf(input.geneY, input.y);
+  const axisX = axisOf(memo, input.geneX, input.x);
+  const axisY = axisOf(memo, input.geneY, input.y);
 
   // Statistics per dataset and per cluster (memoised per group)
-  const stats = new StatsContext(input, x, y, opts, keepCluster);
+  const stats = new StatsContext(memo, input, x, y, opts, keepCluster);
   const datasetStats = stats.groups(
     'dataset',
     dIndex,
@@ -583,6 +594,7 @@ export function buildDualModel(
   const densities =
     densityX && densityY && x && y
       ? memoDensities(
+          memo,
           kept,
           [opts.facetBy, opts.detectedOnly, densityX, densityY],
           () =>
@@ -641,7 +653,16 @@ export function buildDualModel(
   const blend =
     x !== null && y !== null
       ? withRaster(
-          memoBlend(input, x, y, kept, filterKeyOf(keepCluster, opts), notes),
+          memo,
+          memoBlend(
+            memo,
+            input,
+            x,
+            y,
+            kept,
+            filterKeyOf(keepCluster, opts),
+            notes
+          ),
           opts,
           notes
         )
@@ -674,7 +695,7 @@ export function buildDualModel(
     density: { on: densityOn, reason: densityReason, x: densityX, y: densityY },
     marginals,
     blend,
-    valueKind: valueKind(input.matrix ?? null, x, y, axisX, axisY),
+    valueKind: valueKind(input.matrix ?? null, x, y, axisX, axisY, memo),
     missingGenes,
     notes,
     deltaR: correlationDifferences(
@@ -788,13 +809,14 @@ export function valueKind(
   x: Float32Array | null,
   y: Float32Array | null,
   axisX: IDualAxis,
-  axisY: IDualAxis
+  axisY: IDualAxis,
+  memo: DualMemo = new DualMemo()
 ): string {
   if (axisX.hasNegative || axisY.hasNegative) {
     return 'scaled values';
   }
   const arrays = [x, y].filter((v): v is Float32Array => v !== null);
-  if (arrays.length > 0 && arrays.every(wholeNumbers)) {
+  if (arrays.length > 0 && arrays.every(values => wholeNumbers(memo, values))) {
     return 'counts';
   }
   if (/counts/i.test(matrix ?? '')) {
@@ -804,11 +826,9 @@ export function valueKind(
   return max <= LOG_NORMALISED_MAX ? 'log-normalised expression' : 'expression';
 }
 
-const wholeMemo = new WeakMap<Float32Array, boolean>();
-
 /** Whether every finite value is a whole number (NaN and infinities are skipped). */
-function wholeNumbers(values: Float32Array): boolean {
-  let whole = wholeMemo.get(values);
+function wholeNumbers(memo: DualMemo, values: Float32Array): boolean {
+  let whole = memo.wholeNumbers.get(values);
   if (whole === undefined) {
     whole = true;
     for (let i = 0; i < values.length; i++) {
@@ -818,7 +838,7 @@ function wholeNumbers(values: Float32Array): boolean {
         break;
       }
     }
-    wholeMemo.set(values, whole);
+    memo.wholeNumbers.set(values, whole);
   }
   return whole;
 }
@@ -861,13 +881,9 @@ export function swapDualModel(model: IDualModel): IDualModel {
   };
 }
 
-/** Forget memoised correlations and blends (tests; the memos hold weak keys anyway). */
+/** Forget what callers without a memo of their own memoised (tests). */
 export function clearDualCaches(): void {
-  statsCache = new WeakMap();
-  cellsMemo = new WeakMap();
-  densityMemo = new WeakMap();
-  blendMemo = new WeakMap();
-  rasterMemo = new WeakMap();
+  sharedMemo = new DualMemo();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -878,7 +894,7 @@ export function clearDualCaches(): void {
  * recolouring, refaceting and other drawing options repeat unchanged. Read-only once
  * made (memoised, and kept out of the worker's moved buffers).
  */
-interface ICells {
+export interface ICells {
   /** Dataset / cluster slot per cell (categories.length: no label; −1: not kept). */
   dIndex: Int32Array;
   cIndex: Int32Array;
@@ -889,7 +905,7 @@ interface ICells {
   perCluster: Float64Array;
 }
 
-interface ICellsMemo {
+export interface ICellsMemo {
   y: Float32Array;
   datasetCodes: CodeArray;
   clusterCodes: CodeArray;
@@ -899,12 +915,9 @@ interface ICellsMemo {
   cells: ICells;
 }
 
-/** Recent cell passes per value array of gene X. */
-let cellsMemo = new WeakMap<Float32Array, ICellsMemo[]>();
-const CELLS_MEMO_SIZE = 4;
-
 /** The cluster filter, then finite values of both genes (none when a gene is missing). */
 function memoCells(
+  memo: DualMemo,
   input: IDualInput,
   x: Float32Array | null,
   y: Float32Array | null,
@@ -913,7 +926,7 @@ function memoCells(
 ): ICells {
   const nD = input.dataset.categories.length;
   const nK = input.cluster.categories.length;
-  const entries = x ? (cellsMemo.get(x) ?? []) : [];
+  const entries = x ? (memo.cells.get(x) ?? []) : [];
   const hit = entries.find(
     e =>
       e.y === y &&
@@ -972,30 +985,28 @@ function memoCells(
       filterKey,
       cells
     });
-    entries.length = Math.min(entries.length, CELLS_MEMO_SIZE);
-    cellsMemo.set(x, entries);
+    entries.length = Math.min(entries.length, DualMemo.CELLS_PER_ARRAY);
+    memo.cells.set(x, entries);
   }
   return cells;
 }
 
-/** Density bins per kept-cells array (from `memoCells`) and drawing options. */
-let densityMemo = new WeakMap<Int32Array, Map<string, Uint32Array[]>>();
-
 function memoDensities(
+  memo: DualMemo,
   kept: Int32Array,
   key: readonly unknown[],
   count: () => Uint32Array[]
 ): Uint32Array[] {
   const text = JSON.stringify(key);
-  let entries = densityMemo.get(kept);
+  let entries = memo.densities.get(kept);
   const hit = entries?.get(text);
   if (hit) {
     return hit;
   }
   const densities = count();
-  if (!entries || entries.size >= CELLS_MEMO_SIZE) {
+  if (!entries || entries.size >= DualMemo.CELLS_PER_ARRAY) {
     entries = new Map();
-    densityMemo.set(kept, entries);
+    memo.densities.set(kept, entries);
   }
   entries.set(text, densities);
   return densities;
@@ -1006,9 +1017,6 @@ function memoDensities(
 
 type Cache = Map<string, ICorrelation>;
 type Nested<T> = WeakMap<object, T>;
-let statsCache: Nested<Nested<Nested<Nested<Cache>>>> = new WeakMap();
-/** Entries kept per (x, y, codes) before the memo starts afresh. */
-const MAX_CACHED_GROUPS = 2000;
 
 function nestedGet<T>(
   map: Nested<T>,
@@ -1031,6 +1039,7 @@ function nestedGet<T>(
  */
 class StatsContext {
   constructor(
+    memo: DualMemo,
     private readonly input: IDualInput,
     private readonly x: Float32Array | null,
     private readonly y: Float32Array | null,
@@ -1041,7 +1050,7 @@ class StatsContext {
     this.optionKey = `${opts.detectedOnly ? 1 : 0}|${opts.nBoot}|${opts.seed}`;
     if (x !== null && y !== null) {
       const path = (a: object, b: object, create: boolean) => {
-        const l1 = nestedGet(statsCache, a, () => new WeakMap(), create);
+        const l1 = nestedGet(memo.correlations, a, () => new WeakMap(), create);
         const l2 = l1 && nestedGet(l1, b, () => new WeakMap(), create);
         const l3 =
           l2 && nestedGet(l2, input.dataset.codes, () => new WeakMap(), create);
@@ -1053,7 +1062,7 @@ class StatsContext {
       const backward = forward ? undefined : path(y, x, false);
       this.reversed = backward !== undefined && x !== y;
       this.cache = forward ?? backward ?? (path(x, y, true) as Cache);
-      if (this.cache.size > MAX_CACHED_GROUPS) {
+      if (this.cache.size > DualMemo.GROUPS_PER_PAIR) {
         this.cache.clear();
       }
     } else {
@@ -1391,11 +1400,12 @@ function facetLayout(
 // ---------------------------------------------------------------------------------------
 // Axes, jitter, marginals
 
-/** Whether an array holds negative values, remembered per array (a full scan). */
-const negativeMemo = new WeakMap<Float32Array, boolean>();
-
-function axisOf(gene: string, values: Float32Array | null): IDualAxis {
-  let hasNegative = values !== null ? negativeMemo.get(values) : false;
+function axisOf(
+  memo: DualMemo,
+  gene: string,
+  values: Float32Array | null
+): IDualAxis {
+  let hasNegative = values !== null ? memo.negatives.get(values) : false;
   if (hasNegative === undefined && values !== null) {
     hasNegative = false;
     for (let i = 0; i < values.length; i++) {
@@ -1404,7 +1414,7 @@ function axisOf(gene: string, values: Float32Array | null): IDualAxis {
         break;
       }
     }
-    negativeMemo.set(values, hasNegative);
+    memo.negatives.set(values, hasNegative);
   }
   return {
     gene,
@@ -1541,7 +1551,7 @@ function filterKeyOf(keepCluster: Uint8Array, opts: IDualOptions): string {
   return kept.join(',');
 }
 
-interface IBlendMemo {
+export interface IBlendMemo {
   y: Float32Array;
   dims: readonly (Float32Array | Float64Array)[];
   clusterCodes: CodeArray;
@@ -1550,12 +1560,9 @@ interface IBlendMemo {
   notes: IDualNote[];
 }
 
-/** Recent blends per value array: recolouring or refaceting reuses them. */
-let blendMemo = new WeakMap<Float32Array, IBlendMemo[]>();
-const BLEND_MEMO_SIZE = 4;
-
 /** buildBlend, remembered for the same genes, embedding and cluster filter. */
 function memoBlend(
+  memo: DualMemo,
   input: IDualInput,
   x: Float32Array,
   y: Float32Array,
@@ -1570,10 +1577,10 @@ function memoBlend(
     entry.filterKey === filterKey &&
     entry.dims.length === dims.length &&
     entry.dims.every((d, k) => d === dims[k]);
-  const forward = blendMemo.get(x)?.find(e => matches(e, y));
+  const forward = memo.blends.get(x)?.find(e => matches(e, y));
   const backward = forward
     ? undefined
-    : blendMemo.get(y)?.find(e => matches(e, x));
+    : memo.blends.get(y)?.find(e => matches(e, x));
   const hit = forward ?? backward;
   if (hit && input.embedding) {
     notes.push(...hit.notes.map(n => ({ ...n, items: n.items.slice() })));
@@ -1583,7 +1590,7 @@ function memoBlend(
   const blend = buildBlend(input, x, y, kept, own);
   notes.push(...own);
   if (input.embedding) {
-    const entries = blendMemo.get(x) ?? [];
+    const entries = memo.blends.get(x) ?? [];
     entries.unshift({
       y,
       dims,
@@ -1592,8 +1599,8 @@ function memoBlend(
       blend,
       notes: own.map(n => ({ ...n, items: n.items.slice() }))
     });
-    entries.length = Math.min(entries.length, BLEND_MEMO_SIZE);
-    blendMemo.set(x, entries);
+    entries.length = Math.min(entries.length, DualMemo.BLENDS_PER_ARRAY);
+    memo.blends.set(x, entries);
   }
   return blend;
 }
@@ -1623,11 +1630,9 @@ const SWAPPED = '/swapped';
 const BLEND_KEY_PREFIX = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 let blendCount = 0;
 
-/** Memoised blends with their rasters: recolouring a million cells reuses the image too. */
-let rasterMemo = new WeakMap<IBlendModel, IBlendModel>();
-
 /** The blend with its raster when the density option asks for one (see IBlendRaster). */
 function withRaster(
+  memo: DualMemo,
   blend: IBlendModel | null,
   opts: IDualOptions,
   notes: IDualNote[]
@@ -1643,7 +1648,7 @@ function withRaster(
   if (!on) {
     return blend;
   }
-  let drawn = rasterMemo.get(blend);
+  let drawn = memo.rasters.get(blend);
   if (!drawn) {
     drawn = {
       ...blend,
@@ -1653,7 +1658,7 @@ function withRaster(
       y: null,
       code: null
     };
-    rasterMemo.set(blend, drawn);
+    memo.rasters.set(blend, drawn);
   }
   const raster = drawn.raster!;
   notes.push({

@@ -3,10 +3,17 @@
  * over a million cells take seconds, which must not freeze JupyterLab.
  */
 import { serveModelBuilds } from '../modelWorker';
-import { buildDualModel } from './model';
+import { buildDualModel, DualMemo, IDualInput, IDualOptions } from './model';
 import { dualReplies, freshBuffers } from './workerProtocol';
 
-serveModelBuilds(buildDualModel, {
-  strip: dualReplies().strip,
-  transfer: freshBuffers
-});
+// The worker session's memo: builds after the first reuse what only options leave alike
+const memo = new DualMemo();
+
+serveModelBuilds(
+  (input: IDualInput, options: Partial<IDualOptions>) =>
+    buildDualModel(input, options, memo),
+  {
+    strip: dualReplies().strip,
+    transfer: freshBuffers
+  }
+);
