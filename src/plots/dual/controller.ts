@@ -16,6 +16,7 @@ import { codedColumn, unknownClustersMessage } from '../grouping';
 import { parseClusterList } from '../heatmap/model';
 import {
   buildDualModel,
+  DualMemo,
   DEFAULT_DUAL_OPTIONS,
   IDualInput,
   IDualModel,
@@ -458,7 +459,7 @@ export class DualController {
             }
           }, fail);
       } else {
-        finish(buildDualModel(input, buildOptions));
+        finish(buildDualModel(input, buildOptions, this._memo));
       }
     } catch (err) {
       this._set({ status: 'error', message: describeError(err), model: null });
@@ -510,6 +511,8 @@ export class DualController {
     this._changed.emit();
   }
 
+  /** Reuses what a rebuild that only changes options leaves alike (inline builds). */
+  private readonly _memo = new DualMemo();
   private _modelVersion = 0;
 
   private readonly _panel: ExprscopePanelModel;

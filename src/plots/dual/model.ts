@@ -362,8 +362,8 @@ const NO_DATASET = '(no dataset)';
 const NO_CLUSTER = '(no cluster)';
 
 /**
- * Memos of callers that own none (the controller's inline builds); a worker session or
- * a test passes its own `DualMemo`.
+ * The memo of one-off callers that own none (tests, scripts); the dual worker session and
+ * each DualController pass their own `DualMemo`.
  */
 let sharedMemo = new DualMemo();
 
