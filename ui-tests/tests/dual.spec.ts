@@ -10,6 +10,7 @@ import {
   expectDecodedInWorker,
   expectScipyCorrelations,
   kernelJson,
+  openDualOnDemo,
   openSidebar,
   pasteGenes,
   runDemo,
@@ -31,14 +32,7 @@ test('ISG15 vs IFI6 per dataset matches scipy; blend and lasso selection', async
   tmpPath
 }) => {
   await page.setViewportSize({ width: 1400, height: 1200 });
-  await runDemo(page, tmpPath);
-  const sidebar = await openSidebar(page);
-  await pasteGenes(sidebar, 'ISG15, IFI6');
-  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
-    'Loaded 2 genes'
-  );
-  await sidebar.locator('#jp-exprscope-open-dual').click();
-  const dual = page.locator(DUAL);
+  const { dual } = await openDualOnDemo(page, tmpPath);
   await expect(dual).toBeVisible();
   await dual.locator('#jp-exprscope-facet-by').selectOption('dataset');
   await rendered(page, '.jp-exprscope-dual-scatter');
@@ -242,14 +236,7 @@ test('a new user at 1600 px: a tab beside the notebook, genes in their boxes, pe
   tmpPath
 }) => {
   await page.setViewportSize({ width: 1600, height: 1000 });
-  await runDemo(page, tmpPath);
-  const sidebar = await openSidebar(page);
-  await pasteGenes(sidebar, 'ISG15, IFI6');
-  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
-    'Loaded 2 genes'
-  );
-  await sidebar.locator('#jp-exprscope-open-dual').click();
-  const dual = page.locator(DUAL);
+  const { dual } = await openDualOnDemo(page, tmpPath);
   await expect(dual).toBeVisible();
   await rendered(page, '.jp-exprscope-dual-scatter');
 

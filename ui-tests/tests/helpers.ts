@@ -115,6 +115,25 @@ export async function pasteGenes(
   await sidebar.getByRole('button', { name: 'Add genes' }).click();
 }
 
+/**
+ * The demo run, `genes` pasted into the sidebar and the dual view opened on them: the
+ * sidebar and the view's tab.
+ */
+export async function openDualOnDemo(
+  page: IJupyterLabPageFixture,
+  tmpPath: string,
+  genes = 'ISG15, IFI6'
+) {
+  await runDemo(page, tmpPath);
+  const sidebar = await openSidebar(page);
+  await pasteGenes(sidebar, genes);
+  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
+    `Loaded ${genes.split(',').length} genes`
+  );
+  await sidebar.locator('#jp-exprscope-open-dual').click();
+  return { sidebar, dual: page.locator('#exprscope-dual') };
+}
+
 export const HEATMAP = '#exprscope-heatmap';
 
 /** One plotted cell: [gene, column, n_cells, mean, frac_expressing, value]. */

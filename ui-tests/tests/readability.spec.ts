@@ -10,6 +10,7 @@ import {
   DEMO,
   HEATMAP,
   inNotebook,
+  openDualOnDemo,
   openSidebar,
   pasteGenes,
   runDemo
@@ -243,14 +244,7 @@ test('the dual view: one row of actions, a keyboard menu, the scatter on screen 
   tmpPath
 }) => {
   await page.setViewportSize({ width: 1280, height: 800 });
-  await runDemo(page, tmpPath);
-  const sidebar = await openSidebar(page);
-  await pasteGenes(sidebar, 'ISG15, IFI6');
-  await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
-    'Loaded 2 genes'
-  );
-  await sidebar.locator('#jp-exprscope-open-dual').click();
-  const dual = page.locator('#exprscope-dual');
+  const { dual } = await openDualOnDemo(page, tmpPath);
   const scatter = dual.locator('.jp-exprscope-dual-scatter .jp-exprscope-plot');
   await expect(scatter).toHaveAttribute('data-rendered', 'true');
 
@@ -333,14 +327,7 @@ for (const dark of [false, true]) {
   }) => {
     await page.setViewportSize({ width: 1600, height: 1000 });
     await setTheme(page, dark);
-    await runDemo(page, tmpPath);
-    const sidebar = await openSidebar(page);
-    await pasteGenes(sidebar, 'ISG15, IFI6');
-    await expect(sidebar.locator('.jp-exprscope-loaded')).toContainText(
-      'Loaded 2 genes'
-    );
-    await sidebar.locator('#jp-exprscope-open-dual').click();
-    const dual = page.locator('#exprscope-dual');
+    const { dual } = await openDualOnDemo(page, tmpPath);
     const scatter = dual.locator(
       '.jp-exprscope-dual-scatter .jp-exprscope-plot'
     );
