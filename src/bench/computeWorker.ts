@@ -4,7 +4,7 @@
  * away from the UI thread as the plots' statistics are.
  */
 import { aggregate } from '../compute/aggregate';
-import { serveRpc } from '../workerRpc';
+import { type IRpcPort, serveRpc } from '../workerRpc';
 
 export interface IComputeBenchRequest {
   nCells: number;
@@ -60,7 +60,7 @@ function columns(request: IComputeBenchRequest): {
   return { genes, codes };
 }
 
-serveRpc<ComputeBenchMethods>(self as any, {
+serveRpc<ComputeBenchMethods>(self as unknown as IRpcPort, {
   run: request => {
     const { genes, codes } = columns(request);
     // Warm up the JIT on a slice, as a session that has drawn a plot before would be.

@@ -8,7 +8,8 @@
 import type { ICorrelation } from '../../compute/correlation';
 import type { IBlendMemo, IBlendModel, ICellsMemo } from './model';
 
-type Nested<T> = WeakMap<object, T>;
+/** A weak map keyed by one input array (or codes) of a memo path. */
+export type Nested<T> = WeakMap<object, T>;
 
 export class DualMemo {
   /** Cell passes (and density bin sets) kept per value array of gene X / kept-cells array. */

@@ -38,7 +38,7 @@ import {
   transposeCounts
 } from './binning';
 import { BLEND_LEVELS, blendLevel } from './blend';
-import { DualMemo } from './memo';
+import { DualMemo, type Nested } from './memo';
 
 export { DualMemo } from './memo';
 
@@ -1016,7 +1016,6 @@ function memoDensities(
 // Statistics
 
 type Cache = Map<string, ICorrelation>;
-type Nested<T> = WeakMap<object, T>;
 
 function nestedGet<T>(
   map: Nested<T>,
