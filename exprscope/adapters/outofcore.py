@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ..kernel.protocol import TOO_LARGE, ProtocolError
 from ._stats import (
     MomentsAccumulator,
     add_moments,
@@ -201,6 +202,45 @@ def _in_view(chunk: Any, codes: np.ndarray) -> tuple[Any, np.ndarray]:
 
 # -- Dask --------------------------------------------------------------------------------------
 
+#: Most cell × gene values one ``group_stats`` reads from a Dask matrix (about 10⁷ cells ×
+#: 2,500 genes, 100 GB as float32): beyond, the scan itself is the problem (hours of cluster
+#: time for a heatmap that shows a few hundred genes), so it is refused before any work.
+MAX_DASK_SCAN_VALUES = 25_000_000_000
+#: Largest dense block (rows chunk × requested genes) one worker would hold at once.
+MAX_DASK_BLOCK_BYTES = 2 * 1024**3
+
+
+def check_dask_scan(array: Any, op: str = "group_stats") -> None:
+    """Refuse (``too_large``) a scan of a lazy Dask matrix too big to run, from its shape and
+    chunks only: nothing is computed or allocated."""
+    n_cells, n_genes = (int(n) for n in array.shape)
+    values = n_cells * n_genes
+    if values > MAX_DASK_SCAN_VALUES:
+        raise ProtocolError(
+            TOO_LARGE,
+            f"{op} over {n_genes:,} genes × {n_cells:,} cells would read {values:,} values of "
+            f"a Dask matrix (at most {MAX_DASK_SCAN_VALUES:,}, about 10⁷ cells × 2,500 genes); "
+            "request fewer genes (a heatmap needs only the genes it shows).",
+            {
+                "genes": n_genes,
+                "cells": n_cells,
+                "values": values,
+                "max_values": MAX_DASK_SCAN_VALUES,
+            },
+        )
+    if sparse.issparse(getattr(array, "_meta", None)):
+        return  # sparse chunks hold their non-zeros only; their size is not known up front
+    block = max(array.chunks[0], default=0) * max(array.chunks[1], default=0)
+    block_bytes = block * np.dtype(array.dtype).itemsize
+    if block_bytes > MAX_DASK_BLOCK_BYTES:
+        raise ProtocolError(
+            TOO_LARGE,
+            f"{op} over {n_genes:,} genes would hold blocks of {block_bytes / 2**30:,.1f} GiB "
+            f"on a Dask worker (at most {MAX_DASK_BLOCK_BYTES / 2**30:,.0f} GiB); request "
+            "fewer genes, or rechunk the matrix by cells (e.g. X.rechunk((100_000, -1))).",
+            {"block_bytes": block_bytes, "max_block_bytes": MAX_DASK_BLOCK_BYTES},
+        )
+
 
 def user_dask_client() -> Any:
     """The user's ``dask.distributed`` client, or None. Never creates one: a client exists
@@ -288,6 +328,7 @@ class DaskAnnDataAdapter(AnnDataAdapter):
         stored = columns if source.columns is None else source.columns[columns]
         if stored.size != array.shape[1] or (stored != np.arange(stored.size)).any():
             array = array[:, stored]
+        check_dask_scan(array)  # shape and chunks only: the graph is not built yet
         row_bounds = np.concatenate([[0], np.cumsum(array.chunks[0])])
         blocks = array.to_delayed()
         per_column_block = []

@@ -474,3 +474,117 @@ def test_comm_pair_stats_arguments(kernel_stores):
             ).error["code"]
             == "bad_request"
         )
+
+
+# -- refusals before any work (issue 16) --------------------------------------------------------
+
+
+class _RecordingComm:
+    """Stands in for the kernel's comm: keeps what the service sends."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, data, buffers=None):
+        self.sent.append(data)
+
+
+@pytest.fixture(scope="module")
+def ten_million_cells():
+    """10⁷ cells × 20,000 genes as a Dask array never computed (da.zeros: a graph, no data),
+    in blocks of 250,000 cells × every gene, with a 20-cluster obs column."""
+    import dask.array as da
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n, n_genes = 10_000_000, 20_000
+    names = pd.arrays.ArrowStringArray(pc.cast(pa.array(np.arange(n)), pa.string()))
+    obs = pd.DataFrame(
+        {"cluster": pd.Categorical.from_codes(np.arange(n) % 20, [f"c{i}" for i in range(20)])},
+        index=pd.Index(names),
+    )
+    var = pd.DataFrame(index=[f"g{i}" for i in range(n_genes)])
+    x = da.zeros((n, n_genes), chunks=(250_000, n_genes), dtype=np.float32)
+    # The names are unique by construction; anndata's check of 10⁷ of them alone takes ~20 s
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ad.AnnData, "_check_uniqueness", lambda self: None)
+        return ad.AnnData(X=x, obs=obs, var=var)
+
+
+def test_too_large_requests_refused_before_any_work(ten_million_cells):
+    import tracemalloc
+
+    from exprscope.kernel.service import Service
+
+    big = ten_million_cells
+    small = lazy_zarr_like(big)
+    comm = _RecordingComm()
+    service = Service(comm, lambda: {"big": big, "small": small})
+    all_genes = list(big.var_names)
+    requests = [
+        # every gene of 10⁷ cells (the heatmap's default) and 20,000 named genes
+        ("group_stats", {"object": "big", "matrix": "X", "groupby": ["cluster"]}),
+        (
+            "group_stats",
+            {"object": "big", "matrix": "X", "groupby": ["cluster"], "genes": all_genes},
+        ),
+        ("fetch", {"object": "big", "matrix": "X", "genes": all_genes}),
+        ("fetch", {"object": "big", "matrix": "X", "genes": all_genes[:2000]}),
+    ]
+    tracemalloc.start()
+    try:
+        for i, (op, args) in enumerate(requests):
+            service.handle({"id": str(i), "op": op, "args": args})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A refusal from shapes alone: nothing near one 250,000-cell block (20 GB) was allocated
+    assert peak < 200 * 2**20
+    assert len(comm.sent) == len(requests)
+    for reply in comm.sent:
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "too_large"
+    message = comm.sent[1]["error"]["message"]
+    assert "20,000 genes × 10,000,000 cells" in message and "fewer genes" in message
+    assert comm.sent[1]["error"]["details"]["values"] == 200_000_000_000
+
+    # The session keeps answering: a small object's statistics, then hello
+    comm.sent.clear()
+    service.handle(
+        {
+            "id": "s",
+            "op": "group_stats",
+            "args": {"object": "small", "matrix": "X", "groupby": ["cluster"], "genes": ["g1"]},
+        }
+    )
+    service.handle({"id": "h", "op": "hello"})
+    assert [reply["ok"] for reply in comm.sent if reply.get("part", 0) == 0] == [True, True]
+
+
+def lazy_zarr_like(big, n=1000):
+    """A small Dask-backed AnnData with the same genes and cluster column."""
+    import dask.array as da
+
+    rng = np.random.default_rng(0)
+    x = da.from_array(rng.random((n, big.n_vars), dtype=np.float32), chunks=(250, -1))
+    obs = big.obs.iloc[:n].copy()
+    obs.index = obs.index.astype(str)
+    return ad.AnnData(X=x, obs=obs, var=big.var.copy())
+
+
+def test_group_stats_refuses_blocks_too_big_for_a_worker(ten_million_cells, monkeypatch):
+    """A scan of allowed size (10⁷ cells × 1,000 genes) whose blocks would not fit a worker
+    (10⁶ cells × 1,000 genes, 4 GB each) is refused too, naming the rechunk."""
+    import dask.array as da
+
+    from exprscope.kernel.protocol import ProtocolError
+
+    big = ten_million_cells
+    x = da.zeros((10_000_000, 1000), chunks=(1_000_000, 1000), dtype=np.float32)
+    monkeypatch.setattr(ad.AnnData, "_check_uniqueness", lambda self: None)
+    obj = ad.AnnData(X=x, obs=big.obs, var=big.var.iloc[:1000].copy())
+    with pytest.raises(ProtocolError) as refused:
+        adapter_for(obj).group_stats("X", ["cluster"], genes=None)
+    assert refused.value.code == "too_large"
+    assert "rechunk" in str(refused.value)
