@@ -6,7 +6,8 @@
 Starts a JupyterLab server (port EXPRSCOPE_BENCH_PORT, default 8899; cross-origin isolated
 unless EXPRSCOPE_BENCH_ISOLATION=0) and headless chromium
 through Playwright (bench/playwright.bench.config.js), reads what bench/tests/bench.spec.ts
-measured, derives the ratios and adds the machine. With ``--check`` it fails unless every
+measured, runs the kernel-only benchmarks (bench/kernel_bench.py, bench/outofcore_bench.py:
+10⁷ cells through Dask, EXPRSCOPE_BENCH_OOC_CELLS), derives the ratios and adds the machine. With ``--check`` it fails unless every
 key is present and finite (the smoke run in ``make test``: behaviour, not speed).
 """
 
@@ -45,6 +46,10 @@ GOALS = {
     # issue 15: condition comparisons, kernel only (bench/kernel_bench.py)
     "pseudobulk_de_1m_ratio_vs_by_hand": ("<=", 1.0),
     "wilcoxon_markers_100k_ratio_vs_scanpy": ("<=", 0.5),
+    # issue 16: 10⁷ cells out of core, Zarr through Dask on a LocalCluster (bench/outofcore_bench.py)
+    "outofcore_heatmap_10m_s": None,
+    "outofcore_heatmap_10m_ratio_vs_aggregate": ("<=", 1.0),
+    "outofcore_kernel_rss_gb_10m": ("<=", 2.0),
 }
 
 
@@ -112,6 +117,10 @@ def figures(raw: dict) -> dict:
         "pseudobulk_de_1m_ratio_vs_by_hand": raw["kernel_compare"]["pseudobulk_de"]["ratio"],
         "wilcoxon_markers_100k_ratio_vs_scanpy": raw["kernel_compare"]["wilcoxon_markers"]["ratio"],
         "condition_comparisons": raw["kernel_compare"],
+        "outofcore_heatmap_10m_s": raw["outofcore"]["seconds"],
+        "outofcore_heatmap_10m_ratio_vs_aggregate": raw["outofcore"]["ratio"],
+        "outofcore_kernel_rss_gb_10m": raw["outofcore"]["kernel_peak_rss_gb"],
+        "outofcore_heatmap": raw["outofcore"],
         # baselines and details measured in the same run
         "baselines": {
             "bare_comm_mb_per_s_1m": lt["bare_mb_per_s"],
@@ -272,6 +281,18 @@ def main() -> int:
         print(f"bench: kernel_bench.py failed (exit {kernel.returncode})", file=sys.stderr)
         return kernel.returncode
     raw["kernel_compare"] = json.loads(kernel.stdout.strip().splitlines()[-1])
+    # Out of core: 10⁷ cells (EXPRSCOPE_BENCH_OOC_CELLS) through Dask on a LocalCluster
+    outofcore = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "outofcore_bench.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if outofcore.returncode != 0:
+        print(f"bench: outofcore_bench.py failed (exit {outofcore.returncode})", file=sys.stderr)
+        return outofcore.returncode
+    raw["outofcore"] = json.loads(outofcore.stdout.strip().splitlines()[-1])["outofcore_heatmap"]
     out = figures(raw)
     out["machine"]["load_average_at_start"] = load_at_start
     out["run_wall_s"] = time.perf_counter() - started
