@@ -63,9 +63,10 @@ def check_group_stats_size(n_groups: int, n_genes: int) -> None:
 
 def chunk_moments(block: Any, codes: np.ndarray, n_groups: int, expm1: bool) -> dict[str, Any]:
     """Sums of one chunk of cells × genes (numpy or scipy sparse), as plain arrays so that the
-    result travels cheaply between Dask workers. ``codes`` are the chunk's cells' groups."""
+    result travels cheaply between Dask workers. ``codes`` are the chunk's cells' groups, in
+    any integer type (the smallest that holds them travels in the graph; widened here)."""
     check_supported(block)
-    return group_sums(block, codes, n_groups, expm1)
+    return group_sums(block, np.asarray(codes, dtype=np.int64), n_groups, expm1)
 
 
 def add_moments(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
