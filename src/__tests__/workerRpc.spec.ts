@@ -14,7 +14,10 @@ type Methods = {
 
 /** A hand-made port pair: each side's postMessage delivers to the other asynchronously. */
 function pair(): {
-  worker: IRpcWorker & { terminated: boolean; transfers: Transferable[][] };
+  worker: IRpcWorker & {
+    terminated: boolean;
+    transfers: Transferable[][];
+  };
   scope: IRpcPort & { transfers: Transferable[][] };
 } {
   const worker = {
@@ -66,8 +69,72 @@ describe('workerRpc', () => {
     ]);
     expect([a, b]).toEqual([4, 10]);
     expect(worker.transfers[0]).toEqual([buffer]);
-    expect(scope.transfers[0]).toHaveLength(1);
+    // (the scope's first message is its ready announcement)
+    expect(scope.transfers[1]).toHaveLength(1);
     expect(client.pending).toBe(0);
+  });
+
+  it('says it is ready once served; a worker that never serves is given up', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const client = new RpcClient<Methods>(worker);
+    await expect(client.whenReady(1000)).resolves.toBeUndefined();
+    await expect(client.ready).resolves.toBeUndefined();
+
+    const silent = pair();
+    const failures: Error[] = [];
+    const stalled = new RpcClient<Methods>(silent.worker, 'decoding worker', {
+      onFailure: error => failures.push(error)
+    });
+    const call = stalled.call('double', 1);
+    await expect(stalled.whenReady(10)).rejects.toThrow(
+      'The decoding worker did not start.'
+    );
+    await expect(call).rejects.toThrow('did not start');
+    await expect(stalled.ready).rejects.toThrow('did not start');
+    expect(silent.worker.terminated).toBe(true);
+    expect(stalled.closed).toBe(true);
+    expect(failures).toHaveLength(1);
+  });
+
+  it('sends notifications without replies, handled in order before later calls', async () => {
+    const { worker, scope } = pair();
+    let last = 0;
+    serveRpc<{
+      set: { request: number; reply: void };
+      get: { request: null; reply: number };
+    }>(scope, {
+      set: n => {
+        last = n;
+      },
+      get: () => last
+    });
+    const client = new RpcClient<{
+      set: { request: number; reply: void };
+      get: { request: null; reply: number };
+    }>(worker);
+    client.notify('set', 7);
+    await expect(client.call('get', null)).resolves.toBe(7);
+    // ready, then one reply: the notification got none
+    expect(scope.transfers).toHaveLength(2);
+  });
+
+  it('fails pending calls on a reply that cannot be read, and tells the owner once', async () => {
+    const { worker, scope } = pair();
+    serve(scope);
+    const failures: Error[] = [];
+    const client = new RpcClient<Methods>(worker, 'model worker', {
+      onFailure: error => failures.push(error)
+    });
+    const call = client.call('slow', null);
+    worker.onmessageerror?.({} as MessageEvent);
+    worker.onerror?.({ message: 'later' } as ErrorEvent);
+    await expect(call).rejects.toThrow(
+      'A message from the model worker could not be read.'
+    );
+    expect(failures).toHaveLength(1);
+    expect(worker.terminated).toBe(true);
+    await expect(client.call('double', 1)).rejects.toThrow('terminated');
   });
 
   it('rethrows a handler error as an Error with its message', async () => {
