@@ -20,6 +20,15 @@ import {
   Utf8Column
 } from './arrow';
 import { isShared } from './sharedMemory';
+import {
+  type IRpcPort,
+  type IRpcRequest,
+  RPC_READY,
+  RpcClient,
+  type RpcResponse,
+  RpcTransfer,
+  serveRpc
+} from '../workerRpc';
 
 /** Turns a `fetch` reply's Arrow stream into columns. */
 export interface IFetchDecoder {
@@ -64,19 +73,23 @@ export const inlineFetchDecoder: IFetchDecoder = {
   dispose: () => undefined
 };
 
-/** Page → worker. */
-export type DecodeRequest = {
-  id: number;
+/** The reply's bytes as sent to the worker (their buffer is moved). */
+export interface IDecodePayload {
   buffer: ArrayBuffer;
   byteOffset: number;
   byteLength: number;
+}
+
+/** The decoding worker's methods (./workerRpc.ts). */
+export type DecodeMethods = {
+  decode: { request: IDecodePayload; reply: IDecodedFetch };
 };
 
-/** Worker → page: `ready` once on start, then one reply per request. */
-export type DecodeReply =
-  | { type: 'ready' }
-  | { type: 'decoded'; id: number; decoded: IDecodedFetch }
-  | { type: 'failed'; id: number; error: string };
+/** Page → worker. */
+export type DecodeRequest = IRpcRequest<DecodeMethods>;
+
+/** Worker → page: `RPC_READY` once on start, then one reply per request. */
+export type DecodeReply = RpcResponse | typeof RPC_READY;
 
 /**
  * The distinct buffers of `decoded`'s columns that can be moved (shared memory is not
@@ -111,35 +124,19 @@ export function revive(decoded: IDecodedFetch): IDecodedFetch {
 }
 
 /** The worker's side of `decode` (what a worker scope offers). */
-export interface IDecodeScope {
-  onmessage: ((event: MessageEvent<DecodeRequest>) => void) | null;
-  postMessage(message: DecodeReply, transfer?: Transferable[]): void;
-}
+export type IDecodeScope = IRpcPort;
 
 /** Answer decode requests in a worker (its entry calls this with `self`). */
 export function serveFetchDecoding(scope: IDecodeScope): void {
-  scope.onmessage = event => {
-    const { id, buffer, byteOffset, byteLength } = event.data;
-    let decoded: IDecodedFetch;
-    try {
-      decoded = decodeFetchPayload(
+  serveRpc<DecodeMethods>(scope, {
+    decode: ({ buffer, byteOffset, byteLength }) => {
+      const decoded = decodeFetchPayload(
         new Uint8Array(buffer, byteOffset, byteLength)
       );
-    } catch (err) {
-      scope.postMessage({
-        type: 'failed',
-        id,
-        error: err instanceof Error ? err.message : String(err)
-      });
-      return;
+      // Nothing here keeps the columns: all their buffers (the reply's among them) move
+      return new RpcTransfer(decoded, movableBuffers(decoded));
     }
-    // Nothing here keeps the columns: all their buffers (the reply's among them) move
-    scope.postMessage(
-      { type: 'decoded', id, decoded },
-      movableBuffers(decoded)
-    );
-  };
-  scope.postMessage({ type: 'ready' });
+  });
 }
 
 /** How long a new worker may take to say it is ready before replies are decoded here. */
@@ -156,90 +153,53 @@ export function createWorkerFetchDecoder(
   start: () => Worker,
   readyTimeoutMs = WORKER_READY_TIMEOUT_MS
 ): IFetchDecoder {
-  let worker: Worker | null = null;
+  let client: RpcClient<DecodeMethods> | null = null;
   let ready: Promise<boolean> | null = null;
   let failed = false;
-  let nextId = 0;
-  const pending = new Map<
-    number,
-    { resolve: (decoded: IDecodedFetch) => void; reject: (err: Error) => void }
-  >();
-
-  const stop = (reason: string) => {
-    pending.forEach(waiter => waiter.reject(new Error(reason)));
-    pending.clear();
-    worker?.terminate();
-    worker = null;
-  };
 
   const launch = (): Promise<boolean> => {
     if (ready) {
       return ready;
     }
-    ready = new Promise<boolean>(resolve => {
-      try {
-        worker = start();
-      } catch {
-        failed = true;
-        resolve(false);
-        return;
-      }
-      // A worker that neither starts nor fails (a stalled script request) is given up
-      const giveUp = setTimeout(() => {
-        failed = true;
-        resolve(false);
-        stop('The decoding worker did not start.');
-      }, readyTimeoutMs);
-      worker.onmessage = (event: MessageEvent<DecodeReply>) => {
-        const reply = event.data;
-        if (reply.type === 'ready') {
-          clearTimeout(giveUp);
-          resolve(true);
-          return;
-        }
-        const waiter = pending.get(reply.id);
-        pending.delete(reply.id);
-        if (reply.type === 'failed') {
-          waiter?.reject(new Error(reply.error));
-        } else {
-          waiter?.resolve(revive(reply.decoded));
-        }
-      };
-      worker.onerror = event => {
-        // Before `ready`: the script did not load; after: the worker died (out of memory)
-        clearTimeout(giveUp);
-        failed = true;
-        resolve(false);
-        stop(event.message || 'The decoding worker failed.');
-      };
-      worker.onmessageerror = () => {
-        clearTimeout(giveUp);
-        failed = true;
-        resolve(false);
-        stop('A message from the decoding worker could not be read.');
-      };
+    let worker: Worker;
+    try {
+      worker = start();
+    } catch {
+      failed = true;
+      ready = Promise.resolve(false);
+      return ready;
+    }
+    // Before `ready`: the script did not load (or stalled); after: the worker died (out
+    // of memory). Either way what it held is rejected and replies are decoded here.
+    const created = new RpcClient<DecodeMethods>(worker, 'decoding worker', {
+      onFailure: () => (failed = true)
     });
+    client = created;
+    ready = created.whenReady(readyTimeoutMs).then(
+      () => true,
+      () => {
+        failed = true;
+        return false;
+      }
+    );
     return ready;
   };
 
   const decode = async (bytes: Uint8Array): Promise<IDecodedFetch> => {
-    if (failed || !(await launch()) || worker === null) {
+    if (failed || !(await launch()) || client === null || client.closed) {
       return decodeInTasks(bytes);
     }
-    const id = nextId++;
-    const request: DecodeRequest = {
-      id,
+    const payload: IDecodePayload = {
       buffer: bytes.buffer as ArrayBuffer,
       byteOffset: bytes.byteOffset,
       byteLength: bytes.byteLength
     };
-    const result = new Promise<IDecodedFetch>((resolve, reject) =>
-      pending.set(id, { resolve, reject })
-    );
     decodings.inWorker++;
-    decodings.movedBytes += request.buffer.byteLength;
-    worker.postMessage(request, [request.buffer]);
-    return result;
+    decodings.movedBytes += payload.buffer.byteLength;
+    const decoded = await client.call('decode', payload, {
+      transfer: [payload.buffer]
+    });
+    return revive(decoded);
   };
 
   return {
@@ -247,7 +207,8 @@ export function createWorkerFetchDecoder(
     warm: () => void launch(),
     dispose: () => {
       failed = true;
-      stop('The decoder was closed.');
+      client?.terminate();
+      client = null;
     }
   };
 }

@@ -121,9 +121,9 @@ describe('createWorkerFetchDecoder', () => {
     // Moved, not copied: the page's reply is empty now, the worker kept nothing
     expect(bytes.byteLength).toBe(0);
     const [, posted] = worker.scope.retained as {
-      decoded?: ReturnType<typeof decodeFetchPayload>;
+      value?: ReturnType<typeof decodeFetchPayload>;
     }[];
-    expect(posted.decoded!.genes.get('A')!.byteLength).toBe(0);
+    expect(posted.value!.genes.get('A')!.byteLength).toBe(0);
     expect(plain(decoded)).toEqual(expected);
     expect(decoded.cellIds).toBeInstanceOf(Utf8Column);
     expect(decoded.cellIds!.at(1)).toBe('a-1-ç');

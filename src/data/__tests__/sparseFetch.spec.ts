@@ -310,7 +310,7 @@ describe('hand-built sparse fetch payloads', () => {
     expect(() => decodeFetchPayload(third)).toThrow(/at most two/);
   });
 
-  it('decodes in the worker and moves the scattered columns back', () => {
+  it('decodes in the worker and moves the scattered columns back', async () => {
     const bytes = payload(
       cellsTable({}, nCells),
       sparseGenesTable(genes, nCells)
@@ -318,19 +318,24 @@ describe('hand-built sparse fetch payloads', () => {
     const posted: { message: DecodeReply; transfer?: Transferable[] }[] = [];
     const scope: IDecodeScope = {
       onmessage: null,
-      postMessage: (message, transfer) => posted.push({ message, transfer })
+      postMessage: (message, transfer) =>
+        posted.push({ message: message as DecodeReply, transfer })
     };
     serveFetchDecoding(scope);
     const request: DecodeRequest = {
       id: 1,
-      buffer: bytes.buffer as ArrayBuffer,
-      byteOffset: bytes.byteOffset,
-      byteLength: bytes.byteLength
+      method: 'decode',
+      payload: {
+        buffer: bytes.buffer as ArrayBuffer,
+        byteOffset: bytes.byteOffset,
+        byteLength: bytes.byteLength
+      }
     };
     scope.onmessage!({ data: request } as MessageEvent<DecodeRequest>);
+    await new Promise(resolve => setTimeout(resolve, 0));
     const reply = posted[1];
-    expect(reply.message.type).toBe('decoded');
-    const decoded = (reply.message as { decoded: IDecodedFetch }).decoded;
+    expect((reply.message as { ok: boolean }).ok).toBe(true);
+    const decoded = (reply.message as { value: IDecodedFetch }).value;
     for (const [gene, g] of Object.entries(genes)) {
       const column = decoded.genes.get(gene)!;
       expect(bits(column)).toEqual(bits(dense(g, nCells)));
