@@ -160,13 +160,14 @@ export class RpcClient<M extends RpcMethods> {
     });
   }
 
-  terminate(): void {
+  /** Stop the worker; pending and later calls reject with `reason`. */
+  terminate(reason = `The ${this._name} was terminated.`): void {
     if (this._terminated) {
       return;
     }
     this._terminated = true;
     this._worker.terminate();
-    const error = new Error(`The ${this._name} was terminated.`);
+    const error = new Error(reason);
     this._readyReject(error);
     this._rejectAll(error);
   }

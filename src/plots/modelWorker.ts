@@ -10,14 +10,30 @@
  */
 
 import { isShared } from '../data/sharedMemory';
+import {
+  type IRpcPort,
+  type IRpcRequest,
+  RpcClient,
+  RpcTransfer,
+  serveRpc
+} from '../workerRpc';
 
-export type ModelWorkerRequest<I, O> =
-  | { type: 'input'; input: I }
-  | { type: 'patch'; patch: Partial<I> }
-  | { type: 'build'; id: number; options: O };
+/**
+ * A model worker's methods (../workerRpc.ts): `input` and `patch` are notifications
+ * (no reply), `build` answers with the model.
+ */
+export type ModelWorkerMethods<I, O, M> = {
+  input: { request: I; reply: void };
+  patch: { request: Partial<I>; reply: void };
+  build: { request: O; reply: M };
+};
 
-export type ModelWorkerReply<M> =
-  { id: number; model: M } | { id: number; error: string };
+export type ModelWorkerRequest<I, O, M = unknown> = IRpcRequest<
+  ModelWorkerMethods<I, O, M>
+>;
+
+/** How long a new worker may take to say it is ready before its builds fail. */
+export const MODEL_WORKER_READY_TIMEOUT_MS = 10_000;
 
 /** Bytes of input the views have sent to workers: shared, or copied (whole buffers). */
 export interface IWorkerInputTraffic {
@@ -124,82 +140,63 @@ export function createModelBuilder<I, O, M>(
   start: () => Worker,
   options: IModelWorkerOptions<I, M> = {}
 ): IModelBuilder<I, O, M> {
-  let worker: Worker | null = null;
+  let client: RpcClient<ModelWorkerMethods<I, O, M>> | null = null;
   // The input as the view gave it, and as it went to the worker (stripped)
   let sent: I | null = null;
   let sentForm: I | null = null;
-  let nextId = 0;
-  const pending = new Map<
-    number,
-    { resolve: (model: M) => void; reject: (err: Error) => void }
-  >();
 
-  const launch = (): Worker => {
-    const created = start();
-    created.onmessage = (event: MessageEvent<ModelWorkerReply<M>>) => {
-      const reply = event.data;
-      const waiter = pending.get(reply.id);
-      pending.delete(reply.id);
-      if ('error' in reply) {
-        waiter?.reject(new Error(reply.error));
-      } else {
-        waiter?.resolve(reply.model);
+  const launch = (): RpcClient<ModelWorkerMethods<I, O, M>> => {
+    // A dead worker (or one whose script does not load) fails what waits on it; the
+    // next build starts a new one.
+    const created = new RpcClient<ModelWorkerMethods<I, O, M>>(
+      start(),
+      'model worker',
+      {
+        onFailure: () => {
+          if (client === created) {
+            client = null;
+            sent = null;
+            sentForm = null;
+          }
+        }
       }
-    };
-    // A dead worker fails what waits on it; the next build starts a new one.
-    created.onerror = event => stop(event.message || 'The worker failed.');
-    created.onmessageerror = () =>
-      stop('A message from the worker could not be read.');
+    );
+    // A script that never loads nor fails (a stalled request) must not hang builds
+    created.whenReady(MODEL_WORKER_READY_TIMEOUT_MS).catch(() => undefined);
     return created;
   };
 
-  const stop = (reason: string) => {
-    pending.forEach(w => w.reject(new Error(reason)));
-    pending.clear();
-    worker?.terminate();
-    worker = null;
-    sent = null;
-    sentForm = null;
-  };
-
   const build = (input: I, buildOptions: O): Promise<M> => {
-    worker = worker ?? launch();
+    const worker = (client = client ?? launch());
     if (input !== sent) {
       const form = options.strip ? options.strip(input) : input;
       const patch = sentForm === null ? null : lightPatch(sentForm, form);
       if (patch) {
         // Same arrays, other small fields (correlations from the kernel): the worker keeps
         // its arrays, so its memos (keyed by them) still hold
-        worker.postMessage({ type: 'patch', patch } as ModelWorkerRequest<
-          I,
-          O
-        >);
+        worker.notify('patch', patch);
       } else {
         countTraffic(form);
-        worker.postMessage({ type: 'input', input: form } as ModelWorkerRequest<
-          I,
-          O
-        >);
+        worker.notify('input', form);
       }
       sent = input;
       sentForm = form;
     }
-    const id = nextId++;
-    const request: ModelWorkerRequest<I, O> = {
-      type: 'build',
-      id,
-      options: buildOptions
-    };
-    const result = new Promise<M>((resolve, reject) =>
-      pending.set(id, { resolve, reject })
-    );
-    worker.postMessage(request);
+    const result = worker.call('build', buildOptions);
     return options.attach
       ? result.then(model => options.attach!(model, input))
       : result;
   };
 
-  return { build, dispose: () => stop('The view was closed.') };
+  return {
+    build,
+    dispose: () => {
+      client?.terminate('The view was closed.');
+      client = null;
+      sent = null;
+      sentForm = null;
+    }
+  };
 }
 
 /** How the worker sends a model back. */
@@ -219,38 +216,27 @@ export interface IModelReplyOptions<M> {
  */
 export function serveModelBuilds<I, O, M>(
   buildModel: (input: I, options: O) => M,
-  reply: IModelReplyOptions<M> = {}
+  reply: IModelReplyOptions<M> = {},
+  scope: IRpcPort = self as unknown as IRpcPort
 ): void {
   const strip = reply.strip ?? ((model: M) => model);
   let input: I | null = null;
-  const scope = self as unknown as {
-    onmessage: ((event: MessageEvent<ModelWorkerRequest<I, O>>) => void) | null;
-    postMessage(message: ModelWorkerReply<M>, transfer?: Transferable[]): void;
-  };
-  scope.onmessage = event => {
-    const request = event.data;
-    if (request.type === 'input') {
-      input = request.input;
-      return;
-    }
-    if (request.type === 'patch') {
-      input = input === null ? null : { ...input, ...request.patch };
-      return;
-    }
-    try {
+  serveRpc<ModelWorkerMethods<I, O, M>>(scope, {
+    input: next => {
+      input = next;
+    },
+    patch: patch => {
+      input = input === null ? null : { ...input, ...patch };
+    },
+    build: options => {
       if (input === null) {
         throw new Error('The worker has no data yet.');
       }
-      const model = strip(buildModel(input, request.options));
-      scope.postMessage(
-        { id: request.id, model },
+      const model = strip(buildModel(input, options));
+      return new RpcTransfer(
+        model,
         reply.transfer ? reply.transfer(model) : []
       );
-    } catch (err) {
-      scope.postMessage({
-        id: request.id,
-        error: err instanceof Error ? err.message : String(err)
-      });
     }
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import {
   createModelBuilder,
   lightPatch,
+  serveModelBuilds,
   ModelWorkerRequest,
   workerInputTraffic
 } from '../modelWorker';
@@ -55,20 +56,21 @@ describe('createModelBuilder', () => {
     };
     const first = models.build(input, 'one');
     const second = models.build(input, 'two');
-    expect(worker.sent.map(m => m.type)).toEqual(['input', 'build', 'build']);
+    expect(worker.sent.map(m => m.method)).toEqual(['input', 'build', 'build']);
     const answered = Promise.all([
       expect(second).resolves.toBe('model two'),
       expect(first).rejects.toThrow('bad options')
     ]);
-    worker.reply({ id: 1, model: 'model two' });
-    worker.reply({ id: 0, error: 'bad options' });
+    // Requests are numbered from 1 (the input, a notification, is 0)
+    worker.reply({ id: 2, ok: true, value: 'model two' });
+    worker.reply({ id: 1, ok: false, error: 'bad options' });
     await answered;
     // A new input (another dataset) is sent again
     const third = models.build(
       { ...input, values: new Float32Array(4) },
       'three'
     );
-    expect(worker.sent.map(m => m.type)).toEqual([
+    expect(worker.sent.map(m => m.method)).toEqual([
       'input',
       'build',
       'build',
@@ -131,7 +133,11 @@ describe('createModelBuilder', () => {
     // Another object with the same arrays: a patch with the one field that changed
     ignore(models.build({ values, codes, labels: ['a', 'b'] }, 'two'));
     const patch = worker.sent[2] as any;
-    expect(patch).toEqual({ type: 'patch', patch: { labels: ['a', 'b'] } });
+    expect(patch).toEqual({
+      id: 0,
+      method: 'patch',
+      payload: { labels: ['a', 'b'] }
+    });
     // A new array: the whole input again
     ignore(
       models.build(
@@ -139,7 +145,7 @@ describe('createModelBuilder', () => {
         'three'
       )
     );
-    expect(worker.sent.map(m => m.type)).toEqual([
+    expect(worker.sent.map(m => m.method)).toEqual([
       'input',
       'build',
       'patch',
@@ -162,5 +168,89 @@ describe('lightPatch', () => {
     expect(lightPatch({ codes }, { codes: new Int8Array(2) })).toBeNull();
     // A wrapper object around an array counts as holding it
     expect(lightPatch({ column: { codes } }, { column: { codes } })).toBeNull();
+  });
+});
+
+describe('serveModelBuilds', () => {
+  /** A worker and its scope joined by a port pair, as in workerRpc.spec.ts. */
+  function pair() {
+    const worker = {
+      onmessage: null as ((event: MessageEvent) => void) | null,
+      onerror: null as ((event: ErrorEvent) => void) | null,
+      terminated: false,
+      postMessage(message: unknown) {
+        setTimeout(() => scope.onmessage?.({ data: message } as MessageEvent));
+      },
+      terminate() {
+        worker.terminated = true;
+      }
+    };
+    const scope = {
+      onmessage: null as ((event: MessageEvent) => void) | null,
+      transfers: [] as Transferable[][],
+      postMessage(message: unknown, transfer: Transferable[] = []) {
+        scope.transfers.push(transfer);
+        setTimeout(() => worker.onmessage?.({ data: message } as MessageEvent));
+      }
+    };
+    return { worker, scope };
+  }
+
+  it('keeps the input across builds, applies patches, and moves the buffers it is told to', async () => {
+    const { worker, scope } = pair();
+    const fresh = new Float32Array(2);
+    serveModelBuilds<IInput, string, { text: string; points: Float32Array }>(
+      (input, options) => ({
+        text: `${options}:${input.labels.join(',')}:${input.values.length}`,
+        points: fresh
+      }),
+      { transfer: model => [model.points.buffer as ArrayBuffer] },
+      scope
+    );
+    const models = createModelBuilder<
+      IInput,
+      string,
+      { text: string; points: Float32Array }
+    >(() => worker as unknown as Worker);
+    const values = new Float32Array(3);
+    const codes = new Int8Array(3);
+    const first = await models.build({ values, codes, labels: ['a'] }, 'one');
+    expect(first.text).toBe('one:a:3');
+    const second = await models.build(
+      { values, codes, labels: ['a', 'b'] },
+      'two'
+    );
+    expect(second.text).toBe('two:a,b:3');
+    // ready, then two replies, each moving its points' buffer
+    expect(scope.transfers.map(t => t.length)).toEqual([0, 1, 1]);
+    models.dispose();
+    expect(worker.terminated).toBe(true);
+  });
+
+  it('fails the builds of a crashed worker and starts a new one for the next', async () => {
+    const workers: ReturnType<typeof pair>[] = [];
+    const models = createModelBuilder<IInput, string, string>(() => {
+      const next = pair();
+      serveModelBuilds<IInput, string, string>(
+        (input, options) => `${options}:${input.labels[0]}`,
+        {},
+        next.scope
+      );
+      workers.push(next);
+      return next.worker as unknown as Worker;
+    });
+    const input: IInput = {
+      values: new Float32Array(1),
+      codes: new Int8Array(1),
+      labels: ['a']
+    };
+    const lost = models.build(input, 'one');
+    workers[0].worker.onerror!({ message: 'Out of memory' } as ErrorEvent);
+    await expect(lost).rejects.toThrow('Out of memory');
+    expect(workers[0].worker.terminated).toBe(true);
+    // The new worker is sent the input again
+    await expect(models.build(input, 'two')).resolves.toBe('two:a');
+    expect(workers).toHaveLength(2);
+    models.dispose();
   });
 });
