@@ -23,7 +23,7 @@ import {
   createDualWorkerBuilder,
   createHeatmapWorkerBuilder
 } from '../plots/workers';
-import { IPlotServices, setPlotServices } from '../widget/services';
+import type { IPlotServices } from '../widget/services';
 import { IExprscope, ISettings } from './tokens';
 
 // schema/plugin.json binds the settings to this id.
@@ -95,7 +95,6 @@ export const corePlugin: JupyterFrontEndPlugin<IExprscope> = {
       createHeatmapBuilder: createHeatmapWorkerBuilder,
       createConservedBuilder: createConservedWorkerBuilder
     };
-    setPlotServices(plotServices);
 
     // Follow the kernel of whichever notebook or console the user is working in.
     const follow = (widget: unknown) => manager.activate(widget);

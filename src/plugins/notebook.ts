@@ -10,11 +10,13 @@ import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import {
+  createPlotModelClass,
   ExprscopePlotModel,
   ExprscopePlotView,
   MODULE_NAME,
   MODULE_VERSION
 } from '../widget/plotModel';
+import { LiveModelRegistry } from '../widget/registry';
 import { plotRendererFactory } from '../widget/renderer';
 import { IExprscope } from './tokens';
 
@@ -31,11 +33,18 @@ export const notebookPlugin: JupyterFrontEndPlugin<void> = {
     rendermime: IRenderMimeRegistry | null,
     widgetRegistry: IJupyterWidgetRegistry | null
   ) => {
+    // The live plot models on this page: the widget's models register here, the output
+    // renderer finds them here.
+    const liveModels = new LiveModelRegistry<ExprscopePlotModel>();
+    const { plotServices } = exprscope;
     widgetRegistry?.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
-      exports: { ExprscopePlotModel, ExprscopePlotView }
+      exports: {
+        ExprscopePlotModel: createPlotModelClass(plotServices, liveModels),
+        ExprscopePlotView
+      }
     });
-    rendermime?.addFactory(plotRendererFactory(exprscope.plotServices), 0);
+    rendermime?.addFactory(plotRendererFactory(plotServices, liveModels), 0);
   }
 };

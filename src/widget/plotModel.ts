@@ -19,14 +19,19 @@ import { Widget } from '@lumino/widgets';
 import { PACKAGE_VERSION } from '../version';
 import { createLivePlot, ILivePlot } from './livePlot';
 import { LiveModelRegistry } from './registry';
-import { plotServices } from './services';
+import type { IPlotServices } from './services';
 
 export const MODULE_NAME = 'exprscope';
 export const MODULE_VERSION = PACKAGE_VERSION;
 
 /** Every live plot model on the page, for the output renderer. */
-export const liveModels = new LiveModelRegistry<ExprscopePlotModel>();
+export type LivePlotModels = LiveModelRegistry<ExprscopePlotModel>;
 
+/**
+ * The plot model. The widget manager constructs it from its class alone, so the notebook
+ * plugin registers a subclass closed over its services and live-model registry
+ * (createPlotModelClass); this base class has neither.
+ */
 export class ExprscopePlotModel extends DOMWidgetModel {
   defaults(): Backbone.ObjectHash {
     return {
@@ -56,19 +61,49 @@ export class ExprscopePlotModel extends DOMWidgetModel {
     options: IBackboneModelOptions
   ): void {
     super.initialize(attributes, options);
-    liveModels.add(this.model_id, this);
-    this.once('destroy', () => liveModels.remove(this.model_id, this));
+    const registry = this.liveModels;
+    if (registry) {
+      registry.add(this.model_id, this);
+      this.once('destroy', () => registry.remove(this.model_id, this));
+    }
   }
+
+  /** What its plots are built with; given by the class createPlotModelClass returns. */
+  get services(): IPlotServices {
+    throw new Error('The exprscope extension is not activated.');
+  }
+
+  /** The registry the output renderer finds this model in (prototype getter: initialize runs in the constructor). */
+  protected get liveModels(): LivePlotModels | null {
+    return null;
+  }
+}
+
+/**
+ * The model class the notebook plugin registers with the widget manager: models built from
+ * it register in `registry` and build their plots with `services`.
+ */
+export function createPlotModelClass(
+  services: IPlotServices,
+  registry: LivePlotModels
+): typeof ExprscopePlotModel {
+  return class extends ExprscopePlotModel {
+    get services(): IPlotServices {
+      return services;
+    }
+
+    protected get liveModels(): LivePlotModels {
+      return registry;
+    }
+  };
 }
 
 export class ExprscopePlotView extends DOMWidgetView {
   render(): void {
     this.el.classList.add('jp-exprscope-widget-view');
     try {
-      this._plot = createLivePlot(
-        { model: this.model as ExprscopePlotModel },
-        plotServices()
-      );
+      const model = this.model as ExprscopePlotModel;
+      this._plot = createLivePlot({ model }, model.services);
     } catch (err) {
       this.el.textContent = `exprscope: ${(err as Error).message}`;
       return;

@@ -17,7 +17,7 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 
 import { loadPlotly } from '../plots/plotly';
 import { createLivePlot, ILivePlot } from './livePlot';
-import { liveModels } from './plotModel';
+import type { LivePlotModels } from './plotModel';
 import { IPlotPayload, PLOT_MIME, readPayload, savePlot } from './saved';
 import { SavedPlotWidget } from './savedPlotWidget';
 import type { IPlotServices } from './services';
@@ -31,9 +31,10 @@ export class ExprscopePlotRenderer
   extends Widget
   implements IRenderMime.IRenderer
 {
-  constructor(services: IPlotServices) {
+  constructor(services: IPlotServices, liveModels: LivePlotModels) {
     super();
     this._services = services;
+    this._liveModels = liveModels;
     this.layout = new PanelLayout();
     this.addClass('jp-exprscope-output');
   }
@@ -55,7 +56,7 @@ export class ExprscopePlotRenderer
     }
     this._shownKey = key;
     const found = payload.model_id
-      ? await liveModels.whenAvailable(
+      ? await this._liveModels.whenAvailable(
           payload.model_id,
           payload.saved ? 0 : LIVE_WAIT_MS
         )
@@ -98,7 +99,7 @@ export class ExprscopePlotRenderer
       return;
     }
     clearTimeout(this._writeTimer);
-    liveModels.added.disconnect(this._onModelAdded, this);
+    this._liveModels.added.disconnect(this._onModelAdded, this);
     this._live?.dispose();
     super.dispose();
   }
@@ -140,7 +141,7 @@ export class ExprscopePlotRenderer
   private _awaitLive(modelId: string | undefined): void {
     if (modelId) {
       this._awaitedId = modelId;
-      liveModels.added.connect(this._onModelAdded, this);
+      this._liveModels.added.connect(this._onModelAdded, this);
     }
   }
 
@@ -148,8 +149,8 @@ export class ExprscopePlotRenderer
     if (id !== this._awaitedId) {
       return;
     }
-    liveModels.added.disconnect(this._onModelAdded, this);
-    const model = liveModels.get(id);
+    this._liveModels.added.disconnect(this._onModelAdded, this);
+    const model = this._liveModels.get(id);
     if (model?.isLive) {
       this._showLive({ model });
     }
@@ -221,6 +222,7 @@ export class ExprscopePlotRenderer
   }
 
   private readonly _services: IPlotServices;
+  private readonly _liveModels: LivePlotModels;
   private _mimeModel: IRenderMime.IMimeModel | null = null;
   private _payload: IPlotPayload | null = null;
   private _shownKey: string | null = null;
@@ -236,12 +238,13 @@ export class ExprscopePlotRenderer
 
 /** The rendermime factory, registered by the plugin. */
 export function plotRendererFactory(
-  services: IPlotServices
+  services: IPlotServices,
+  liveModels: LivePlotModels
 ): IRenderMime.IRendererFactory {
   return {
     safe: true,
     mimeTypes: [PLOT_MIME],
     defaultRank: 0,
-    createRenderer: () => new ExprscopePlotRenderer(services)
+    createRenderer: () => new ExprscopePlotRenderer(services, liveModels)
   };
 }

@@ -1,7 +1,7 @@
 /**
  * What the notebook plots need from the running extension. The widget manager creates
- * models and views itself (it only knows their classes), so the plugin hands these over
- * once, at activation.
+ * models and views itself (it only knows their classes): the notebook plugin closes the
+ * model class over these (createPlotModelClass) and hands them to the output renderer.
  */
 import type { INotebookTracker } from '@jupyterlab/notebook';
 import type { ISignal } from '@lumino/signaling';
@@ -22,17 +22,4 @@ export interface IPlotServices {
   createDualBuilder: () => IDualModelBuilder;
   createHeatmapBuilder: () => IHeatmapModelBuilder;
   createConservedBuilder?: () => IConservedBuilder;
-}
-
-let services: IPlotServices | null = null;
-
-export function setPlotServices(value: IPlotServices): void {
-  services = value;
-}
-
-export function plotServices(): IPlotServices {
-  if (!services) {
-    throw new Error('The exprscope extension is not activated.');
-  }
-  return services;
 }
