@@ -12,7 +12,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { ExprscopeError } from '../bridge/protocol';
 import { fetchDecodings } from '../data/fetchDecoding';
 import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
-import type { ExprscopePanelModel } from '../panel/model';
+import type { ExprscopeSession } from '../session/session';
 import { topMarkers } from '../plots/heatmap/markers';
 import { workerInputTraffic } from '../plots/modelWorker';
 import { RpcClient } from '../workerRpc';
@@ -33,7 +33,7 @@ export namespace BenchCommandIDs {
 
 export interface IBenchDeps {
   /** The sidebar's model: its bridge, selection and description are the ones users drive. */
-  model: ExprscopePanelModel;
+  model: ExprscopeSession;
 }
 
 /** The comm target `bench/exprscope_bench.py` registers in the kernel. */

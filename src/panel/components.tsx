@@ -1,13 +1,17 @@
 /**
  * Presentational pieces of the sidebar. They receive values and callbacks; all state lives in
- * ExprscopePanelModel.
+ * ExprscopeSession.
  */
 import * as React from 'react';
 
 import { BridgeStatus } from '../bridge/kernelBridge';
 import { IObsColumn } from '../bridge/protocol';
 import { GeneIndex } from '../data/genes';
-import { ExprscopePanelModel, IPanelMessage, formatList } from './model';
+import {
+  ExprscopeSession,
+  IPanelMessage,
+  formatList
+} from '../session/session';
 
 const STATUS_LABELS: Record<BridgeStatus, string> = {
   'no-kernel': 'No kernel',
@@ -387,9 +391,7 @@ let geneListFields = 0;
  * The gene choice of a plot without a sidebar (a notebook output): search, chips and the
  * panel model's messages (unknown genes are reported there, never dropped silently).
  */
-export function GeneListField(props: {
-  panel: ExprscopePanelModel;
-}): JSX.Element {
+export function GeneListField(props: { panel: ExprscopeSession }): JSX.Element {
   const { panel } = props;
   // Several plots share a page: each search input gets its own id.
   const [id] = React.useState(

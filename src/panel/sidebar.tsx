@@ -1,6 +1,6 @@
 /**
  * The exprscope sidebar: which object, which columns are dataset and cluster, which matrix,
- * which genes. It renders ExprscopePanelModel and forwards user actions to it.
+ * which genes. It renders ExprscopeSession and forwards user actions to it.
  */
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -17,10 +17,10 @@ import {
   PasteGenes,
   StatusLine
 } from './components';
-import { ExprscopePanelModel } from './model';
+import { ExprscopeSession } from '../session/session';
 
 export interface ISidebarOptions {
-  model: ExprscopePanelModel;
+  model: ExprscopeSession;
   /** Read at render time so settings changes apply at once. */
   suggestionLimit: () => number;
   /** Show the heatmap of the current selection in the main area. */
@@ -43,7 +43,7 @@ export class ExprscopeSidebar extends ReactWidget {
       'exprscope: gene expression across datasets and clusters';
   }
 
-  get model(): ExprscopePanelModel {
+  get model(): ExprscopeSession {
     return this._model;
   }
 
@@ -74,14 +74,14 @@ export class ExprscopeSidebar extends ReactWidget {
     );
   }
 
-  private readonly _model: ExprscopePanelModel;
+  private readonly _model: ExprscopeSession;
   private readonly _suggestionLimit: () => number;
   private readonly _openHeatmap: () => void;
   private readonly _openDual: () => void;
 }
 
 function SidebarContent(props: {
-  model: ExprscopePanelModel;
+  model: ExprscopeSession;
   suggestionLimit: number;
   openHeatmap: () => void;
   openDualExpression: () => void;

@@ -2,7 +2,7 @@
 import * as React from 'react';
 
 import { Field } from '../panel/components';
-import type { ExprscopePanelModel } from '../panel/model';
+import type { ExprscopeSession } from '../session/session';
 
 /** A labelled drop-down over fixed choices. */
 export function ChoiceField<T extends string>(props: {
@@ -33,7 +33,7 @@ export function ChoiceField<T extends string>(props: {
 /** The matrix of the sidebar's selection (X, raw, layers), shared by every view. */
 export function MatrixField(props: {
   id: string;
-  panel: ExprscopePanelModel;
+  panel: ExprscopeSession;
 }): JSX.Element {
   const { panel } = props;
   return (

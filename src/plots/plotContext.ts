@@ -1,10 +1,10 @@
 /** What the plot specs take from the panel model, and give back to it. */
-import type { ExprscopePanelModel, ISelection } from '../panel/model';
+import type { ExprscopeSession, ISelection } from '../session/session';
 import { PACKAGE_VERSION } from '../version';
 import type { IPlotContext, IPlotSpec } from './spec';
 
 /** The panel's selection as a spec context, or null while no object is chosen. */
-export function plotContextOf(panel: ExprscopePanelModel): IPlotContext | null {
+export function plotContextOf(panel: ExprscopeSession): IPlotContext | null {
   const selection = panel.selection;
   if (!selection.object) {
     return null;
@@ -21,9 +21,7 @@ export function plotContextOf(panel: ExprscopePanelModel): IPlotContext | null {
 }
 
 /** The cluster column's categories, to read typed cluster lists as the plot does. */
-export function clusterCategoriesOf(
-  panel: ExprscopePanelModel
-): string[] | null {
+export function clusterCategoriesOf(panel: ExprscopeSession): string[] | null {
   const column = panel.groupingColumns.find(
     c => c.name === panel.selection.clusterColumn
   );

@@ -16,6 +16,6 @@ export const benchPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IExprscope],
   activate: (app: JupyterFrontEnd, exprscope: IExprscope) => {
-    registerBenchCommands(app, { model: exprscope.model });
+    registerBenchCommands(app, { model: exprscope.session });
   }
 };

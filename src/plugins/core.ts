@@ -1,5 +1,5 @@
 /**
- * The core plugin: the kernel bridges, the data layer, the session model and the settings,
+ * The core plugin: the kernel bridges, the data layer, the session and the settings,
  * provided to the other exprscope plugins as IExprscope.
  */
 import {
@@ -17,7 +17,7 @@ import { KernelBridge } from '../bridge/kernelBridge';
 import { ExpressionCache } from '../data/cache';
 import { ExpressionRepository } from '../data/repository';
 import { createFetchDecoder } from '../data/workers';
-import { ExprscopePanelModel } from '../panel/model';
+import { ExprscopeSession } from '../session/session';
 import {
   createConservedWorkerBuilder,
   createDualWorkerBuilder,
@@ -78,7 +78,7 @@ export const corePlugin: JupyterFrontEndPlugin<IExprscope> = {
       return repository;
     };
 
-    const model = new ExprscopePanelModel({
+    const session = new ExprscopeSession({
       manager,
       repositoryFor,
       settings: currentSettings
@@ -132,7 +132,7 @@ export const corePlugin: JupyterFrontEndPlugin<IExprscope> = {
     return {
       manager,
       repositoryFor,
-      model,
+      session,
       settings: currentSettings,
       plotServices
     };

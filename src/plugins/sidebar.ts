@@ -24,7 +24,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const { model } = exprscope;
+    const { session: model } = exprscope;
     const sidebar = new ExprscopeSidebar({
       model,
       suggestionLimit: () => exprscope.settings().geneSuggestionLimit,

@@ -7,7 +7,7 @@ import { Token } from '@lumino/coreutils';
 import type { BridgeManager } from '../bridge/bridgeManager';
 import type { KernelBridge } from '../bridge/kernelBridge';
 import type { ExpressionRepository } from '../data/repository';
-import type { ExprscopePanelModel } from '../panel/model';
+import type { ExprscopeSession } from '../session/session';
 import type { IPlotServices } from '../widget/services';
 
 export namespace CommandIDs {
@@ -33,7 +33,7 @@ export interface IExprscope {
   /** One repository per kernel bridge, all sharing one expression cache. */
   readonly repositoryFor: (bridge: KernelBridge) => ExpressionRepository;
   /** The session the sidebar shows and the main-area views follow. */
-  readonly model: ExprscopePanelModel;
+  readonly session: ExprscopeSession;
   /** The current settings; read at use time so changes apply at once. */
   readonly settings: () => ISettings;
   /** What notebook plots (widget and saved outputs) are built with. */

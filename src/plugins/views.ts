@@ -39,7 +39,7 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     themes: IThemeManager | null
   ) => {
-    const { model } = exprscope;
+    const { session: model } = exprscope;
 
     // "Insert into notebook": a cell below the active cell of the notebook the sidebar
     // follows (its kernel is the one holding the plotted object).

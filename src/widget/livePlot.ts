@@ -6,7 +6,7 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { JSONExt } from '@lumino/coreutils';
 
-import { ExprscopePanelModel } from '../panel/model';
+import { ExprscopeSession } from '../session/session';
 import { DualController } from '../plots/dual/controller';
 import { DualExpressionWidget } from '../plots/dual/widget';
 import { HeatmapController } from '../plots/heatmap/controller';
@@ -42,7 +42,7 @@ export function createLivePlot(
     );
   }
   const bridge = services.bridges.bridgeFor(context);
-  const panel = new ExprscopePanelModel({
+  const panel = new ExprscopeSession({
     pinned: { bridge, selection: selectionFromSpec(spec) },
     repositoryFor: services.repositoryFor,
     settings: services.settings

@@ -11,7 +11,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { describeError, ExprscopeError } from '../../bridge/protocol';
 import type { ICorrelation } from '../../compute/correlation';
 import type { IExpressionData } from '../../data/repository';
-import type { ExprscopePanelModel } from '../../panel/model';
+import type { ExprscopeSession } from '../../session/session';
 import { codedColumn, unknownClustersMessage } from '../grouping';
 import { parseClusterList } from '../heatmap/model';
 import {
@@ -62,10 +62,7 @@ export interface IDualControllerOptions {
 export const DUAL_WORKER_THRESHOLD = 20_000;
 
 export class DualController {
-  constructor(
-    panel: ExprscopePanelModel,
-    options: IDualControllerOptions = {}
-  ) {
+  constructor(panel: ExprscopeSession, options: IDualControllerOptions = {}) {
     this._panel = panel;
     this._buildInWorker = options.buildInWorker ?? null;
     this._workerThreshold = options.workerThreshold ?? DUAL_WORKER_THRESHOLD;
@@ -79,7 +76,7 @@ export class DualController {
     return this._changed;
   }
 
-  get panel(): ExprscopePanelModel {
+  get panel(): ExprscopeSession {
     return this._panel;
   }
 
@@ -515,7 +512,7 @@ export class DualController {
   private readonly _memo = new DualMemo();
   private _modelVersion = 0;
 
-  private readonly _panel: ExprscopePanelModel;
+  private readonly _panel: ExprscopeSession;
   private readonly _buildInWorker: IDualModelBuilder | null;
   private readonly _workerThreshold: number;
   private readonly _changed = new Signal<this, void>(this);

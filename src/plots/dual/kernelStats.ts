@@ -7,7 +7,7 @@ import { tableFromIPC } from 'apache-arrow';
 
 import { ExprscopeError } from '../../bridge/protocol';
 import type { ICorrelation } from '../../compute/correlation';
-import type { ExprscopePanelModel } from '../../panel/model';
+import type { ExprscopeSession } from '../../session/session';
 
 /** The `pair_stats` result fields read here. */
 interface IPairStatsResult {
@@ -23,7 +23,7 @@ interface IPairStatsResult {
  * them from the fetched cells).
  */
 export async function kernelCorrelations(
-  panel: Pick<ExprscopePanelModel, 'request' | 'selection'>,
+  panel: Pick<ExprscopeSession, 'request' | 'selection'>,
   options: {
     geneX: string;
     geneY: string;

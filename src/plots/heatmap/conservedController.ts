@@ -16,7 +16,7 @@ import {
   IConservedMarkers,
   IConservedOptions
 } from '../../compute/conserved';
-import type { ExprscopePanelModel } from '../../panel/model';
+import type { ExprscopeSession } from '../../session/session';
 import type { IModelBuilder } from '../modelWorker';
 
 export type IConservedBuilder = IModelBuilder<
@@ -61,7 +61,7 @@ export const DEFAULT_CONSERVED_SETTINGS: IConservedSettings = {
 
 export class ConservedMarkersController {
   constructor(
-    panel: ExprscopePanelModel,
+    panel: ExprscopeSession,
     options: { buildInWorker?: IConservedBuilder | null } = {}
   ) {
     this._panel = panel;
@@ -263,7 +263,7 @@ export class ConservedMarkersController {
     this._changed.emit();
   }
 
-  private _panel: ExprscopePanelModel;
+  private _panel: ExprscopeSession;
   private _builder: IConservedBuilder | null;
   private _settings: IConservedSettings = { ...DEFAULT_CONSERVED_SETTINGS };
   private _state: IConservedState = {

@@ -20,7 +20,7 @@ import type { IComparison } from '../../data/comparison';
 import type { IExpressionData } from '../../data/repository';
 import { buildDifferenceModel, changedGeneRows } from './difference';
 import type { IPooledSums } from '../../compute/aggregate';
-import type { ExprscopePanelModel } from '../../panel/model';
+import type { ExprscopeSession } from '../../session/session';
 import { codedColumn, unknownClustersMessage } from '../grouping';
 import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
 import {
@@ -113,7 +113,7 @@ export const HEATMAP_WORKER_THRESHOLD = 50_000;
 
 export class HeatmapController {
   constructor(
-    panel: ExprscopePanelModel,
+    panel: ExprscopeSession,
     options: IHeatmapControllerOptions = {}
   ) {
     this._panel = panel;
@@ -143,7 +143,7 @@ export class HeatmapController {
     return this._state;
   }
 
-  get panel(): ExprscopePanelModel {
+  get panel(): ExprscopeSession {
     return this._panel;
   }
 
@@ -976,7 +976,7 @@ export class HeatmapController {
     this._changed.emit();
   }
 
-  private readonly _panel: ExprscopePanelModel;
+  private readonly _panel: ExprscopeSession;
   private readonly _changed = new Signal<this, void>(this);
   private _settings: IHeatmapSettings = {
     ...DEFAULT_HEATMAP_SETTINGS,

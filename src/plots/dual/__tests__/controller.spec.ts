@@ -1,7 +1,7 @@
 import { Signal } from '@lumino/signaling';
 
 import type { IExpressionData } from '../../../data/repository';
-import type { ExprscopePanelModel } from '../../../panel/model';
+import type { ExprscopePanelModel } from '../../../session/session';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 
 import { correlateByGroup } from '../../../compute/correlation';

@@ -4,7 +4,7 @@ import { tableToIPC, tableFromIPC } from 'apache-arrow';
 import { conservedMarkers } from '../../../compute/conserved';
 import { groupStatsPayload } from '../../../data/__tests__/groupStatsPayload';
 import { decodeGroupStats } from '../../../data/groupStats';
-import type { ExprscopePanelModel } from '../../../panel/model';
+import type { ExprscopePanelModel } from '../../../session/session';
 import { conservedCsv } from '../../../export/data';
 import { ConservedMarkersController } from '../conservedController';
 import { HeatmapController } from '../controller';

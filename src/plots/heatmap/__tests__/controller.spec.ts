@@ -2,7 +2,7 @@ import { Signal } from '@lumino/signaling';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 
 import type { IExpressionData } from '../../../data/repository';
-import type { ExprscopePanelModel } from '../../../panel/model';
+import type { ExprscopePanelModel } from '../../../session/session';
 import { groupStatsPayload } from '../../../data/__tests__/groupStatsPayload';
 import { parseSpec } from '../../spec';
 import { HeatmapController } from '../controller';

@@ -7,7 +7,7 @@
 import { Signal } from '@lumino/signaling';
 
 import type { ICompareArgs, IComparison } from '../../../data/comparison';
-import type { ExprscopePanelModel } from '../../../panel/model';
+import type { ExprscopePanelModel } from '../../../session/session';
 import { parseSpec, serializeSpec } from '../../spec';
 import { LIGHT_PLOT_THEME } from '../../theme';
 import { HeatmapController } from '../controller';

@@ -7,7 +7,7 @@ import { Signal } from '@lumino/signaling';
 import type { BridgeManager } from '../../bridge/bridgeManager';
 import type { IDescribeResult, IObjectInfo } from '../../bridge/protocol';
 import type { ExpressionRepository } from '../../data/repository';
-import { ExprscopePanelModel } from '../model';
+import { ExprscopePanelModel } from '../session';
 
 const GENES = ['ISG15', 'IFI6', 'CD3E'];
 const RAW_GENES = [...GENES, 'MALAT1'];

@@ -1,7 +1,9 @@
 /**
- * State of the exprscope sidebar, separate from its React view.
+ * The exprscope session: the active object, its description, the user's selection and the
+ * requests to the kernel for it. The sidebar shows it, the main-area views and notebook
+ * plots build from it; it knows nothing of them (src/session sits below plots and UI).
  *
- * The model follows the active kernel (through the BridgeManager) and keeps one selection per
+ * The session follows the active kernel (through the BridgeManager) and keeps one selection per
  * kernel bridge, so switching between notebooks, a failed request or a kernel restart never
  * loses what the user picked. All kernel traffic goes through the bridge and the expression
  * repository; the model only decides what to ask for and what to tell the user.
@@ -72,7 +74,7 @@ interface IBridgeState {
   notFound: string[];
 }
 
-export interface IPanelModelOptions {
+export interface ISessionOptions {
   /** Follow the active notebook or console (the sidebar). */
   manager?: BridgeManager;
   /**
@@ -94,8 +96,8 @@ const EMPTY_SELECTION: ISelection = {
   genes: []
 };
 
-export class ExprscopePanelModel {
-  constructor(options: IPanelModelOptions) {
+export class ExprscopeSession {
+  constructor(options: ISessionOptions) {
     this._manager = options.manager ?? null;
     this._repositoryFor = options.repositoryFor;
     this._settings = options.settings;
@@ -831,3 +833,7 @@ export function formatList(items: string[], max = 10): string {
   }
   return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
+
+/** The session's former names (it began as the sidebar's model). */
+export { ExprscopeSession as ExprscopePanelModel };
+export type IPanelModelOptions = ISessionOptions;
