@@ -73,7 +73,10 @@ export class ExprscopePlotModel extends DOMWidgetModel {
     throw new Error('The exprscope extension is not activated.');
   }
 
-  /** The registry the output renderer finds this model in (prototype getter: initialize runs in the constructor). */
+  /**
+   * The registry the output renderer finds this model in. A getter, not a field: Backbone
+   * runs initialize inside the constructor, before a subclass's fields are set.
+   */
   protected get liveModels(): LivePlotModels | null {
     return null;
   }
