@@ -6,7 +6,9 @@
  * arrays (new data lets go of the old), and each is bounded per key as below.
  */
 import type { ICorrelation } from '../../compute/correlation';
-import type { IBlendMemo, IBlendModel, ICellsMemo } from './model';
+import type { ICellsMemo } from './cells';
+import type { IBlendMemo } from './embeddingBlend';
+import type { IBlendModel } from './modelTypes';
 
 /** A weak map keyed by one input array (or codes) of a memo path. */
 export type Nested<T> = WeakMap<object, T>;
