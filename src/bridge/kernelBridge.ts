@@ -1,3 +1,4 @@
+// Over 600 lines: one class: the comm lifecycle, request/response, chunked fetch and kernel restarts share its state (a split would expose that state).
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { CommsOverSubshells } from '@jupyterlab/services';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';

@@ -1,3 +1,4 @@
+// Over 600 lines: the one decoder of fetch replies (Arrow IPC tables: dense and sparse genes, codes, embeddings, cell ids) shared by the worker and the page; splitting it would split the column layout it documents.
 import {
   Data,
   DataType,

@@ -1,3 +1,4 @@
+// Over 600 lines: the plot spec's parse, serialize and settings<->spec mapping for both plot kinds read the same declared schema; a per-kind split is next.
 /**
  * The plot specification (docs/plot-spec.md): one JSON object that describes a plot
  * completely. Copied and loaded by the sidebar, written into every exported file and

@@ -1,3 +1,4 @@
+// Over 600 lines: the session's state (object, describe, selection, messages) and the requests that change it; a split would pass that state around.
 /**
  * The exprscope session: the active object, its description, the user's selection and the
  * requests to the kernel for it. The sidebar shows it, the main-area views and notebook

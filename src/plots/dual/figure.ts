@@ -1,3 +1,4 @@
+// Over 600 lines: scatter, embedding and statistics table figures share the facet layout and hover helpers; a split (figureParts / selection / table) is pending.
 /**
  * Plotly figures of a dual-expression model: the faceted scatter (or binned density)
  * and the blend-coloured embedding, plus the statistics table. Pure: model + theme in,

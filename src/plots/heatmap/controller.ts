@@ -1,3 +1,4 @@
+// Over 600 lines: the heatmap's state, its kernel/browser data paths, markers and cancellation; the shared controller base with the dual view is pending.
 /**
  * What the heatmap shows and where its data comes from, separate from its React view.
  *

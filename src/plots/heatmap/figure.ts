@@ -1,3 +1,4 @@
+// Over 600 lines: heatmap, dot plot and difference layers share the axes, colour scale and dendrogram layout; a split by trace kind is pending.
 /**
  * The Plotly figure of a heatmap / dot plot model. Pure: model + theme in, figure out, so
  * what is drawn can be tested without a browser.

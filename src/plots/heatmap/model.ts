@@ -1,3 +1,4 @@
+// Over 600 lines: one pipeline (aggregate, scale, order, dendrograms, notes, difference layer) sharing its intermediate arrays; to be split by stage like dual/model.ts.
 /**
  * View model of the expression heatmap and dot plot: from per-gene expression columns and
  * the dataset / cluster codes of the cells to the matrices, orderings, dendrograms,
