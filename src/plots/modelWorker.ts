@@ -32,8 +32,9 @@ export type ModelWorkerRequest<I, O, M = unknown> = IRpcRequest<
   ModelWorkerMethods<I, O, M>
 >;
 
-/** How long a new worker may take to say it is ready before its builds fail. */
-export const MODEL_WORKER_READY_TIMEOUT_MS = 10_000;
+/** How long a new worker may take to say it is ready before its builds fail (generous: a
+ * cold chunk load on a busy machine is slow, and a failed build shows the user an error). */
+export const MODEL_WORKER_READY_TIMEOUT_MS = 60_000;
 
 /** Bytes of input the views have sent to workers: shared, or copied (whole buffers). */
 export interface IWorkerInputTraffic {
