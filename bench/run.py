@@ -240,6 +240,25 @@ def check(out: dict) -> list[str]:
     return bad
 
 
+class BenchFailed(Exception):
+    """A kernel-only bench script exited non-zero (its exit code is ``args[0]``)."""
+
+
+def kernel_only(script: str, env: dict) -> dict:
+    """Run one kernel-only bench script (no browser); its last stdout line is its JSON."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"bench: {script} failed (exit {done.returncode})", file=sys.stderr)
+        raise BenchFailed(done.returncode)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     env = dict(os.environ)
     env["NODE_PATH"] = str(UI_TESTS / "node_modules")
@@ -270,29 +289,12 @@ def main() -> int:
             return code or 1
         raw = json.loads(result_file.read_text())
     # Kernel-only figures (no browser): condition comparisons vs the hand-written pipelines
-    kernel = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "kernel_bench.py")],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    if kernel.returncode != 0:
-        print(f"bench: kernel_bench.py failed (exit {kernel.returncode})", file=sys.stderr)
-        return kernel.returncode
-    raw["kernel_compare"] = json.loads(kernel.stdout.strip().splitlines()[-1])
-    # Out of core: 10⁷ cells (EXPRSCOPE_BENCH_OOC_CELLS) through Dask on a LocalCluster
-    outofcore = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "outofcore_bench.py")],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    if outofcore.returncode != 0:
-        print(f"bench: outofcore_bench.py failed (exit {outofcore.returncode})", file=sys.stderr)
-        return outofcore.returncode
-    raw["outofcore"] = json.loads(outofcore.stdout.strip().splitlines()[-1])["outofcore_heatmap"]
+    try:
+        raw["kernel_compare"] = kernel_only("kernel_bench.py", env)
+        # Out of core: 10⁷ cells (EXPRSCOPE_BENCH_OOC_CELLS) through Dask on a LocalCluster
+        raw["outofcore"] = kernel_only("outofcore_bench.py", env)["outofcore_heatmap"]
+    except BenchFailed as failed:
+        return failed.args[0]
     out = figures(raw)
     out["machine"]["load_average_at_start"] = load_at_start
     out["run_wall_s"] = time.perf_counter() - started

@@ -657,6 +657,24 @@ export class ExprscopeSession {
     });
   }
 
+  /** The selected object's repository, object and description, or a clear error. */
+  private _selected(): {
+    repository: ReturnType<ExprscopeSession['_repositoryFor']>;
+    object: string;
+    description: NonNullable<ExprscopeSession['description']>;
+  } {
+    const bridge = this._bridge;
+    const description = this.description;
+    const object = this.selection.object;
+    if (!bridge || !description || !object) {
+      throw new ExprscopeError(
+        'no_kernel',
+        'Pick an object in the exprscope sidebar first.'
+      );
+    }
+    return { repository: this._repositoryFor(bridge), object, description };
+  }
+
   /**
    * Expression of `genes` (plus the dataset and cluster columns) in the selected object and
    * matrix, from the shared cache or the kernel. For the plots; failures are thrown.
@@ -701,16 +719,8 @@ export class ExprscopeSession {
     args: ICompareArgs,
     options: IRequestOptions = {}
   ): Promise<IComparison> {
-    const bridge = this._bridge;
-    const description = this.description;
-    const object = this.selection.object;
-    if (!bridge || !description || !object) {
-      throw new ExprscopeError(
-        'no_kernel',
-        'Pick an object in the exprscope sidebar first.'
-      );
-    }
-    return this._repositoryFor(bridge).getComparison(
+    const { repository, object, description } = this._selected();
+    return repository.getComparison(
       object,
       description.fingerprint,
       args,
@@ -726,16 +736,8 @@ export class ExprscopeSession {
     args: IGroupStatsArgs,
     options: IRequestOptions = {}
   ): Promise<IGroupSufficientStats> {
-    const bridge = this._bridge;
-    const description = this.description;
-    const object = this.selection.object;
-    if (!bridge || !description || !object) {
-      throw new ExprscopeError(
-        'no_kernel',
-        'Pick an object in the exprscope sidebar first.'
-      );
-    }
-    return this._repositoryFor(bridge).getGroupStats(
+    const { repository, object, description } = this._selected();
+    return repository.getGroupStats(
       object,
       description.fingerprint,
       args,
