@@ -72,7 +72,8 @@ def _headers(url: str) -> dict[str, str]:
 
 
 def _worker_script() -> str:
-    workers = sorted(STATIC.glob("lib_plots_dual_worker_js.*.js"))
+    # webpack names a chunk after every module it holds, so the worker may share its chunk.
+    workers = sorted(STATIC.glob("lib_plots_dual_worker_js*.js"))
     assert workers, f"the labextension is not built ({STATIC})"
     return workers[0].name
 
