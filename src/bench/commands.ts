@@ -10,7 +10,11 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { tableFromIPC } from 'apache-arrow';
 
 import { ExprscopeError } from '../bridge/protocol';
-import { fetchDecodings } from '../data/fetchDecoding';
+import {
+  fetchDecoded,
+  fetchDecodings,
+  IFetchDecoder
+} from '../data/fetchDecoding';
 import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
 import type { ExprscopeSession } from '../session/session';
 import { topMarkers } from '../plots/heatmap/markers';
@@ -34,6 +38,8 @@ export namespace BenchCommandIDs {
 export interface IBenchDeps {
   /** The sidebar's model: its bridge, selection and description are the ones users drive. */
   model: ExprscopeSession;
+  /** The app's decoder of `fetch` replies (the worker users' fetches go through). */
+  fetchDecoder: IFetchDecoder;
 }
 
 /** The comm target `bench/exprscope_bench.py` registers in the kernel. */
@@ -59,12 +65,14 @@ export function registerBenchCommands(
       const selection = model.selection;
       let bytes = 0;
       const start = performance.now();
-      const { table } = await bridge().fetch(
+      const { table } = await fetchDecoded(
+        bridge(),
         {
           object: args.object ?? selection.object,
           matrix: args.matrix ?? selection.matrix,
           genes: args.genes
         },
+        deps.fetchDecoder,
         { timeoutMs: 0, onProgress: received => (bytes = received) }
       );
       return {

@@ -2,14 +2,11 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { IFetchDecoder } from '../data/fetchDecoding';
 import { KernelBridge } from './kernelBridge';
 
 export interface IBridgeManagerOptions {
   /** Default request timeout for every bridge, read at each request. */
   requestTimeoutMs?: () => number;
-  /** The one decoder of `fetch` replies, shared by every bridge. */
-  fetchDecoder?: IFetchDecoder;
 }
 
 /**
@@ -26,7 +23,6 @@ export interface IBridgeManagerOptions {
 export class BridgeManager implements IDisposable {
   constructor(options: IBridgeManagerOptions = {}) {
     this._requestTimeoutMs = options.requestTimeoutMs;
-    this._fetchDecoder = options.fetchDecoder;
   }
 
   /** The bridge of the most recently focused notebook or console. */
@@ -60,8 +56,7 @@ export class BridgeManager implements IDisposable {
     if (!bridge) {
       bridge = new KernelBridge({
         sessionContext: context,
-        requestTimeoutMs: this._requestTimeoutMs,
-        fetchDecoder: this._fetchDecoder
+        requestTimeoutMs: this._requestTimeoutMs
       });
       this._bridges.set(context, bridge);
       context.disposed.connect(this._onContextDisposed, this);
@@ -101,7 +96,6 @@ export class BridgeManager implements IDisposable {
   }
 
   private _requestTimeoutMs: (() => number) | undefined;
-  private _fetchDecoder: IFetchDecoder | undefined;
   private _bridges = new Map<ISessionContext, KernelBridge>();
   private _active: KernelBridge | null = null;
   private _isDisposed = false;

@@ -3,7 +3,7 @@ import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { columnsPayloadToIPC, isColumnsPayload } from '../data/columnsPayload';
+import { columnsPayloadToIPC, isColumnsPayload } from './columnsPayload';
 import { PartsAssembler } from './partsAssembler';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,

@@ -6,8 +6,6 @@ import type { IChangedArgs } from '@jupyterlab/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { IDecodedFetch } from '../data/arrow';
-import { IFetchDecoder, inlineFetchDecoder } from '../data/fetchDecoding';
 import { CommClient, IRequestOptions, IResponse } from './commClient';
 import {
   COMM_TARGET,
@@ -45,14 +43,16 @@ export interface IKernelBridgeOptions {
   sessionContext: ISessionContext;
   /** Default request timeout, read at every request so setting changes apply at once; 60 s unless given. */
   requestTimeoutMs?: () => number;
-  /** Decodes `fetch` replies; on the UI thread unless given (the app gives a worker's). */
-  fetchDecoder?: IFetchDecoder;
 }
 
-/** A `fetch` reply with its payload decoded. */
-export interface IFetchResponse {
+/**
+ * A `fetch` reply as it came over the comm: the result and the Arrow stream, reassembled
+ * but not decoded (decoding is the data layer's: `src/data/fetchDecoding.ts`).
+ */
+export interface IFetchReply {
   result: IFetchResult;
-  table: IDecodedFetch;
+  /** The reply's Arrow stream, owned by the caller; null when the kernel sent none. */
+  payload: Uint8Array | null;
 }
 
 /**
@@ -66,7 +66,6 @@ export class KernelBridge implements IDisposable {
     this._sessionContext = options.sessionContext;
     this._requestTimeoutMs =
       options.requestTimeoutMs ?? (() => DEFAULT_REQUEST_TIMEOUT_MS);
-    this._fetchDecoder = options.fetchDecoder ?? inlineFetchDecoder;
     const context = this._sessionContext;
     context.kernelChanged.connect(this._onKernelChanged, this);
     context.statusChanged.connect(this._onKernelStatus, this);
@@ -195,40 +194,19 @@ export class KernelBridge implements IDisposable {
   async fetch(
     args: IFetchArgs,
     options?: IRequestOptions
-  ): Promise<IFetchResponse> {
+  ): Promise<IFetchReply> {
     if (args.genes.length > MAX_GENES_PER_FETCH) {
       throw new ExprscopeError(
         'too_large',
         `At most ${MAX_GENES_PER_FETCH} genes can be fetched at once; ${args.genes.length} were asked for.`
       );
     }
-    // The decoding worker starts while the kernel reads the data
-    this._fetchDecoder.warm();
     const { result, payload } = await this.request<IFetchResult>(
       'fetch',
       args,
       options
     );
-    if (!payload) {
-      return { result, table: emptyTable(result.n_obs) };
-    }
-    let table: IDecodedFetch;
-    try {
-      // The payload is ours alone (CommClient's contract), so it may be moved to a worker
-      table = await this._fetchDecoder.decode(payload);
-    } catch (err) {
-      throw new ExprscopeError(
-        'internal',
-        `Could not decode the data sent by the kernel: ${describeError(err)}`
-      );
-    }
-    if (table.nCells !== result.n_obs) {
-      throw new ExprscopeError(
-        'internal',
-        `The kernel sent ${table.nCells} cells but announced ${result.n_obs}.`
-      );
-    }
-    return { result, table };
+    return { result, payload: payload ?? null };
   }
 
   /** Set up the current kernel again (e.g. after installing the package). */
@@ -629,7 +607,6 @@ export class KernelBridge implements IDisposable {
 
   private _sessionContext: ISessionContext;
   private _requestTimeoutMs: () => number;
-  private _fetchDecoder: IFetchDecoder;
   private _kernel: Kernel.IKernelConnection | null = null;
   private _language: string | null = null;
   private _client: CommClient | null = null;
@@ -665,16 +642,6 @@ const NO_KERNEL_MESSAGE =
 const SETUP_RETRY_MS = 3000;
 
 const CONNECTED = new Set<BridgeStatus>(['connecting', 'ready', 'busy']);
-
-function emptyTable(nCells: number): IDecodedFetch {
-  return {
-    nCells,
-    genes: new Map(),
-    obs: new Map(),
-    embedding: null,
-    cellIds: null
-  };
-}
 
 /** `promise`, or a `timeout` ExprscopeError after `ms` (no limit for 0 or Infinity). */
 function withTimeout<T>(

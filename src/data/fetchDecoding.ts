@@ -10,6 +10,14 @@
  * decoded on the UI thread in two tasks (`decodeInTasks`).
  */
 
+import type { IRequestOptions } from '../bridge/commClient';
+import type { IFetchReply } from '../bridge/kernelBridge';
+import {
+  describeError,
+  ExprscopeError,
+  IFetchArgs,
+  IFetchResult
+} from '../bridge/protocol';
 import { nextTask } from '../tasks';
 import {
   columnViews,
@@ -41,6 +49,62 @@ export interface IFetchDecoder {
   /** Start the worker now, so that it is ready when the reply arrives. */
   warm(): void;
   dispose(): void;
+}
+
+/** A `fetch` reply with its payload decoded. */
+export interface IFetchResponse {
+  result: IFetchResult;
+  table: IDecodedFetch;
+}
+
+/** Where `fetch` requests go (a KernelBridge; a fake in tests). */
+export interface IFetchSource {
+  fetch(args: IFetchArgs, options?: IRequestOptions): Promise<IFetchReply>;
+}
+
+/**
+ * One kernel `fetch`, decoded by `decoder`, with no cache in between (the repository's
+ * batches and the benchmark's transfer figure).
+ */
+export async function fetchDecoded(
+  source: IFetchSource,
+  args: IFetchArgs,
+  decoder: IFetchDecoder,
+  options?: IRequestOptions
+): Promise<IFetchResponse> {
+  // The decoding worker starts while the kernel reads the data
+  decoder.warm();
+  const { result, payload } = await source.fetch(args, options);
+  if (!payload) {
+    return { result, table: emptyTable(result.n_obs) };
+  }
+  let table: IDecodedFetch;
+  try {
+    // The payload is ours alone (CommClient's contract), so it may be moved to a worker
+    table = await decoder.decode(payload);
+  } catch (err) {
+    throw new ExprscopeError(
+      'internal',
+      `Could not decode the data sent by the kernel: ${describeError(err)}`
+    );
+  }
+  if (table.nCells !== result.n_obs) {
+    throw new ExprscopeError(
+      'internal',
+      `The kernel sent ${table.nCells} cells but announced ${result.n_obs}.`
+    );
+  }
+  return { result, table };
+}
+
+function emptyTable(nCells: number): IDecodedFetch {
+  return {
+    nCells,
+    genes: new Map(),
+    obs: new Map(),
+    embedding: null,
+    cellIds: null
+  };
 }
 
 /** Where replies were decoded since the page loaded (for the benchmark and the UI tests). */

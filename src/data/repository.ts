@@ -4,7 +4,6 @@ import type { ISignal } from '@lumino/signaling';
 import { tableFromIPC } from 'apache-arrow';
 
 import type { IRequestOptions, IResponse } from '../bridge/commClient';
-import type { IFetchResponse } from '../bridge/kernelBridge';
 import {
   ExprscopeError,
   IFetchArgs,
@@ -12,6 +11,12 @@ import {
 } from '../bridge/protocol';
 import type { ICellIds, IEmbedding, ObsColumn } from './arrow';
 import type { ExpressionCache, IObjectScope } from './cache';
+import {
+  fetchDecoded,
+  IFetchDecoder,
+  IFetchSource,
+  inlineFetchDecoder
+} from './fetchDecoding';
 import {
   comparisonKey,
   decodeComparison,
@@ -26,11 +31,10 @@ import {
 } from './groupStats';
 
 /** What the repository needs from a KernelBridge (a fake in tests). */
-export interface IExpressionSource {
+export interface IExpressionSource extends IFetchSource {
   readonly kernelId: string | null;
   /** Emits a kernel id whose data must be dropped. */
   readonly reset: ISignal<any, string>;
-  fetch(args: IFetchArgs, options?: IRequestOptions): Promise<IFetchResponse>;
   request<R>(
     op: string,
     args: object,
@@ -79,9 +83,15 @@ export interface IExpressionData {
  * one ExpressionCache.
  */
 export class ExpressionRepository implements IDisposable {
-  constructor(source: IExpressionSource, cache: ExpressionCache) {
+  /** `decoder` decodes fetch replies: on the UI thread unless given (the app gives a worker's). */
+  constructor(
+    source: IExpressionSource,
+    cache: ExpressionCache,
+    decoder: IFetchDecoder = inlineFetchDecoder
+  ) {
     this._source = source;
     this._cache = cache;
+    this._decoder = decoder;
     source.reset.connect(this._onReset, this);
   }
 
@@ -318,7 +328,12 @@ export class ExpressionRepository implements IDisposable {
           args.cell_ids = true;
         }
       }
-      const { result, table } = await this._source.fetch(args, options);
+      const { result, table } = await fetchDecoded(
+        this._source,
+        args,
+        this._decoder,
+        options
+      );
       if (result.fingerprint !== scope.fingerprint) {
         throw new FingerprintChanged(result.fingerprint);
       }
@@ -395,6 +410,7 @@ export class ExpressionRepository implements IDisposable {
   }
 
   private _source: IExpressionSource;
+  private _decoder: IFetchDecoder;
   private _cache: ExpressionCache;
   private _isDisposed = false;
   private readonly _inflight = new Map<string, Promise<IExpressionData>>();

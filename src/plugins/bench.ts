@@ -16,6 +16,9 @@ export const benchPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IExprscope],
   activate: (app: JupyterFrontEnd, exprscope: IExprscope) => {
-    registerBenchCommands(app, { model: exprscope.session });
+    registerBenchCommands(app, {
+      model: exprscope.session,
+      fetchDecoder: exprscope.fetchDecoder
+    });
   }
 };

@@ -64,15 +64,15 @@ export const corePlugin: JupyterFrontEndPlugin<IExprscope> = {
       budgetBytes: settings.cacheBudgetMegabytes * 1024 * 1024
     });
     const manager = new BridgeManager({
-      requestTimeoutMs: () => settings.requestTimeoutSeconds * 1000,
-      // One worker decodes every kernel's replies (started on the first fetch)
-      fetchDecoder: createFetchDecoder()
+      requestTimeoutMs: () => settings.requestTimeoutSeconds * 1000
     });
+    // One worker decodes every kernel's replies (started on the first fetch)
+    const fetchDecoder = createFetchDecoder();
     const repositories = new WeakMap<KernelBridge, ExpressionRepository>();
     const repositoryFor = (bridge: KernelBridge): ExpressionRepository => {
       let repository = repositories.get(bridge);
       if (!repository) {
-        repository = new ExpressionRepository(bridge, cache);
+        repository = new ExpressionRepository(bridge, cache, fetchDecoder);
         repositories.set(bridge, repository);
       }
       return repository;
@@ -134,7 +134,8 @@ export const corePlugin: JupyterFrontEndPlugin<IExprscope> = {
       repositoryFor,
       session,
       settings: currentSettings,
-      plotServices
+      plotServices,
+      fetchDecoder
     };
   }
 };

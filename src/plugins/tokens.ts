@@ -6,6 +6,7 @@ import { Token } from '@lumino/coreutils';
 
 import type { BridgeManager } from '../bridge/bridgeManager';
 import type { KernelBridge } from '../bridge/kernelBridge';
+import type { IFetchDecoder } from '../data/fetchDecoding';
 import type { ExpressionRepository } from '../data/repository';
 import type { ExprscopeSession } from '../session/session';
 import type { IPlotServices } from '../widget/services';
@@ -38,6 +39,8 @@ export interface IExprscope {
   readonly settings: () => ISettings;
   /** What notebook plots (widget and saved outputs) are built with. */
   readonly plotServices: IPlotServices;
+  /** The one decoder of `fetch` replies (a worker), shared by every repository. */
+  readonly fetchDecoder: IFetchDecoder;
 }
 
 export const IExprscope = new Token<IExprscope>(

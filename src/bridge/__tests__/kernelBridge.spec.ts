@@ -1,136 +1,7 @@
-import type { ISessionContext } from '@jupyterlab/apputils';
-import type { JSONObject } from '@lumino/coreutils';
-import { Signal } from '@lumino/signaling';
-
-import { decodeFetchPayload } from '../../data/arrow';
-import { encodeFetchTable } from '../../data/__tests__/payloads';
-import type { IFetchDecoder } from '../../data/fetchDecoding';
 import { BridgeStatus, KernelBridge } from '../kernelBridge';
 import { ExprscopeError, MAX_GENES_PER_FETCH } from '../protocol';
 import { PYTHON_SETUP_SNIPPET } from '../setup';
-import { FakeComm } from './fakeComm';
-
-type Handler = (
-  request: { id: string; op: string; args: any },
-  comm: KernelComm
-) => void;
-
-/** A comm created by the bridge; answers through the kernel's handlers. */
-class KernelComm extends FakeComm {
-  constructor(
-    readonly targetName: string,
-    handlers: Map<string, Handler>
-  ) {
-    super();
-    this.onSend = data => {
-      const request = data as { id: string; op: string; args: any };
-      handlers.get(request.op)?.(request, this);
-    };
-  }
-
-  openData: unknown = undefined;
-
-  open(data: unknown): void {
-    this.openData = data;
-  }
-}
-
-const HELLO: Handler = (request, comm) =>
-  comm.reply({
-    id: request.id,
-    ok: true,
-    result: { protocol: 2, version: '0.1.0', language: 'python' }
-  });
-
-/** The parts of Kernel.IKernelConnection the bridge uses. */
-class FakeKernel {
-  constructor(
-    readonly id: string,
-    language = 'python'
-  ) {
-    this.info = Promise.resolve({ language_info: { name: language } });
-  }
-
-  status = 'idle';
-  isDisposed = false;
-  info: Promise<{ language_info: { name: string } }>;
-  executed: JSONObject[] = [];
-  executeReply: JSONObject = { status: 'ok' };
-  /** Executions whose reply never arrives (lost around a restart). */
-  loseExecutions = 0;
-  comms: KernelComm[] = [];
-  handlers = new Map<string, Handler>([['hello', HELLO]]);
-
-  requestExecute(content: JSONObject) {
-    this.executed.push(content);
-    const reply = { content: this.executeReply };
-    const future = {
-      onReply: (_msg: unknown) => undefined,
-      done: Promise.resolve(reply),
-      dispose: () => undefined
-    };
-    // The shell reply arrives after the caller attached its handler.
-    if (this.loseExecutions > 0) {
-      this.loseExecutions -= 1;
-    } else {
-      void Promise.resolve().then(() => future.onReply(reply));
-    }
-    return future;
-  }
-
-  createComm(targetName: string): KernelComm {
-    const comm = new KernelComm(targetName, this.handlers);
-    this.comms.push(comm);
-    return comm;
-  }
-
-  get comm(): KernelComm {
-    return this.comms[this.comms.length - 1];
-  }
-}
-
-class FakeSessionContext {
-  constructor(kernel: FakeKernel | null) {
-    this.session = kernel ? { kernel } : null;
-  }
-
-  session: { kernel: FakeKernel | null } | null;
-  isReady = true;
-  ready = Promise.resolve();
-  isDisposed = false;
-  kernelChanged = new Signal<this, any>(this);
-  statusChanged = new Signal<this, string>(this);
-  iopubMessage = new Signal<this, any>(this);
-  disposed = new Signal<this, void>(this);
-
-  setKernel(kernel: FakeKernel | null): void {
-    const oldValue = this.session?.kernel ?? null;
-    this.session = kernel ? { kernel } : null;
-    this.kernelChanged.emit({ name: 'kernel', oldValue, newValue: kernel });
-  }
-
-  iopub(msgType: string, parentId: string, content: object = {}): void {
-    this.iopubMessage.emit({
-      header: { msg_type: msgType, msg_id: `${msgType}-${parentId}` },
-      parent_header: { msg_id: parentId },
-      content
-    });
-  }
-
-  dispose(): void {
-    this.isDisposed = true;
-    this.disposed.emit();
-  }
-}
-
-function asContext(context: FakeSessionContext): ISessionContext {
-  return context as unknown as ISessionContext;
-}
-
-/** Let the bridge's promise chains run. */
-function flush(): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, 0));
-}
+import { asContext, FakeKernel, FakeSessionContext, flush } from './fakeKernel';
 
 describe('KernelBridge', () => {
   let kernel: FakeKernel;
@@ -138,14 +9,10 @@ describe('KernelBridge', () => {
   let bridge: KernelBridge;
   let statuses: BridgeStatus[];
 
-  function createBridge(
-    requestTimeoutMs = 1000,
-    fetchDecoder?: IFetchDecoder
-  ): KernelBridge {
+  function createBridge(requestTimeoutMs = 1000): KernelBridge {
     bridge = new KernelBridge({
       sessionContext: asContext(context),
-      requestTimeoutMs: () => requestTimeoutMs,
-      fetchDecoder
+      requestTimeoutMs: () => requestTimeoutMs
     });
     statuses = [];
     bridge.statusChanged.connect((_, status) => statuses.push(status));
@@ -222,110 +89,32 @@ describe('KernelBridge', () => {
     });
   });
 
-  it('fetches and decodes the Arrow payload', async () => {
+  it('hands back the chunked fetch payload reassembled, undecoded', async () => {
     createBridge();
     await flush();
-    const payload = encodeFetchTable({
-      'gene:ISG15': Float32Array.from([0, 1.5, 2]),
-      'obs:cluster': { categorical: ['0', '1', '0'] }
-    });
+    const payload = Uint8Array.from({ length: 101 }, (_, i) => i);
     kernel.handlers.set('fetch', (request, comm) => {
-      const half = Math.ceil(payload.byteLength / 2);
       const result = {
         fingerprint: 'f',
         n_obs: 3,
         matrix: 'X',
         genes: ['ISG15'],
-        missing: ['NOPE']
-      };
-      comm.reply({ id: request.id, ok: true, part: 0, parts: 2, result }, [
-        payload.slice(0, half)
-      ]);
-      comm.reply({ id: request.id, ok: true, part: 1, parts: 2 }, [
-        payload.slice(half)
-      ]);
-    });
-    const { result, table } = await bridge.fetch({
-      object: 'adata',
-      matrix: 'X',
-      genes: ['ISG15', 'NOPE'],
-      obs: ['cluster']
-    });
-    expect(result.missing).toEqual(['NOPE']);
-    expect(table.nCells).toBe(3);
-    expect(table.genes.get('ISG15')).toEqual(Float32Array.from([0, 1.5, 2]));
-    expect(table.obs.get('cluster')).toMatchObject({ categories: ['0', '1'] });
-  });
-
-  it('warms the given decoder before asking, hands it the payload and explains its failure', async () => {
-    const events: string[] = [];
-    const handed: Uint8Array[] = [];
-    let fail = false;
-    createBridge(1000, {
-      warm: () => events.push('warm'),
-      decode: async bytes => {
-        events.push('decode');
-        handed.push(bytes);
-        if (fail) {
-          throw new Error('the worker ran out of memory');
-        }
-        return decodeFetchPayload(bytes);
-      },
-      dispose: () => undefined
-    });
-    await flush();
-    const payload = encodeFetchTable({ 'gene:ISG15': Float32Array.from([4]) });
-    kernel.handlers.set('fetch', (request, comm) => {
-      events.push('request');
-      const result = {
-        fingerprint: 'f',
-        n_obs: 1,
-        matrix: 'X',
-        genes: ['ISG15'],
         missing: []
       };
-      comm.reply({ id: request.id, ok: true, part: 0, parts: 1, result }, [
-        payload.slice().buffer
+      comm.reply({ id: request.id, ok: true, part: 0, parts: 2, result }, [
+        payload.slice(0, 50)
+      ]);
+      comm.reply({ id: request.id, ok: true, part: 1, parts: 2 }, [
+        payload.slice(50)
       ]);
     });
-    const args = { object: 'adata', matrix: 'X', genes: ['ISG15'] };
-    const { table } = await bridge.fetch(args);
-    expect(events).toEqual(['warm', 'request', 'decode']);
-    expect(Array.from(handed[0])).toEqual(Array.from(payload));
-    expect(table.genes.get('ISG15')).toEqual(Float32Array.from([4]));
-
-    fail = true;
-    await expect(bridge.fetch(args)).rejects.toMatchObject({
-      code: 'internal',
-      message: expect.stringContaining(
-        'Could not decode the data sent by the kernel: the worker ran out of memory'
-      )
-    });
-  });
-
-  it('returns an empty table for a reply without payload', async () => {
-    createBridge();
-    await flush();
-    kernel.handlers.set('fetch', (request, comm) =>
-      comm.reply({
-        id: request.id,
-        ok: true,
-        result: {
-          fingerprint: 'f',
-          n_obs: 7,
-          matrix: 'X',
-          genes: [],
-          missing: ['NOPE']
-        }
-      })
-    );
-    const { table } = await bridge.fetch({
+    const reply = await bridge.fetch({
       object: 'adata',
       matrix: 'X',
-      genes: ['NOPE']
+      genes: ['ISG15']
     });
-    expect(table.nCells).toBe(7);
-    expect(table.genes.size).toBe(0);
+    expect(reply.result.n_obs).toBe(3);
+    expect(Array.from(reply.payload!)).toEqual(Array.from(payload));
   });
 
   it('rejects too many genes without asking the kernel', async () => {

@@ -9,7 +9,7 @@ import {
   decodeColumnsPayload,
   IColumnDescriptor,
   isColumnsPayload
-} from '../columnsPayload';
+} from '../../bridge/columnsPayload';
 import { encodeFetchTable } from './payloads';
 
 type Spec =

@@ -2,13 +2,13 @@ import { Signal } from '@lumino/signaling';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 
 import type { IRequestOptions, IResponse } from '../../bridge/commClient';
-import type { IFetchResponse } from '../../bridge/kernelBridge';
+import type { IFetchReply } from '../../bridge/kernelBridge';
 import {
   ExprscopeError,
   IFetchArgs,
   MAX_GENES_PER_FETCH
 } from '../../bridge/protocol';
-import { decodeFetchPayload, ICategoricalColumn } from '../arrow';
+import type { ICategoricalColumn } from '../arrow';
 import { ExpressionCache } from '../cache';
 import { ExpressionRepository, IExpressionSource } from '../repository';
 import { groupStatsPayload } from './groupStatsPayload';
@@ -74,7 +74,7 @@ class FakeSource implements IExpressionSource {
   async fetch(
     args: IFetchArgs,
     options?: IRequestOptions
-  ): Promise<IFetchResponse> {
+  ): Promise<IFetchReply> {
     this.requests.push(args);
     this.options.push(options);
     const found = args.genes.filter(g => this.genes.has(g));
@@ -93,16 +93,8 @@ class FakeSource implements IExpressionSource {
     if (args.cell_ids) {
       columns.cell_id = ['c1', 'c2', 'c3', 'c4'];
     }
-    const table =
-      Object.keys(columns).length > 0
-        ? decodeFetchPayload(encodeFetchTable(columns))
-        : {
-            nCells: N_CELLS,
-            genes: new Map(),
-            obs: new Map(),
-            embedding: null,
-            cellIds: null
-          };
+    const payload =
+      Object.keys(columns).length > 0 ? encodeFetchTable(columns) : null;
     return {
       result: {
         fingerprint: this.nextFingerprints.shift() ?? this.fingerprint,
@@ -114,7 +106,7 @@ class FakeSource implements IExpressionSource {
           missing.map(g => [g, `${g} is not in ${args.matrix}`])
         )
       },
-      table
+      payload
     };
   }
 }
@@ -362,11 +354,8 @@ describe('ExpressionRepository', () => {
 
   it('rejects a reply that lacks a requested obs column', async () => {
     const fetch = source.fetch.bind(source);
-    source.fetch = async (args, options) => {
-      const response = await fetch(args, options);
-      response.table.obs.clear();
-      return response;
-    };
+    // The kernel answers as if the column had not been asked for
+    source.fetch = (args, options) => fetch({ ...args, obs: [] }, options);
     await expect(
       repository.getExpression({ ...request, genes: ['A'], obs: ['cluster'] })
     ).rejects.toMatchObject({ code: 'internal' });

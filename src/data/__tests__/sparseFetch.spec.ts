@@ -30,7 +30,10 @@ import {
   ipcStreamLength,
   readFetchPayload
 } from '../arrow';
-import { columnsPayloadToIPC, IColumnDescriptor } from '../columnsPayload';
+import {
+  columnsPayloadToIPC,
+  IColumnDescriptor
+} from '../../bridge/columnsPayload';
 import {
   DecodeReply,
   DecodeRequest,
