@@ -1,48 +1,11 @@
-import {
-  IRpcPort,
-  IRpcWorker,
-  RpcClient,
-  RpcTransfer,
-  serveRpc
-} from '../workerRpc';
+import { IRpcPort, RpcClient, RpcTransfer, serveRpc } from '../workerRpc';
+import { portPair } from './portPair';
 
 type Methods = {
   double: { request: number; reply: number };
   fail: { request: string; reply: never };
   slow: { request: null; reply: string };
 };
-
-/** A hand-made port pair: each side's postMessage delivers to the other asynchronously. */
-function pair(): {
-  worker: IRpcWorker & {
-    terminated: boolean;
-    transfers: Transferable[][];
-  };
-  scope: IRpcPort & { transfers: Transferable[][] };
-} {
-  const worker = {
-    onmessage: null as ((event: MessageEvent) => void) | null,
-    onerror: null as ((event: ErrorEvent) => void) | null,
-    terminated: false,
-    transfers: [] as Transferable[][],
-    postMessage(message: unknown, transfer: Transferable[] = []) {
-      worker.transfers.push(transfer);
-      setTimeout(() => scope.onmessage?.({ data: message } as MessageEvent));
-    },
-    terminate() {
-      worker.terminated = true;
-    }
-  };
-  const scope = {
-    onmessage: null as ((event: MessageEvent) => void) | null,
-    transfers: [] as Transferable[][],
-    postMessage(message: unknown, transfer: Transferable[] = []) {
-      scope.transfers.push(transfer);
-      setTimeout(() => worker.onmessage?.({ data: message } as MessageEvent));
-    }
-  };
-  return { worker, scope };
-}
 
 function serve(scope: IRpcPort, slow?: Promise<string>): void {
   serveRpc<Methods>(scope, {
@@ -59,7 +22,7 @@ function serve(scope: IRpcPort, slow?: Promise<string>): void {
 
 describe('workerRpc', () => {
   it('round-trips typed calls, matching replies by id, with transfer lists', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const client = new RpcClient<Methods>(worker);
     const buffer = new ArrayBuffer(4);
@@ -75,13 +38,13 @@ describe('workerRpc', () => {
   });
 
   it('says it is ready once served; a worker that never serves is given up', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const client = new RpcClient<Methods>(worker);
     await expect(client.whenReady(1000)).resolves.toBeUndefined();
     await expect(client.ready).resolves.toBeUndefined();
 
-    const silent = pair();
+    const silent = portPair();
     const failures: Error[] = [];
     const stalled = new RpcClient<Methods>(silent.worker, 'decoding worker', {
       onFailure: error => failures.push(error)
@@ -98,7 +61,7 @@ describe('workerRpc', () => {
   });
 
   it('sends notifications without replies, handled in order before later calls', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     let last = 0;
     serveRpc<{
       set: { request: number; reply: void };
@@ -120,7 +83,7 @@ describe('workerRpc', () => {
   });
 
   it('fails pending calls on a reply that cannot be read, and tells the owner once', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const failures: Error[] = [];
     const client = new RpcClient<Methods>(worker, 'model worker', {
@@ -138,7 +101,7 @@ describe('workerRpc', () => {
   });
 
   it('rethrows a handler error as an Error with its message', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const client = new RpcClient<Methods>(worker);
     await expect(client.call('fail', 'no genes')).rejects.toThrow('no genes');
@@ -147,7 +110,7 @@ describe('workerRpc', () => {
   });
 
   it('rejects every pending call when the worker crashes', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const client = new RpcClient<Methods>(worker, 'model worker');
     const first = client.call('slow', null);
@@ -161,7 +124,7 @@ describe('workerRpc', () => {
   });
 
   it('aborts a call and ignores its late reply', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     let finish!: (value: string) => void;
     serve(scope, new Promise<string>(resolve => (finish = resolve)));
     const client = new RpcClient<Methods>(worker);
@@ -180,7 +143,7 @@ describe('workerRpc', () => {
   });
 
   it('terminate stops the worker and rejects pending and later calls', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     serve(scope);
     const client = new RpcClient<Methods>(worker);
     const pending = client.call('slow', null);

@@ -6,6 +6,7 @@ import {
   workerInputTraffic
 } from '../modelWorker';
 import { allocateColumn } from '../../data/sharedMemory';
+import { portPair } from '../../__tests__/portPair';
 
 interface IInput {
   values: Float32Array;
@@ -172,32 +173,8 @@ describe('lightPatch', () => {
 });
 
 describe('serveModelBuilds', () => {
-  /** A worker and its scope joined by a port pair, as in workerRpc.spec.ts. */
-  function pair() {
-    const worker = {
-      onmessage: null as ((event: MessageEvent) => void) | null,
-      onerror: null as ((event: ErrorEvent) => void) | null,
-      terminated: false,
-      postMessage(message: unknown) {
-        setTimeout(() => scope.onmessage?.({ data: message } as MessageEvent));
-      },
-      terminate() {
-        worker.terminated = true;
-      }
-    };
-    const scope = {
-      onmessage: null as ((event: MessageEvent) => void) | null,
-      transfers: [] as Transferable[][],
-      postMessage(message: unknown, transfer: Transferable[] = []) {
-        scope.transfers.push(transfer);
-        setTimeout(() => worker.onmessage?.({ data: message } as MessageEvent));
-      }
-    };
-    return { worker, scope };
-  }
-
   it('keeps the input across builds, applies patches, and moves the buffers it is told to', async () => {
-    const { worker, scope } = pair();
+    const { worker, scope } = portPair();
     const fresh = new Float32Array(2);
     serveModelBuilds<IInput, string, { text: string; points: Float32Array }>(
       (input, options) => ({
@@ -228,9 +205,9 @@ describe('serveModelBuilds', () => {
   });
 
   it('fails the builds of a crashed worker and starts a new one for the next', async () => {
-    const workers: ReturnType<typeof pair>[] = [];
+    const workers: ReturnType<typeof portPair>[] = [];
     const models = createModelBuilder<IInput, string, string>(() => {
-      const next = pair();
+      const next = portPair();
       serveModelBuilds<IInput, string, string>(
         (input, options) => `${options}:${input.labels[0]}`,
         {},
