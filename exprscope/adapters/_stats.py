@@ -91,6 +91,14 @@ def concat_moments(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def without_nan_genes(sums: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The positions of the genes whose sums saw no NaN, and the sums of those genes only
+    (``has_nan`` dropped)."""
+    sums = dict(sums)
+    kept = np.flatnonzero(~sums.pop("has_nan"))
+    return kept, {key: None if value is None else value[..., kept] for key, value in sums.items()}
+
+
 @dataclass
 class MomentsAccumulator:
     """Adds up :func:`chunk_moments` of tiles (a range of cells × a range of genes)."""

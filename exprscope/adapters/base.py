@@ -5,7 +5,8 @@ questions about it: what it holds (``describe``), a genes × cells subset as Arr
 per-group sufficient statistics over all genes (``group_stats``), stored marker-gene results
 (``stored_markers``) and a cheap token that changes when the object changes (``fingerprint``).
 The comm service never touches the object directly, so supporting a new data type means adding
-an adapter.
+an adapter. ``fetch``, ``group_stats`` and ``pair_stats`` are written once (:mod:`._replies`);
+an adapter implements the reading hooks they call (``_source``, ``_gene_block``, ``_moments``…).
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+from scipy import sparse
 
 if TYPE_CHECKING:
+    from ._replies import Grouping
     from .fetch_payload import FetchTables
+
+    #: What ``_moments`` returns: kept gene positions, their sums, notes for the result.
+    GeneSums = tuple[np.ndarray, dict[str, Any], dict[str, Any]]
 
 # Column names of the Arrow table that ``fetch`` returns (docs/protocol.md, "fetch").
 
@@ -35,6 +43,10 @@ def obs_column(column: str) -> str:
 
 def embedding_column(embedding: str, dim: int) -> str:
     return f"obsm:{embedding}:{dim}"
+
+
+#: ``fetch`` sends this many leading dimensions of an embedding (the plots are 2-D).
+EMBEDDING_DIMS = 2
 
 
 CELL_ID_COLUMN = "cell_id"
@@ -97,6 +109,15 @@ class Adapter(ABC):
         """The ``describe`` result without ``name`` (docs/protocol.md)."""
 
     @abstractmethod
+    def stored_markers(
+        self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
+    ) -> tuple[pa.Table | None, dict[str, Any]]:
+        """The top ``n`` genes per group of stored marker results for ``groupby``, and the
+        ``stored_markers`` result; no table when none are available."""
+
+    # -- the ops: written once (_replies.py) over the reading hooks below -----------------------
+    # (_replies is imported in each op: it builds on this module's column names)
+
     def fetch(
         self,
         matrix: str,
@@ -111,8 +132,10 @@ class Adapter(ABC):
         ``genes`` and ``obs`` arrive without duplicates. Genes the matrix lacks are reported
         in the result, never an error.
         """
+        from ._replies import fetch_reply
 
-    @abstractmethod
+        return fetch_reply(self, matrix, genes, obs, embedding, cell_ids)
+
     def group_stats(
         self,
         matrix: str,
@@ -123,9 +146,16 @@ class Adapter(ABC):
         """Per-(crossed) group n, Σx, Σx², #(x > 0) (and Σexpm1(x)) over every gene of a
         matrix, or over ``genes`` (without duplicates; unknown ones are reported, never an
         error): the Arrow table and the ``group_stats`` result. ``groupby`` holds one or two
-        distinct obs column names."""
+        distinct obs column names.
 
-    @abstractmethod
+        Genes whose column holds a NaN (e.g. outside an integrated layer) are left out and
+        listed in ``excluded_genes``; the totals run over all cells, those without a group
+        label included.
+        """
+        from ._replies import group_stats_reply
+
+        return group_stats_reply(self, matrix, groupby, genes, expm1)
+
     def pair_stats(
         self,
         matrix: str,
@@ -136,16 +166,70 @@ class Adapter(ABC):
         detected_only: bool = False,
         spearman: str = "exact",
         max_sample: int = 50_000,
-    ) -> tuple[pa.Table, dict[str, Any]]:
+    ) -> tuple[pa.Table | None, dict[str, Any]]:
         """Per-group sums and correlations of two genes (the ``pair_stats`` table and
-        result); see :func:`exprscope.adapters._stats.pair_stats_table`."""
+        result; see :func:`exprscope.adapters._stats.pair_stats_table`); no table when a
+        gene is missing from the matrix (``missing``, as in ``fetch``)."""
+        from ._replies import pair_stats_reply
+
+        options = {"detected_only": detected_only, "spearman": spearman, "max_sample": max_sample}
+        return pair_stats_reply(self, matrix, (gene_x, gene_y), groupby, options)
+
+    # -- reading hooks -----------------------------------------------------------------------
+
+    #: The ``engine`` of a reply whose reads name none.
+    engine: ClassVar[str] = "numpy"
+    #: The largest ``fetch`` reply, estimated before reading data (None: not limited).
+    max_fetch_bytes: ClassVar[int | None] = None
 
     @abstractmethod
-    def stored_markers(
-        self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
-    ) -> tuple[pa.Table | None, dict[str, Any]]:
-        """The top ``n`` genes per group of stored marker results for ``groupby``, and the
-        ``stored_markers`` result; no table when none are available."""
+    def _source(self, matrix: str) -> Any:
+        """The matrix with id ``matrix``, in the form the other hooks take; ``unknown_matrix``
+        for an id the object lacks."""
+
+    @abstractmethod
+    def _gene_names(self, source: Any) -> pd.Index:
+        """The source's gene names, one per column."""
+
+    @abstractmethod
+    def _obs_columns(self, names: Sequence[str]) -> dict[str, pd.Series]:
+        """The named obs columns, one value per cell; ``unknown_column`` for others."""
+
+    @abstractmethod
+    def _embedding(self, name: str) -> np.ndarray:
+        """The first ``EMBEDDING_DIMS`` dimensions of an embedding, float32."""
+
+    @abstractmethod
+    def _cell_ids(self) -> list[str]:
+        """The cells' names (the ``cell_id`` column)."""
+
+    @abstractmethod
+    def _gene_block(self, source: Any, positions: np.ndarray) -> tuple[Any, dict[str, Any]]:
+        """The cells × the columns at ``positions``, in the stored dtype: a numpy array, or a
+        scipy CSC matrix when the matrix is sparse (never densified, so ``fetch`` can send the
+        non-zeros); and notes for the result (``warnings``, ``engine``)."""
+
+    def _gene_values(
+        self, source: Any, positions: np.ndarray, dtype: type = np.float32
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The cells × the columns at ``positions`` as a dense column-major array of
+        ``dtype``, and notes for the result."""
+        block, notes = self._gene_block(source, positions)
+        if sparse.issparse(block):
+            block = block.toarray(order="F")
+        return np.asfortranarray(block, dtype=dtype), notes
+
+    @abstractmethod
+    def _moments(
+        self, source: Any, columns: np.ndarray, grouping: Grouping, expm1: bool
+    ) -> GeneSums:
+        """Per-group sums over the source's columns at ``columns``: the positions (into
+        ``columns``) of the genes without NaN, their sums (groups × kept genes, as
+        :func:`._stats.chunk_moments`), and notes for the result."""
+
+    def _stored_log1p_base(self) -> float | None:
+        """The base of the object's log1p transform, if it records one."""
+        return None
 
     def summary(self) -> dict[str, Any]:
         """One entry of the ``list`` result, without ``name``."""

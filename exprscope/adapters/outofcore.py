@@ -16,7 +16,7 @@ the matrix, are held in memory or cross the comm.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -28,9 +28,14 @@ from ._stats import (
     check_group_stats_size,
     chunk_moments,
     concat_moments,
+    without_nan_genes,
 )
 from .anndata import AnnDataAdapter, _Matrix, is_dask_array
 from .base import register_adapter
+
+if TYPE_CHECKING:
+    from ._replies import Grouping
+    from .base import GeneSums
 
 #: Chunks of a backed matrix hold about this many stored values (~200 MB of data + indices
 #: as float32/int64, plus the chunk's float64 temporaries).
@@ -150,21 +155,17 @@ class BackedAnnDataAdapter(AnnDataAdapter):
         return block, {"engine": f"h5py ({layout} chunks)", "warnings": self._warnings(source)}
 
     def _moments(
-        self,
-        source: _Matrix,
-        columns: np.ndarray,
-        codes: np.ndarray,
-        n_groups: int,
-        expm1: bool,
-    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        self, source: _Matrix, columns: np.ndarray, grouping: Grouping, expm1: bool
+    ) -> GeneSums:
         data = source.data
         layout = _backed_format(data)
         if layout is None:
-            return super()._moments(source, columns, codes, n_groups, expm1)
+            return super()._moments(source, columns, grouping, expm1)
+        n_groups = grouping.n_groups
         check_group_stats_size(n_groups, columns.size)
         stored = columns if source.columns is None else source.columns[columns]
         all_columns = stored.size == data.shape[1] and (stored == np.arange(stored.size)).all()
-        codes = _root_codes(source, codes, data.shape[0])
+        codes = _root_codes(source, grouping.codes, data.shape[0])
         accumulator = MomentsAccumulator(n_groups, columns.size, expm1)
         indptr = data.group["indptr"][:]
         if layout == "csr":
@@ -183,9 +184,7 @@ class BackedAnnDataAdapter(AnnDataAdapter):
                 unique, inverse = np.unique(stored[start:stop], return_inverse=True)
                 chunk = data[:, unique][:, inverse]
                 accumulator.add(*_in_view(chunk, codes), slice(start, stop))
-        sums = accumulator.sums
-        kept = np.flatnonzero(~sums.pop("has_nan"))
-        sums = {key: None if value is None else value[..., kept] for key, value in sums.items()}
+        kept, sums = without_nan_genes(accumulator.sums)
         notes = {"engine": f"h5py ({layout} chunks)", "warnings": []}
         if layout == "csr" and not all_columns:
             notes["warnings"] = self._warnings(source)
@@ -310,17 +309,13 @@ class DaskAnnDataAdapter(AnnDataAdapter):
         return block, {"engine": engine}
 
     def _moments(
-        self,
-        source: _Matrix,
-        columns: np.ndarray,
-        codes: np.ndarray,
-        n_groups: int,
-        expm1: bool,
-    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        self, source: _Matrix, columns: np.ndarray, grouping: Grouping, expm1: bool
+    ) -> GeneSums:
         from dask import delayed
 
         if not is_dask_array(source.data):
-            return super()._moments(source, columns, codes, n_groups, expm1)
+            return super()._moments(source, columns, grouping, expm1)
+        n_groups = grouping.n_groups
         check_group_stats_size(n_groups, columns.size)
         array = source.data
         if source.rows is not None:
@@ -330,7 +325,7 @@ class DaskAnnDataAdapter(AnnDataAdapter):
             array = array[:, stored]
         check_dask_scan(array)  # shape and chunks only: the graph is not built yet
         # The codes travel in the graph: 10⁷ cells are 10 MB as int8, 80 MB as int64
-        codes = codes.astype(np.min_scalar_type(-max(n_groups, 2)), copy=False)
+        codes = grouping.codes.astype(np.min_scalar_type(-max(n_groups, 2)), copy=False)
         row_bounds = np.concatenate([[0], np.cumsum(array.chunks[0])])
         blocks = array.to_delayed()
         per_column_block = []
@@ -343,6 +338,5 @@ class DaskAnnDataAdapter(AnnDataAdapter):
             ]
             per_column_block.append(_tree_sum(parts))
         sums, engine = dask_compute(delayed(concat_moments)(per_column_block))
-        kept = np.flatnonzero(~sums.pop("has_nan"))
-        sums = {key: None if value is None else value[..., kept] for key, value in sums.items()}
+        kept, sums = without_nan_genes(sums)
         return kept, sums, {"engine": engine}

@@ -14,7 +14,7 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,28 +22,14 @@ import pyarrow as pa
 from scipy import sparse
 
 from ..kernel.protocol import NOT_SUPPORTED, UNKNOWN_COLUMN, UNKNOWN_MATRIX, ProtocolError
-from ._describe import _describe_obs_column, _obs_to_arrow, _strings, column_guesses_of
-from ._stats import DEFAULT_MAX_SAMPLE, SPEARMAN_EXACT, MomentsAccumulator, check_group_stats_size
-from .anndata import (
-    ALL_NAN,
-    EMBEDDING_DIMS,
-    NOT_IN_MATRIX,
-    _gene_positions,
-    _group_stats_reply,
-    _grouping,
-    _pair_stats_reply,
-    _requested_columns,
-)
-from .base import (
-    CELL_ID_COLUMN,
-    DEFAULT_MARKERS_KEY,
-    Adapter,
-    embedding_column,
-    identity_token,
-    obs_column,
-    register_adapter,
-)
-from .fetch_payload import FetchTables, GeneColumns
+from ._describe import _describe_obs_column, _strings, column_guesses_of
+from ._replies import check_obs_columns
+from ._stats import MomentsAccumulator, check_group_stats_size, without_nan_genes
+from .base import DEFAULT_MARKERS_KEY, EMBEDDING_DIMS, Adapter, identity_token, register_adapter
+
+if TYPE_CHECKING:
+    from ._replies import Grouping
+    from .base import GeneSums
 
 MEASUREMENT = "RNA"
 #: Columns ``from_anndata`` adds for the AnnData obs/var names (its defaults).
@@ -122,12 +108,9 @@ class SomaExperimentAdapter(Adapter):
 
     def describe(self) -> dict[str, Any]:
         obs = [_describe_obs_column(name, self._obs[name]) for name in self._obs_column_names()]
-        n_obs, n_vars = self.shape
+        n_vars = self.shape[1]
         return {
-            "type": self.type_name,
-            "n_obs": n_obs,
-            "n_vars": n_vars,
-            "fingerprint": self.fingerprint(),
+            **self.summary(),
             "obs": obs,
             "genes": _strings(self._genes),
             "matrices": [
@@ -154,123 +137,6 @@ class SomaExperimentAdapter(Adapter):
             },
         }
 
-    def fetch(
-        self,
-        matrix: str,
-        genes: Sequence[str],
-        obs: Sequence[str] = (),
-        embedding: str | None = None,
-        cell_ids: bool = False,
-    ) -> tuple[FetchTables, dict[str, Any]]:
-        layer = self._layer(matrix)
-        obs_columns = self._obs_columns(obs)
-        coordinates = self._embedding(embedding) if embedding is not None else None
-        positions = _gene_positions(self._genes, genes)
-        missing_reason = {
-            gene: NOT_IN_MATRIX for gene, p in zip(genes, positions, strict=True) if p < 0
-        }
-        found = [gene for gene, p in zip(genes, positions, strict=True) if p >= 0]
-        # Genes travel dense or as their non-zeros (fetch_payload.py): read them sparse
-        gene_columns = GeneColumns(self.shape[0])
-        gene_columns.add_block(found, self._read_sparse_columns(layer, positions[positions >= 0]))
-        for gene in gene_columns.all_nan:
-            missing_reason[gene] = ALL_NAN
-        columns: dict[str, pa.Array] = {}
-        for name, column in obs_columns.items():
-            columns[obs_column(name)] = _obs_to_arrow(column)
-        if coordinates is not None:
-            for dim in range(coordinates.shape[1]):
-                columns[embedding_column(embedding, dim)] = pa.array(coordinates[:, dim])
-        if cell_ids:
-            ids = self._obs[OBS_ID] if OBS_ID in self._obs else self._obs[JOINID]
-            columns[CELL_ID_COLUMN] = pa.array(_strings(ids), type=pa.utf8())
-        missing = [gene for gene in genes if gene in missing_reason]
-        result = {
-            "fingerprint": self.fingerprint(),
-            "n_obs": self.shape[0],
-            "matrix": matrix,
-            "genes": [gene for gene in found if gene not in missing_reason],
-            "missing": missing,
-            "missing_reason": {gene: missing_reason[gene] for gene in missing},
-        }
-        return gene_columns.tables(columns), result
-
-    def group_stats(
-        self,
-        matrix: str,
-        groupby: Sequence[str],
-        genes: Sequence[str] | None = None,
-        expm1: bool = False,
-    ) -> tuple[pa.Table, dict[str, Any]]:
-        layer = self._layer(matrix)
-        grouping = _grouping(self._obs_columns(groupby))
-        columns, missing = _requested_columns(self._genes, genes)
-        check_group_stats_size(grouping.n_groups, columns.size)
-        accumulator = MomentsAccumulator(grouping.n_groups, columns.size, expm1)
-        # Positions of the var joinids among the requested columns (−1: not requested)
-        local = np.full(len(self._genes), -1, dtype=np.int64)
-        local[columns] = np.arange(columns.size)
-        var_positions = self._var_joinids()
-        subset = None if genes is None else var_positions[columns]
-        for batch in self._batches(layer, subset):
-            rows = self._obs_positions(batch.column("soma_dim_0").to_numpy())
-            cols = local[np.searchsorted(var_positions, batch.column("soma_dim_1").to_numpy())]
-            values = batch.column("soma_data").to_numpy()
-            # A batch holds stored values of some cells: sums add up over any split of them
-            cells, local_rows = np.unique(rows, return_inverse=True)
-            block = sparse.csr_matrix(
-                (values, (local_rows, cols)), shape=(cells.size, columns.size)
-            )
-            accumulator.add(block, grouping.codes[cells])
-        sums = accumulator.sums
-        kept = np.flatnonzero(~sums.pop("has_nan"))
-        sums = {key: None if value is None else value[..., kept] for key, value in sums.items()}
-        return _group_stats_reply(
-            matrix=matrix,
-            groupby=groupby,
-            grouping=grouping,
-            genes=self._genes[columns],
-            kept=kept,
-            sums=sums,
-            expm1=expm1,
-            missing=missing,
-            requested=genes is not None,
-            log1p_base=None,
-            fingerprint=self.fingerprint(),
-            notes={"engine": ENGINE},
-        )
-
-    def pair_stats(
-        self,
-        matrix: str,
-        gene_x: str,
-        gene_y: str,
-        groupby: Sequence[str],
-        *,
-        detected_only: bool = False,
-        spearman: str = SPEARMAN_EXACT,
-        max_sample: int = DEFAULT_MAX_SAMPLE,
-    ) -> tuple[pa.Table | None, dict[str, Any]]:
-        layer = self._layer(matrix)
-        grouping = _grouping(self._obs_columns(groupby))
-        positions = _gene_positions(self._genes, [gene_x, gene_y])
-        values = np.empty((self.shape[0], 0))
-        if (positions >= 0).all():
-            values = self._read_columns(layer, positions, np.float64)
-        return _pair_stats_reply(
-            matrix=matrix,
-            genes=(gene_x, gene_y),
-            positions=positions,
-            values=values,
-            groupby=groupby,
-            grouping=grouping,
-            detected_only=detected_only,
-            spearman=spearman,
-            max_sample=max_sample,
-            fingerprint=self.fingerprint(),
-            notes={"engine": ENGINE},
-        )
-
     def stored_markers(
         self, groupby: str, n: int, key: str = DEFAULT_MARKERS_KEY
     ) -> tuple[pa.Table | None, dict[str, Any]]:
@@ -281,9 +147,11 @@ class SomaExperimentAdapter(Adapter):
             "fingerprint": self.fingerprint(),
         }
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- reading hooks (Adapter's): a source is a layer name -----------------------------------
 
-    def _layer(self, matrix: str) -> str:
+    engine = ENGINE
+
+    def _source(self, matrix: str) -> str:
         layers = list(self._measurement.X.keys())
         layer = matrix[len("X/") :] if matrix.startswith("X/") else None
         if layer not in layers:
@@ -298,15 +166,47 @@ class SomaExperimentAdapter(Adapter):
             )
         return layer
 
-    def _obs_columns(self, names: Sequence[str]) -> dict[str, pd.Series]:
-        known = self._obs_column_names()
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise ProtocolError(
-                UNKNOWN_COLUMN,
-                f"No obs column {', '.join(map(repr, unknown))}.",
-                {"columns": unknown},
+    def _gene_names(self, source: str) -> pd.Index:
+        return self._genes
+
+    def _cell_ids(self) -> list[str]:
+        return _strings(self._obs[OBS_ID] if OBS_ID in self._obs else self._obs[JOINID])
+
+    def _gene_block(self, source: str, positions: np.ndarray) -> tuple[Any, dict[str, Any]]:
+        # Genes travel dense or as their non-zeros (fetch_payload.py): read them sparse
+        return self._read_sparse_columns(source, positions), {}
+
+    def _gene_values(
+        self, source: str, positions: np.ndarray, dtype: type = np.float32
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        return self._read_columns(source, positions, dtype), {}
+
+    def _moments(
+        self, source: str, columns: np.ndarray, grouping: Grouping, expm1: bool
+    ) -> GeneSums:
+        check_group_stats_size(grouping.n_groups, columns.size)
+        accumulator = MomentsAccumulator(grouping.n_groups, columns.size, expm1)
+        # Positions of the var joinids among the requested columns (−1: not requested)
+        local = np.full(len(self._genes), -1, dtype=np.int64)
+        local[columns] = np.arange(columns.size)
+        var_positions = self._var_joinids()
+        # Every gene asked for: read the whole layer, without a var query
+        subset = None if columns.size == len(self._genes) else var_positions[columns]
+        for batch in self._batches(source, subset):
+            rows = self._obs_positions(batch.column("soma_dim_0").to_numpy())
+            cols = local[np.searchsorted(var_positions, batch.column("soma_dim_1").to_numpy())]
+            values = batch.column("soma_data").to_numpy()
+            # A batch holds stored values of some cells: sums add up over any split of them
+            cells, local_rows = np.unique(rows, return_inverse=True)
+            block = sparse.csr_matrix(
+                (values, (local_rows, cols)), shape=(cells.size, columns.size)
             )
+            accumulator.add(block, grouping.codes[cells])
+        kept, sums = without_nan_genes(accumulator.sums)
+        return kept, sums, {"engine": ENGINE}
+
+    def _obs_columns(self, names: Sequence[str]) -> dict[str, pd.Series]:
+        check_obs_columns(names, self._obs_column_names())
         return {name: self._obs[name] for name in names}
 
     def _obsm(self) -> dict[str, Any]:
