@@ -1,4 +1,3 @@
-# Over 600 lines: pseudobulk, compare (its pseudobulk and Wilcoxon plans) and differential_correlation share the key checks; one public API module.
 """Python API for comparing conditions (datasets) within clusters, across replicates.
 
 - :func:`pseudobulk`: counts summed per sample × cluster (an AnnData, as ``sc.get.aggregate``);
@@ -323,34 +322,14 @@ def compare_plan(
     what every step needs that is shared (the pseudobulk sums) and raises on bad input before
     any test runs. ``counts`` names the counts matrix id for pseudobulk (default: guessed from
     ``layer`` as :func:`~.compute.compare.counts_matrix` does)."""
+    comparison = _Comparison(
+        reference, target, dataset_key, cluster_key, sample_key, clusters, genes, min_cells
+    )
     if method == PSEUDOBULK:
-        steps, matrix = _pseudobulk_steps(
-            adata,
-            reference,
-            target,
-            dataset_key,
-            cluster_key,
-            sample_key,
-            clusters,
-            genes,
-            min_cells,
-            counts or counts_matrix(adata, layer),
-        )
+        steps, matrix = _pseudobulk_steps(adata, comparison, counts or counts_matrix(adata, layer))
         caveat = DESEQ_NOTE
     else:
-        steps, matrix = _wilcoxon_steps(
-            adata,
-            reference,
-            target,
-            dataset_key,
-            cluster_key,
-            sample_key,
-            clusters,
-            genes,
-            min_cells,
-            layer,
-            use_raw,
-        )
+        steps, matrix = _wilcoxon_steps(adata, comparison, layer, use_raw)
         caveat = WILCOXON_NOTE
     attrs = {
         "matrix": matrix,
@@ -365,18 +344,25 @@ def compare_plan(
     return ComparePlan(steps=steps, attrs=attrs)
 
 
+@dataclass(frozen=True)
+class _Comparison:
+    """What the per-cluster steps of :func:`compare_plan` read of its (resolved) arguments."""
+
+    reference: str
+    target: str
+    dataset_key: str
+    cluster_key: str
+    sample_key: str | None
+    clusters: list[str]
+    genes: Sequence[str] | None
+    min_cells: int
+
+
 def _pseudobulk_steps(
-    adata: AnnData,
-    reference: str,
-    target: str,
-    dataset_key: str,
-    cluster_key: str,
-    sample_key: str | None,
-    clusters: list[str],
-    genes: Sequence[str] | None,
-    min_cells: int,
-    matrix: str,
+    adata: AnnData, comparison: _Comparison, matrix: str
 ) -> tuple[list[CompareStep], str]:
+    reference, target, sample_key = comparison.reference, comparison.target, comparison.sample_key
+    min_cells = comparison.min_cells
     if sample_key is None:
         raise ComparisonError(
             "Pseudobulk needs a sample (replicate, donor) column with ≥ 2 samples per dataset; "
@@ -391,12 +377,12 @@ def _pseudobulk_steps(
     bulk = pseudobulk_sums(
         adata,
         sample_key=sample_key,
-        dataset_key=dataset_key,
-        cluster_key=cluster_key,
+        dataset_key=comparison.dataset_key,
+        cluster_key=comparison.cluster_key,
         matrix=matrix,
         genes=None,
     )
-    rows_of = _gene_rows(bulk.genes, genes, matrix)
+    rows_of = _gene_rows(bulk.genes, comparison.genes, matrix)
     per_dataset = bulk.obs[bulk.obs["dataset"].isin([reference, target])]
     samples = per_dataset.groupby("dataset")["sample"].nunique()
     if samples.get(reference, 0) < 2 or samples.get(target, 0) < 2:
@@ -448,22 +434,14 @@ def _pseudobulk_steps(
 
         return CompareStep(cluster=cluster, run=run, reads_object=False)
 
-    return [step(cluster) for cluster in clusters], matrix
+    return [step(cluster) for cluster in comparison.clusters], matrix
 
 
 def _wilcoxon_steps(
-    adata: AnnData,
-    reference: str,
-    target: str,
-    dataset_key: str,
-    cluster_key: str,
-    sample_key: str | None,
-    clusters: list[str],
-    genes: Sequence[str] | None,
-    min_cells: int,
-    layer: str | None,
-    use_raw: bool | None,
+    adata: AnnData, comparison: _Comparison, layer: str | None, use_raw: bool | None
 ) -> tuple[list[CompareStep], str]:
+    reference, target, sample_key = comparison.reference, comparison.target, comparison.sample_key
+    genes, min_cells = comparison.genes, comparison.min_cells
     choice = resolve_matrix(adata, layer, use_raw)
     if genes is None:
         data, names = choice.data, [str(g) for g in choice.var_names]
@@ -471,8 +449,8 @@ def _wilcoxon_steps(
         gene_list = list(dict.fromkeys(genes))
         data = select_columns(choice.data, gene_positions(choice, gene_list))
         names = gene_list
-    dataset = adata.obs[dataset_key].astype(str).to_numpy()
-    cluster = adata.obs[cluster_key].astype(str).to_numpy()
+    dataset = adata.obs[comparison.dataset_key].astype(str).to_numpy()
+    cluster = adata.obs[comparison.cluster_key].astype(str).to_numpy()
     sample = None if sample_key is None else adata.obs[sample_key].astype(str).to_numpy()
     log_base = adata.uns.get("log1p", {}).get("base")
 
@@ -504,7 +482,7 @@ def _wilcoxon_steps(
 
         return CompareStep(cluster=label, run=run, reads_object=True)
 
-    return [step(label) for label in clusters], choice.label
+    return [step(label) for label in comparison.clusters], choice.label
 
 
 def _gene_rows(
