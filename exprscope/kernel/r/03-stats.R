@@ -267,7 +267,20 @@ local({
     if (length(reasons) > 0L) {
       return(list(result = result))
     }
-    n_groups <- grouping$n_groups
+    pair <- pair_group_stats(
+      values[, 1L], values[, 2L], grouping$group_of_cell, grouping$n_groups,
+      detected_only, spearman, max_sample
+    )
+    result$spearman_sampled <- pair$spearman_sampled
+    list(result = result, columns = pair$columns)
+  }
+
+  # The pair_stats table: per group, the sums of two genes' values (x, y; one per cell) and
+  # their Pearson and Spearman correlations. group_of_cell: 1..n_groups, NA for no group.
+  # Apart from the op so that the conformance suite can run it on its inputs.
+  pair_group_stats <- function(x, y, group_of_cell, n_groups, detected_only, spearman,
+                               max_sample) {
+    spearman_sampled <- FALSE
     numeric_columns <- c(
       "sum_x", "sum_y", "sumsq_x", "sumsq_y", "sum_xy", "pearson_r", "pearson_ci_low",
       "pearson_ci_high", "pearson_p", "spearman_rho", "spearman_p"
@@ -278,14 +291,11 @@ local({
     n_cells <- n_used <- n_both <- spearman_n <- integer(n_groups)
     reason <- rep(NA_character_, n_groups)
     # Cells of each group, in cell order
-    members <- split(seq_along(grouping$group_of_cell), factor(
-      grouping$group_of_cell,
-      levels = seq_len(n_groups)
-    ))
+    members <- split(seq_along(group_of_cell), factor(group_of_cell, levels = seq_len(n_groups)))
     for (g in seq_len(n_groups)) {
       cells <- members[[g]]
-      gx <- values[cells, 1L]
-      gy <- values[cells, 2L]
+      gx <- x[cells]
+      gy <- y[cells]
       both <- gx > 0 & gy > 0
       n_cells[g] <- length(cells)
       n_both[g] <- sum(both)
@@ -315,7 +325,7 @@ local({
           sx <- gx[pick]
           sy <- gy[pick]
           spearman_n[g] <- max_sample
-          result$spearman_sampled <- TRUE
+          spearman_sampled <- TRUE
         }
         if (is.na(undefined_reason(sx, sy))) {
           out$spearman_rho[g] <- centred_correlation(rank(sx), rank(sy))
@@ -338,7 +348,7 @@ local({
     }
     columns[[length(columns) + 1L]] <- column("spearman_n", "int32", spearman_n)
     columns[[length(columns) + 1L]] <- column("reason", "utf8", reason)
-    list(result = result, columns = columns)
+    list(columns = columns, spearman_sampled = spearman_sampled)
   }
 
   too_many_groups <- function(n, what) {

@@ -32,6 +32,37 @@ for (case in fixture$outputs$correlations) {
   }
 }
 
+# Pearson and Spearman per group from the stored cells, by the function op_pair_stats runs
+# (exact Spearman: the fixture's ρ uses every cell).
+cells <- fixture$inputs$cells
+gene_values <- function(gene) as.double(unlist(cells$values[[match(gene, unlist(cells$genes))]]))
+for (case in fixture$outputs$correlations) {
+  grouping <- cells$groupings[[case$grouping]]
+  codes <- as.integer(unlist(grouping$codes))
+  group_of_cell <- ifelse(codes >= 0L, codes + 1L, NA_integer_)
+  pair <- .exprscope$pair_group_stats(
+    gene_values(case$gene_x), gene_values(case$gene_y), group_of_cell,
+    length(grouping$categories), case$detected_only, "exact", .Machine$integer.max
+  )
+  got <- stats::setNames(lapply(pair$columns, `[[`, "values"), vapply(pair$columns, `[[`, "", "name"))
+  for (g in case$groups) {
+    i <- g$group + 1L
+    label <- sprintf(
+      "op_pair_stats %s~%s %s=%s%s", case$gene_x, case$gene_y, case$grouping, g$group,
+      if (case$detected_only) " detected" else ""
+    )
+    expect_close(paste(label, "n_cells"), got$n[[i]], g$n_cells)
+    expect_close(paste(label, "frac_double_positive"), got$n_both_positive[[i]] / got$n_cells[[i]], g$frac_double_positive)
+    for (stat in c("pearson_r", "pearson_ci_low", "pearson_ci_high", "pearson_p", "spearman_rho", "spearman_p")) {
+      expect_close(paste(label, stat), got[[stat]][[i]], g[[stat]])
+    }
+    want_reason <- if (is.null(g$reason)) NA_character_ else g$reason
+    if (!identical(got$reason[[i]], want_reason)) {
+      failures <- c(failures, sprintf("%s reason: R %s, stored %s", label, got$reason[[i]], want_reason))
+    }
+  }
+}
+
 cat(sprintf("checked %d values\n", checked))
 if (length(failures)) {
   cat(failures, sep = "\n")
