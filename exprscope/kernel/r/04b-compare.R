@@ -460,15 +460,14 @@ local({
 
   op_compare <- function(args) {
     # Every argument read (and checked) before any work starts.
-    name <- str_arg(args, "object")
-    matrix_id <- str_arg(args, "matrix")
-    counts_id <- optional_str_arg(args, "counts")
-    reference <- str_arg(args, "reference")
-    target <- optional_str_arg(args, "target")
-    dataset_key <- str_arg(args, "dataset_key")
-    cluster_key <- str_arg(args, "cluster_key")
-    sample_key <- optional_str_arg(args, "sample_key")
-    method <- optional_str_arg(args, "method")
+    # The string arguments, in the order they are checked (TRUE: optional, NULL when absent)
+    optional <- c(
+      object = FALSE, matrix = FALSE, counts = TRUE, reference = FALSE, target = TRUE,
+      dataset_key = FALSE, cluster_key = FALSE, sample_key = TRUE, method = TRUE
+    )
+    given <- Map(function(key, optional) {
+      if (optional) optional_str_arg(args, key) else str_arg(args, key)
+    }, names(optional), optional)
     clusters <- if (is.null(args[["clusters"]])) NULL else unique(str_list_arg(args, "clusters"))
     if (!is.null(clusters) && length(clusters) == 0L) {
       bad_argument("clusters", "a non-empty list of clusters, or null for all")
@@ -476,8 +475,8 @@ local({
     genes <- if (is.null(args[["genes"]])) NULL else unique(str_list_arg(args, "genes"))
     min_cells <- int_arg(args, "min_cells", 10L, 1L, .Machine$integer.max)
     comparison <- compare_core(
-      lookup(name), matrix_id, reference, target, dataset_key, cluster_key, sample_key, method,
-      clusters, genes, min_cells, counts_id
+      lookup(given$object), given$matrix, given$reference, given$target, given$dataset_key,
+      given$cluster_key, given$sample_key, given$method, clusters, genes, min_cells, given$counts
     )
     tested <- Filter(function(entry) entry$tested, comparison$clusters)
     genes <- unlist(lapply(tested, function(entry) entry$genes))
