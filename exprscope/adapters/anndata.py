@@ -9,7 +9,6 @@ override the storage hooks (``_gene_block``, ``_moments``, ``_execution``).
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,6 +52,7 @@ from .base import (
     MAX_GROUP_STATS_VALUES,
     Adapter,
     identity_token,
+    is_imported_instance,
     register_adapter,
 )
 
@@ -86,9 +86,7 @@ class AnnDataAdapter(Adapter):
 
     @classmethod
     def accepts(cls, obj: Any) -> bool:
-        # An AnnData can only exist if anndata was imported: never import it just to check.
-        anndata = sys.modules.get("anndata")
-        return anndata is not None and isinstance(obj, anndata.AnnData)
+        return is_imported_instance(obj, "anndata", "AnnData")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -386,10 +384,9 @@ def _storage(data: Any) -> str:
         return "dense"
     if sparse.issparse(data):
         return data.format
-    anndata_abc = sys.modules.get("anndata.abc")
-    if anndata_abc is not None and isinstance(data, anndata_abc.CSRDataset):
+    if is_imported_instance(data, "anndata.abc", "CSRDataset"):
         return "backed-csr"
-    if anndata_abc is not None and isinstance(data, anndata_abc.CSCDataset):
+    if is_imported_instance(data, "anndata.abc", "CSCDataset"):
         return "backed-csc"
     if is_dask_array(data):
         return "dask"
@@ -397,9 +394,7 @@ def _storage(data: Any) -> str:
 
 
 def is_dask_array(data: Any) -> bool:
-    # Only an imported dask can have made one: never import dask just to check.
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(data, dask_array.Array)
+    return is_imported_instance(data, "dask.array", "Array")
 
 
 def _matrix_label(matrix_id: str) -> str:

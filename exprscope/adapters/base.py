@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -274,6 +275,13 @@ def _forget_serial(key: int, ref: weakref.ref) -> None:
     entry = _serials.get(key)
     if entry is not None and entry[0] is ref:
         del _serials[key]
+
+
+def is_imported_instance(obj: Any, module: str, class_name: str) -> bool:
+    """Whether ``obj`` is a ``module.class_name``, without importing ``module``: an instance
+    exists only if the user imported it, and checks that run for every object must stay cheap."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(obj, getattr(loaded, class_name))
 
 
 def register_adapter(adapter: type[Adapter]) -> type[Adapter]:

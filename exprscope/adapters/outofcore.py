@@ -31,7 +31,7 @@ from ._stats import (
     without_nan_genes,
 )
 from .anndata import AnnDataAdapter, _Matrix, is_dask_array
-from .base import register_adapter
+from .base import is_imported_instance, register_adapter
 
 if TYPE_CHECKING:
     from ._replies import Grouping
@@ -44,12 +44,9 @@ CHUNK_VALUES = 16_000_000
 
 def _backed_format(data: Any) -> str | None:
     """``"csr"`` or ``"csc"`` for anndata's backed sparse datasets, else None."""
-    anndata_abc = sys.modules.get("anndata.abc")
-    if anndata_abc is None:
-        return None
-    if isinstance(data, anndata_abc.CSRDataset):
+    if is_imported_instance(data, "anndata.abc", "CSRDataset"):
         return "csr"
-    if isinstance(data, anndata_abc.CSCDataset):
+    if is_imported_instance(data, "anndata.abc", "CSCDataset"):
         return "csc"
     return None
 

@@ -25,7 +25,14 @@ from ..kernel.protocol import NOT_SUPPORTED, UNKNOWN_COLUMN, UNKNOWN_MATRIX, Pro
 from ._describe import _describe_obs_column, _strings, column_guesses_of
 from ._replies import check_obs_columns
 from ._stats import MomentsAccumulator, check_group_stats_size, without_nan_genes
-from .base import DEFAULT_MARKERS_KEY, EMBEDDING_DIMS, Adapter, identity_token, register_adapter
+from .base import (
+    DEFAULT_MARKERS_KEY,
+    EMBEDDING_DIMS,
+    Adapter,
+    identity_token,
+    is_imported_instance,
+    register_adapter,
+)
 
 if TYPE_CHECKING:
     from ._replies import Grouping
@@ -40,11 +47,11 @@ ENGINE = "tiledbsoma (axis query)"
 @register_adapter
 class SomaExperimentAdapter(Adapter):
     type_name = "tiledbsoma.Experiment"
+    engine = ENGINE
 
     @classmethod
     def accepts(cls, obj: Any) -> bool:
-        tiledbsoma = sys.modules.get("tiledbsoma")
-        return tiledbsoma is not None and isinstance(obj, tiledbsoma.Experiment)
+        return is_imported_instance(obj, "tiledbsoma", "Experiment")
 
     # -- the experiment's parts ----------------------------------------------------------------
 
@@ -148,8 +155,6 @@ class SomaExperimentAdapter(Adapter):
         }
 
     # -- reading hooks (Adapter's): a source is a layer name -----------------------------------
-
-    engine = ENGINE
 
     def _source(self, matrix: str) -> str:
         layers = list(self._measurement.X.keys())
