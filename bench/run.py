@@ -177,6 +177,7 @@ def figures(raw: dict) -> dict:
             "main_thread_long_tasks_heatmap_100k": raw["small_heatmap_long_tasks"],
             # the 10⁴-cell heatmap again with other genes: the page's first-plot costs paid
             "heatmap_10k_second_plot_s": raw["tiny_heatmap_again"]["seconds"],
+            "heatmap_10k_second_plot_phases_ms": raw["tiny_heatmap_again"]["phases_ms"],
             # Heatmap times run from the click on "Open heatmap" to the first frame drawn (page
             # clock); these run from "Add genes", where the sidebar starts loading the genes
             # The kernel baseline drawn too (the same table as a bare Plotly heatmap, same
@@ -184,6 +185,8 @@ def figures(raw: dict) -> dict:
             "heatmap_ratio_vs_kernel_table_drawn": {
                 size: raw[stage]["ratio_vs_drawn_baseline"] for size, stage in HEATMAP_STAGES
             },
+            # Where each heatmap's wait went: the product's User Timing marks, ms after the click
+            "heatmap_phases_ms": {size: raw[stage]["phases_ms"] for size, stage in HEATMAP_STAGES},
             "heatmap_paste_to_drawn_s": {
                 size: raw[stage]["paste_to_drawn_s"] for size, stage in HEATMAP_STAGES
             },

@@ -440,10 +440,38 @@ async function clickToDrawn(
   button: Locator,
   plot: string,
   rows: number | null
-): Promise<{ seconds: number; clickedAt: number; drawnAt: number }> {
+): Promise<{
+  seconds: number;
+  clickedAt: number;
+  drawnAt: number;
+  phases: Record<string, number>;
+}> {
   const clickedAt = await clickAt(button);
   const drawnAt = await drawn(page, plot, rows, 600_000);
-  return { seconds: (drawnAt - clickedAt) / 1000, clickedAt, drawnAt };
+  const phases = await phasesSince(page, clickedAt);
+  return { seconds: (drawnAt - clickedAt) / 1000, clickedAt, drawnAt, phases };
+}
+
+/**
+ * The product's User Timing marks (`src/timing.ts`, `exprscope:*`) set since `since`, as
+ * milliseconds after it: where a plot's wait went (view open → refresh, data in, model
+ * built, Plotly's draw started and done).
+ */
+async function phasesSince(
+  page: IJupyterLabPageFixture,
+  since: number
+): Promise<Record<string, number>> {
+  return page.evaluate(
+    since =>
+      Object.fromEntries(
+        performance
+          .getEntriesByType('mark')
+          .filter(m => m.name.startsWith('exprscope:') && m.startTime >= since)
+          .sort((a, b) => a.startTime - b.startTime)
+          .map(m => [m.name.slice('exprscope:'.length), m.startTime - since])
+      ),
+    since
+  );
 }
 
 /** Milliseconds from changing `select` to the next completed draw of `plot`. */
@@ -540,7 +568,7 @@ async function heatmapEndToEnd(
   const sidebar = await selectObject(page, object);
   const mark = wire.mark();
   const pastedAt = await pasteGenes(page, genes);
-  const { seconds, drawnAt } = await clickToDrawn(
+  const { seconds, drawnAt, phases } = await clickToDrawn(
     page,
     sidebar.locator('#jp-exprscope-open-heatmap'),
     HEATMAP_PLOT,
@@ -570,6 +598,7 @@ async function heatmapEndToEnd(
   return {
     seconds,
     paste_to_drawn_s: (drawnAt - pastedAt) / 1000,
+    phases_ms: { ...phases, frame_seen_drawn: seconds * 1000 },
     baseline_s: baselineS,
     baseline_kernel_s: median(baselines.map(b => b.kernelMs)) / 1000,
     baseline_bytes: baselines[0].bytes,

@@ -18,6 +18,7 @@ import {
   PlotConfig,
   shareUnchangedArrays
 } from './plotly';
+import { markTiming } from '../timing';
 
 export interface IPlotlyFigureProps {
   figure: IFigure;
@@ -92,6 +93,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
           }
           const figure = shareUnchangedArrays(drawn.current, props.figure);
           drawn.current = figure;
+          markTiming('exprscope:plot:draw');
           return Plotly.react(node, figure.data as any, figure.layout, {
             ...DEFAULT_CONFIG,
             ...(props.config ?? {})
@@ -101,6 +103,7 @@ export function PlotlyFigure(props: IPlotlyFigureProps): JSX.Element {
       .then(
         () => {
           if (!cancelled) {
+            markTiming('exprscope:plot:drawn');
             setError(null);
             setDrawing(false);
             setSnapshot(null);
