@@ -70,7 +70,6 @@ export {
   type IHeatmapSettings,
   type MarkerMethod
 } from './settings';
-import { markTiming } from '../../timing';
 
 /** Where the marker genes came from, said on the plot. */
 export interface IMarkerSource {
@@ -239,7 +238,6 @@ export class HeatmapController {
 
   /** Gather the data for the current selection (cache first) and rebuild the model. */
   async refresh(): Promise<void> {
-    markTiming('exprscope:heatmap:refresh');
     this._abort?.abort();
     const abort = new AbortController();
     this._abort = abort;
@@ -306,7 +304,6 @@ export class HeatmapController {
           return;
         }
         this._data = { genes, sums, markers, markerSource };
-        markTiming('exprscope:heatmap:data');
         this._rebuild();
         return;
       }
@@ -322,7 +319,6 @@ export class HeatmapController {
         return;
       }
       this._data = { genes, expression, markers, markerSource };
-      markTiming('exprscope:heatmap:data');
       this._rebuild();
     } catch (err) {
       if (
@@ -890,7 +886,6 @@ export class HeatmapController {
         if (build !== this._buildId) {
           return; // a newer build (other options or data) is on its way
         }
-        markTiming('exprscope:heatmap:model');
         if (data.sums) {
           model.notes.unshift({
             kind: 'kernel_path',
