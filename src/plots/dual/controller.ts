@@ -6,9 +6,6 @@
  * object goes to the kernel (through the shared cache); swapping the genes, recolouring,
  * refaceting or another cluster subset rebuild from the data already here.
  */
-import { ISignal, Signal } from '@lumino/signaling';
-
-import { describeError, ExprscopeError } from '../../bridge/protocol';
 import type { ICorrelation } from '../../compute/correlation';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopeSession } from '../../session/session';
@@ -25,6 +22,7 @@ import {
 import type { IDualModelBuilder } from './workerProtocol';
 
 import { deltaRCsv, dualCsv, dualStatsCsv } from '../../export/data';
+import { IPlotStatusState, PlotControllerBase } from '../controllerBase';
 import type { IDataTable } from '../PlotActions';
 import { clusterCategoriesOf, plotContextOf } from '../plotContext';
 import { dualSettingsFrom, dualSpecFrom, IDualSpec, IPlotSpec } from '../spec';
@@ -40,9 +38,7 @@ export interface IDualSettings {
   options: IDualOptions;
 }
 
-export interface IDualState {
-  status: 'idle' | 'loading' | 'ready' | 'error';
-  message: string;
+export interface IDualState extends IPlotStatusState {
   model: IDualModel | null;
   /** Cells picked by lasso / box in either view (1 = selected); null = no selection. */
   selected: Uint8Array | null;
@@ -61,31 +57,39 @@ export interface IDualControllerOptions {
 /** Below this many cells a build takes a blink; the worker's copies would cost more. */
 export const DUAL_WORKER_THRESHOLD = 20_000;
 
-export class DualController {
+export class DualController extends PlotControllerBase<
+  IDualSettings,
+  IDualState,
+  IDualModelBuilder
+> {
   constructor(panel: ExprscopeSession, options: IDualControllerOptions = {}) {
-    this._panel = panel;
-    this._buildInWorker = options.buildInWorker ?? null;
-    this._workerThreshold = options.workerThreshold ?? DUAL_WORKER_THRESHOLD;
-    this._selectionKey = this._panelKey();
+    super(
+      panel,
+      {
+        settings: {
+          geneX: null,
+          geneY: null,
+          embedding: null,
+          clusterText: '',
+          options: { ...DEFAULT_DUAL_OPTIONS }
+        },
+        state: {
+          status: 'idle',
+          message: '',
+          model: null,
+          selected: null,
+          unknownClusters: [],
+          object: null,
+          matrixLabel: null
+        }
+      },
+      {
+        builder: options.buildInWorker,
+        workerThreshold: options.workerThreshold ?? DUAL_WORKER_THRESHOLD
+      }
+    );
     this._genesKey = panel.selection.genes.slice(0, 2).join('\u0000');
     this._object = panel.selection.object;
-    panel.changed.connect(this._onPanelChanged, this);
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get panel(): ExprscopeSession {
-    return this._panel;
-  }
-
-  get settings(): IDualSettings {
-    return this._settings;
-  }
-
-  get state(): IDualState {
-    return this._state;
   }
 
   /**
@@ -198,10 +202,8 @@ export class DualController {
 
   /** Fetch (cache first) what the current settings need, then rebuild. */
   async refresh(): Promise<void> {
-    this._abort?.abort();
-    this._buildId++; // a build still running in the worker is for the old data
-    const abort = new AbortController();
-    this._abort = abort;
+    const abort = this._startRequest();
+    this._supersedeBuilds(); // a build still running in the worker is for the old data
     const panel = this._panel;
     if (!panel.description || !panel.selection.object) {
       this._data = null;
@@ -257,23 +259,13 @@ export class DualController {
         this._rebuild();
       }
     } catch (err) {
-      if (
-        abort.signal.aborted ||
-        (err instanceof ExprscopeError && err.code === 'cancelled')
-      ) {
-        return;
-      }
-      this._set({ status: 'error', message: describeError(err), model: null });
+      this._failUnlessCancelled(err, abort.signal);
     }
   }
 
   dispose(): void {
-    this._abort?.abort();
-    this._buildInWorker?.dispose();
-    this._panel.changed.disconnect(this._onPanelChanged, this);
-    Signal.clearData(this);
+    super.dispose();
     // Let go of the data (a million cells), even while something still holds us.
-    this._buildId++;
     this._data = null;
     this._input = null;
     this._state = { ...this._state, model: null, selected: null };
@@ -331,7 +323,7 @@ export class DualController {
     if (!data) {
       return;
     }
-    const build = ++this._buildId;
+    const build = this._nextBuild();
     try {
       const { expression } = data;
       const { geneX, geneY, clusterText, options } = this._settings;
@@ -390,7 +382,7 @@ export class DualController {
         statistics: options.statistics && !kernelPending
       };
       const finish = (model: IDualModel, pending = kernelPending) => {
-        if (build !== this._buildId) {
+        if (!this._isLatestBuild(build)) {
           return; // a newer build superseded this one
         }
         if (data.kernelStats) {
@@ -426,7 +418,8 @@ export class DualController {
           matrixLabel
         });
       };
-      if (this._buildInWorker && expression.nCells >= this._workerThreshold) {
+      const worker = this._workerFor(expression.nCells);
+      if (worker) {
         this._set({
           status: 'loading',
           message: `Drawing ${expression.nCells.toLocaleString('en-US')} cells…`
@@ -434,16 +427,7 @@ export class DualController {
         // Draw first (correlations already known are shown), then correlate what is
         // still unknown: the statistics of a million cells take long, the points do not.
         // Recolouring or refaceting finds every correlation memoised: one build.
-        const worker = this._buildInWorker;
-        const fail = (err: unknown) => {
-          if (build === this._buildId) {
-            this._set({
-              status: 'error',
-              message: describeError(err),
-              model: null
-            });
-          }
-        };
+        const fail = this._failBuild(build);
         worker
           .build(input, { ...buildOptions, statistics: false })
           .then(drawn => {
@@ -451,7 +435,7 @@ export class DualController {
               buildOptions.statistics &&
               drawn.notes.some(note => note.kind === 'statistics_pending');
             finish(drawn, pending || kernelPending);
-            if (pending && build === this._buildId) {
+            if (pending && this._isLatestBuild(build)) {
               worker.build(input, buildOptions).then(finish, fail);
             }
           }, fail);
@@ -459,33 +443,23 @@ export class DualController {
         finish(buildDualModel(input, buildOptions, this._memo));
       }
     } catch (err) {
-      this._set({ status: 'error', message: describeError(err), model: null });
+      this._fail(err);
     }
   }
 
-  /** What the view's data depends on in the sidebar's selection. */
-  private _panelKey(): string {
-    const panel = this._panel;
-    const s = panel.selection;
-    return [
-      s.object,
-      panel.description?.fingerprint ?? '',
-      s.matrix,
-      s.datasetColumn,
-      s.clusterColumn
-    ].join('\u0000');
+  protected emptyResult(): Partial<IDualState> {
+    return { model: null };
   }
 
-  private _onPanelChanged(): void {
+  /** Follow the sidebar: its first two genes stand in for genes not chosen here. */
+  protected onPanelChanged(moved: boolean): void {
     const s = this._panel.selection;
-    const key = this._panelKey();
     const genesKey = s.genes.slice(0, 2).join('\u0000');
-    if (key !== this._selectionKey) {
+    if (moved) {
       // Another object: what was picked may not exist there; start over.
       if (s.object !== this._object) {
         this._settings = { ...this._settings, geneX: null, geneY: null };
       }
-      this._selectionKey = key;
       this._genesKey = genesKey;
       this._object = s.object;
       this._data = null;
@@ -500,44 +474,23 @@ export class DualController {
     }
   }
 
-  private _set(patch: Partial<IDualState>): void {
+  /** Counts the models shown (see `modelVersion`). */
+  protected _set(patch: Partial<IDualState>): void {
     if ('model' in patch && patch.model !== this._state.model) {
       this._modelVersion++;
     }
-    this._state = { ...this._state, ...patch };
-    this._changed.emit();
+    super._set(patch);
   }
 
   /** Reuses what a rebuild that only changes options leaves alike (inline builds). */
   private readonly _memo = new DualMemo();
   private _modelVersion = 0;
 
-  private readonly _panel: ExprscopeSession;
-  private readonly _buildInWorker: IDualModelBuilder | null;
-  private readonly _workerThreshold: number;
-  private readonly _changed = new Signal<this, void>(this);
-  private _buildId = 0;
   private _input: {
     data: NonNullable<DualController['_data']>;
     key: string;
     input: IDualInput;
   } | null = null;
-  private _settings: IDualSettings = {
-    geneX: null,
-    geneY: null,
-    embedding: null,
-    clusterText: '',
-    options: { ...DEFAULT_DUAL_OPTIONS }
-  };
-  private _state: IDualState = {
-    status: 'idle',
-    message: '',
-    model: null,
-    selected: null,
-    unknownClusters: [],
-    object: null,
-    matrixLabel: null
-  };
   private _data: {
     expression: IExpressionData;
     embedding: string | null;
@@ -545,8 +498,6 @@ export class DualController {
     kernelStats: ReadonlyMap<string, ICorrelation> | null;
     kernelStatsKey: string;
   } | null = null;
-  private _selectionKey = '';
   private _genesKey = '';
   private _object: string | null = null;
-  private _abort: AbortController | null = null;
 }

@@ -5,8 +5,6 @@
  * sums once (`group_stats`, kept in the one cache), and its tests run in a Web Worker.
  * Nothing is computed until the table is opened.
  */
-import { ISignal, Signal } from '@lumino/signaling';
-
 import { describeError, ExprscopeError } from '../../bridge/protocol';
 import {
   CombineMethod,
@@ -17,6 +15,7 @@ import {
   IConservedOptions
 } from '../../compute/conserved';
 import type { ExprscopeSession } from '../../session/session';
+import { IPlotStatusState, PlotControllerBase } from '../controllerBase';
 import type { IModelBuilder } from '../modelWorker';
 
 export type IConservedBuilder = IModelBuilder<
@@ -33,9 +32,7 @@ export interface IConservedSettings {
   n: number;
 }
 
-export interface IConservedState {
-  status: 'idle' | 'loading' | 'ready' | 'error';
-  message: string;
+export interface IConservedState extends IPlotStatusState {
   result: IConservedMarkers | null;
   /** Matrix the table was computed on (its label, for the caption). */
   matrix: string | null;
@@ -59,27 +56,29 @@ export const DEFAULT_CONSERVED_SETTINGS: IConservedSettings = {
   n: DEFAULT_CONSERVED_OPTIONS.n
 };
 
-export class ConservedMarkersController {
+export class ConservedMarkersController extends PlotControllerBase<
+  IConservedSettings,
+  IConservedState,
+  IConservedBuilder
+> {
   constructor(
     panel: ExprscopeSession,
     options: { buildInWorker?: IConservedBuilder | null } = {}
   ) {
-    this._panel = panel;
-    this._builder = options.buildInWorker ?? null;
-    this._key = this._selectionKey();
-    panel.changed.connect(this._onPanelChanged, this);
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get settings(): IConservedSettings {
-    return this._settings;
-  }
-
-  get state(): IConservedState {
-    return this._state;
+    super(
+      panel,
+      {
+        settings: { ...DEFAULT_CONSERVED_SETTINGS },
+        state: {
+          status: 'idle',
+          message: '',
+          result: null,
+          matrix: null,
+          call: null
+        }
+      },
+      { builder: options.buildInWorker }
+    );
   }
 
   /**
@@ -118,7 +117,7 @@ export class ConservedMarkersController {
       before.open !== after.open ||
       before.combine !== after.combine ||
       before.n !== after.n;
-    this._changed.emit();
+    this._emitChanged();
     if (after.open && (changed || this._state.status === 'idle')) {
       void this.refresh();
     }
@@ -126,7 +125,7 @@ export class ConservedMarkersController {
 
   /** Compute the table for the current selection (the statistics from the cache first). */
   async refresh(): Promise<void> {
-    const run = ++this._run;
+    const run = this._nextBuild();
     const reason = this.unavailableReason();
     if (reason !== null) {
       this._set({ status: 'idle', message: reason, result: null, call: null });
@@ -151,7 +150,7 @@ export class ConservedMarkersController {
         matrix,
         groupby: [call.clusterColumn, call.datasetColumn]
       });
-      if (run !== this._run) {
+      if (!this._isLatestBuild(run)) {
         return;
       }
       this._set({
@@ -171,10 +170,11 @@ export class ConservedMarkersController {
         clusterOrder: this._categories(call.clusterColumn, stats, 0),
         datasetOrder: this._categories(call.datasetColumn, stats, 1)
       };
-      const result = this._builder
-        ? await this._builder.build(moments, options)
+      const worker = this._workerFor(stats.genes.length);
+      const result = worker
+        ? await worker.build(moments, options)
         : conservedMarkers(moments, options);
-      if (run !== this._run) {
+      if (!this._isLatestBuild(run)) {
         return;
       }
       this._set({
@@ -185,7 +185,7 @@ export class ConservedMarkersController {
         call
       });
     } catch (err) {
-      if (run !== this._run) {
+      if (!this._isLatestBuild(run)) {
         return;
       }
       this._set({
@@ -205,10 +205,11 @@ export class ConservedMarkersController {
       return;
     }
     this._isDisposed = true;
-    this._run++;
-    this._panel.changed.disconnect(this._onPanelChanged, this);
-    this._builder?.dispose();
-    Signal.clearData(this);
+    super.dispose();
+  }
+
+  protected emptyResult(): Partial<IConservedState> {
+    return { result: null, call: null };
   }
 
   /**
@@ -231,50 +232,18 @@ export class ConservedMarkersController {
     return ordered.length === present.size ? ordered : null;
   }
 
-  private _selectionKey(): string {
-    const panel = this._panel;
-    const s = panel.selection;
-    return [
-      s.object,
-      panel.description?.fingerprint ?? '',
-      s.matrix,
-      s.datasetColumn,
-      s.clusterColumn
-    ].join('\u0000');
-  }
-
   /** A new object version, matrix or grouping: the table is computed again if shown. */
-  private _onPanelChanged(): void {
-    const key = this._selectionKey();
-    if (key === this._key) {
+  protected onPanelChanged(moved: boolean): void {
+    if (!moved) {
       return;
     }
-    this._key = key;
     if (this._settings.open) {
       void this.refresh();
     } else {
-      this._run++;
+      this._supersedeBuilds();
       this._set({ status: 'idle', message: '', result: null, call: null });
     }
   }
 
-  private _set(patch: Partial<IConservedState>): void {
-    this._state = { ...this._state, ...patch };
-    this._changed.emit();
-  }
-
-  private _panel: ExprscopeSession;
-  private _builder: IConservedBuilder | null;
-  private _settings: IConservedSettings = { ...DEFAULT_CONSERVED_SETTINGS };
-  private _state: IConservedState = {
-    status: 'idle',
-    message: '',
-    result: null,
-    matrix: null,
-    call: null
-  };
-  private _key: string;
-  private _run = 0;
   private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
 }

@@ -8,10 +8,9 @@
  * changes (other genes, matrix or object); every other change rebuilds the model from the
  * data already here.
  */
-import { ISignal, Signal } from '@lumino/signaling';
 import { tableFromIPC } from 'apache-arrow';
 
-import { describeError, ExprscopeError } from '../../bridge/protocol';
+import { ExprscopeError } from '../../bridge/protocol';
 import {
   decodeGroupStats,
   IGroupStatsResult,
@@ -38,6 +37,7 @@ import {
   ConservedMarkersController,
   IConservedBuilder
 } from './conservedController';
+import { IPlotStatusState, PlotControllerBase } from '../controllerBase';
 import type { IDataTable } from '../PlotActions';
 import {
   clusterCategoriesOf,
@@ -83,10 +83,7 @@ interface IMarkerSearch {
   source: IMarkerSource;
 }
 
-export interface IHeatmapState {
-  status: 'idle' | 'loading' | 'ready' | 'error';
-  /** What is happening or what went wrong. */
-  message: string;
+export interface IHeatmapState extends IPlotStatusState {
   model: IHeatmapModel | null;
   markers: IMarkerRow[];
   markerSource: IMarkerSource | null;
@@ -112,41 +109,47 @@ export interface IHeatmapControllerOptions {
  */
 export const HEATMAP_WORKER_THRESHOLD = 50_000;
 
-export class HeatmapController {
+export class HeatmapController extends PlotControllerBase<
+  IHeatmapSettings,
+  IHeatmapState,
+  IHeatmapModelBuilder
+> {
   constructor(
     panel: ExprscopeSession,
     options: IHeatmapControllerOptions = {}
   ) {
-    this._panel = panel;
-    this._buildInWorker = options.buildInWorker ?? null;
-    this._workerThreshold = options.workerThreshold ?? HEATMAP_WORKER_THRESHOLD;
-    this._selectionKey = this._panelKey();
-    panel.changed.connect(this._onPanelChanged, this);
+    super(
+      panel,
+      {
+        settings: {
+          ...DEFAULT_HEATMAP_SETTINGS,
+          options: { ...DEFAULT_HEATMAP_SETTINGS.options }
+        },
+        state: {
+          status: 'idle',
+          message: '',
+          model: null,
+          markers: [],
+          markerSource: null,
+          unknownClusters: [],
+          object: null,
+          matrixLabel: null
+        }
+      },
+      {
+        builder: options.buildInWorker,
+        workerThreshold: options.workerThreshold ?? HEATMAP_WORKER_THRESHOLD
+      }
+    );
     this.conserved = new ConservedMarkersController(panel, {
       buildInWorker: options.conservedInWorker
     });
     // The view and its actions (the table's CSV) redraw with the table.
-    this.conserved.changed.connect(() => this._changed.emit(), this);
+    this.conserved.changed.connect(() => this._emitChanged(), this);
   }
 
   /** The table of markers conserved across datasets or specific to one. */
   readonly conserved: ConservedMarkersController;
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get settings(): IHeatmapSettings {
-    return this._settings;
-  }
-
-  get state(): IHeatmapState {
-    return this._state;
-  }
-
-  get panel(): ExprscopeSession {
-    return this._panel;
-  }
 
   /** The plot's parameters (docs/plot-spec.md), or null while no object is chosen. */
   spec(): IHeatmapSpec | null {
@@ -238,9 +241,7 @@ export class HeatmapController {
 
   /** Gather the data for the current selection (cache first) and rebuild the model. */
   async refresh(): Promise<void> {
-    this._abort?.abort();
-    const abort = new AbortController();
-    this._abort = abort;
+    const abort = this._startRequest();
     const panel = this._panel;
     const selection = panel.selection;
     const description = panel.description;
@@ -321,13 +322,7 @@ export class HeatmapController {
       this._data = { genes, expression, markers, markerSource };
       this._rebuild();
     } catch (err) {
-      if (
-        abort.signal.aborted ||
-        (err instanceof ExprscopeError && err.code === 'cancelled')
-      ) {
-        return;
-      }
-      this._set({ status: 'error', message: describeError(err), model: null });
+      this._failUnlessCancelled(err, abort.signal);
     }
   }
 
@@ -336,8 +331,7 @@ export class HeatmapController {
     if (this._state.status !== 'loading') {
       return;
     }
-    this._abort?.abort();
-    this._abort = null;
+    this._abortRequest();
     // A marker search still running (the kernel's Wilcoxon test) stops too
     if (this._markerMemo && !this._markerMemo.done) {
       this._markerMemo.abort.abort();
@@ -357,13 +351,9 @@ export class HeatmapController {
   }
 
   dispose(): void {
-    this._abort?.abort();
-    this._buildInWorker?.dispose();
-    this._panel.changed.disconnect(this._onPanelChanged, this);
     this.conserved.dispose();
-    Signal.clearData(this);
+    super.dispose();
     // Let go of the data (a million cells), even while something still holds us.
-    this._buildId++;
     this._data = null;
     this._input = null;
     this._state = { ...this._state, model: null };
@@ -449,13 +439,7 @@ export class HeatmapController {
       this._data = { genes: [], comparison, markers: [], markerSource: null };
       this._rebuild();
     } catch (err) {
-      if (
-        abort.signal.aborted ||
-        (err instanceof ExprscopeError && err.code === 'cancelled')
-      ) {
-        return;
-      }
-      this._set({ status: 'error', message: describeError(err), model: null });
+      this._failUnlessCancelled(err, abort.signal);
     }
   }
 
@@ -514,7 +498,7 @@ export class HeatmapController {
         items: parsed.unknown
       });
     }
-    this._buildId++;
+    this._supersedeBuilds();
     this._set({
       status: 'ready',
       message: '',
@@ -881,9 +865,9 @@ export class HeatmapController {
       }
       const input = this._input.input;
       const options = { ...this._settings.options, clusters: kept };
-      const build = ++this._buildId;
+      const build = this._nextBuild();
       const finish = (model: IHeatmapModel) => {
-        if (build !== this._buildId) {
+        if (!this._isLatestBuild(build)) {
           return; // a newer build (other options or data) is on its way
         }
         if (data.sums) {
@@ -919,38 +903,30 @@ export class HeatmapController {
         });
       };
       const nCells = data.expression?.nCells ?? 0;
-      if (this._buildInWorker && nCells >= this._workerThreshold) {
+      const worker = this._workerFor(nCells);
+      if (worker) {
         this._set({
           status: 'loading',
           message: `Aggregating ${nCells.toLocaleString('en-US')} cells…`
         });
-        this._buildInWorker.build(input, options).then(finish, err => {
-          if (build === this._buildId) {
-            this._set({
-              status: 'error',
-              message: describeError(err),
-              model: null
-            });
-          }
-        });
+        worker.build(input, options).then(finish, this._failBuild(build));
       } else {
         finish(buildHeatmapModel(input, options));
       }
     } catch (err) {
-      this._set({ status: 'error', message: describeError(err), model: null });
+      this._fail(err);
     }
   }
 
-  /** What the plot's data depends on in the sidebar's selection. */
-  private _panelKey(): string {
-    const panel = this._panel;
-    const s = panel.selection;
+  protected emptyResult(): Partial<IHeatmapState> {
+    return { model: null };
+  }
+
+  /** What the plot's data depends on in the sidebar's selection: the genes too. */
+  protected selectionKey(): string {
+    const s = this._panel.selection;
     return [
-      s.object,
-      panel.description?.fingerprint ?? '',
-      s.matrix,
-      s.datasetColumn,
-      s.clusterColumn,
+      super.selectionKey(),
       s.sampleColumn,
       s.genes.join('\u0001'),
       this._requestedMissing().join('\u0001')
@@ -963,36 +939,13 @@ export class HeatmapController {
   }
 
   /** Refetch when the sidebar's selection (or the object) changed what the plot needs. */
-  private _onPanelChanged(): void {
-    const key = this._panelKey();
-    if (key !== this._selectionKey) {
-      this._selectionKey = key;
+  protected onPanelChanged(moved: boolean): void {
+    if (moved) {
       this._data = null; // never redraw old data under the new selection
       void this.refresh();
     }
   }
 
-  private _set(patch: Partial<IHeatmapState>): void {
-    this._state = { ...this._state, ...patch };
-    this._changed.emit();
-  }
-
-  private readonly _panel: ExprscopeSession;
-  private readonly _changed = new Signal<this, void>(this);
-  private _settings: IHeatmapSettings = {
-    ...DEFAULT_HEATMAP_SETTINGS,
-    options: { ...DEFAULT_HEATMAP_SETTINGS.options }
-  };
-  private _state: IHeatmapState = {
-    status: 'idle',
-    message: '',
-    model: null,
-    markers: [],
-    markerSource: null,
-    unknownClusters: [],
-    object: null,
-    matrixLabel: null
-  };
   private _data: {
     genes: string[];
     /** Cells of the genes (browser path), or the kernel's per-group sums (kernel path). */
@@ -1009,11 +962,6 @@ export class HeatmapController {
     abort: AbortController;
     done: boolean;
   } | null = null;
-  private _selectionKey = '';
-  private _abort: AbortController | null = null;
-  private readonly _buildInWorker: IHeatmapModelBuilder | null;
-  private readonly _workerThreshold: number;
-  private _buildId = 0;
   private _input: {
     data: NonNullable<HeatmapController['_data']>;
     key: string;
