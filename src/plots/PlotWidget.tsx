@@ -34,6 +34,25 @@ export interface IPlotWidgetOptions<C extends IPlotController> {
   insertCell?: (spec: IPlotSpec) => void;
 }
 
+/** What a plot's view gets from its widget (the same for every plot kind). */
+export interface IPlotViewProps<C extends IPlotController> {
+  controller: C;
+  /** Changes with the JupyterLab theme: figures read its colours anew. */
+  themeVersion: number;
+  embedded: boolean;
+  controlId: (name: string) => string;
+  /** For the main figure's `onRendered`: exports draw from its element. */
+  onRendered: (graph: HTMLElement) => void;
+}
+
+/** A plot kind's widget: its tab's id, label and CSS class, and its React view. */
+export interface IPlotWidgetIdentity<C extends IPlotController> {
+  id: string;
+  label: string;
+  className: string;
+  view: React.ComponentType<IPlotViewProps<C>>;
+}
+
 let embeddedCount = 0;
 
 export abstract class PlotWidget<
@@ -41,10 +60,11 @@ export abstract class PlotWidget<
 > extends ReactWidget {
   constructor(
     options: IPlotWidgetOptions<C>,
-    identity: { id: string; label: string; className: string }
+    identity: IPlotWidgetIdentity<C>
   ) {
     super();
     this._controller = options.controller;
+    this._view = identity.view;
     this._themeChanged = options.themeChanged;
     this._insertCell = options.insertCell;
     this.embedded = options.embedded ?? false;
@@ -105,7 +125,18 @@ export abstract class PlotWidget<
   }
 
   /** The view; `themeVersion` changes with the theme (figures read colours anew). */
-  protected abstract renderView(themeVersion: number): JSX.Element;
+  protected renderView(themeVersion: number): JSX.Element {
+    const View = this._view;
+    return (
+      <View
+        controller={this._controller}
+        themeVersion={themeVersion}
+        embedded={this.embedded}
+        controlId={this.controlId}
+        onRendered={this.onMainRendered}
+      />
+    );
+  }
 
   /** Views pass this to the main figure's `onRendered`. */
   protected readonly onMainRendered = (graph: HTMLElement): void => {
@@ -136,6 +167,8 @@ export abstract class PlotWidget<
   }
 
   private readonly _controller: C;
+  // Typed loosely: a widget of one kind still passes for a PlotWidget<IPlotController>.
+  private readonly _view: React.ComponentType<IPlotViewProps<any>>;
   private readonly _themeChanged?: ISignal<any, any>;
   private readonly _insertCell?: (spec: IPlotSpec) => void;
   private readonly _rendered = new Signal<this, HTMLElement>(this);

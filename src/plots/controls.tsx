@@ -77,3 +77,39 @@ export function ClusterListField(props: {
     </Field>
   );
 }
+
+/** An option ticked on or off, its label after the box. */
+export function CheckboxField(props: {
+  id: string;
+  label: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}): JSX.Element {
+  return (
+    <label>
+      <input
+        id={props.id}
+        type="checkbox"
+        checked={props.checked}
+        onChange={e => props.onChange(e.target.checked)}
+      />{' '}
+      {props.label}
+    </label>
+  );
+}
+
+/** A plot's options: every control applies at once, so the form is never submitted. */
+export function ControlsForm(props: {
+  label: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <form
+      className="jp-exprscope-controls"
+      aria-label={props.label}
+      onSubmit={e => e.preventDefault()}
+    >
+      {props.children}
+    </form>
+  );
+}

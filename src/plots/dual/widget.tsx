@@ -5,10 +5,17 @@
 import * as React from 'react';
 
 import { Field, GeneSearch } from '../../panel/components';
-import { ChoiceField, ClusterListField, MatrixField } from '../controls';
+import {
+  CheckboxField,
+  ChoiceField,
+  ClusterListField,
+  ControlsForm,
+  MatrixField
+} from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
 import type { IPlotSelection } from '../plotly';
 import {
+  IPlotViewProps,
   IPlotWidgetOptions,
   PlotNotes,
   PlotStatus,
@@ -43,30 +50,13 @@ export class DualExpressionWidget extends PlotWidget<DualController> {
     super(options, {
       id: 'exprscope-dual',
       label: 'Dual expression',
-      className: 'jp-exprscope-dual'
+      className: 'jp-exprscope-dual',
+      view: DualView
     });
-  }
-
-  protected renderView(themeVersion: number): JSX.Element {
-    return (
-      <DualView
-        controller={this.controller}
-        themeVersion={themeVersion}
-        embedded={this.embedded}
-        controlId={this.controlId}
-        onRendered={this.onMainRendered}
-      />
-    );
   }
 }
 
-function DualView(props: {
-  controller: DualController;
-  themeVersion: number;
-  embedded: boolean;
-  controlId: (name: string) => string;
-  onRendered: (graph: HTMLElement) => void;
-}): JSX.Element {
+function DualView(props: IPlotViewProps<DualController>): JSX.Element {
   const { controller, themeVersion, embedded, controlId } = props;
   const { state } = controller;
   const model = state.model;
@@ -413,11 +403,7 @@ function DualControls(props: {
     }
   };
   return (
-    <form
-      className="jp-exprscope-controls"
-      aria-label="Dual expression options"
-      onSubmit={e => e.preventDefault()}
-    >
+    <ControlsForm label="Dual expression options">
       <Field label="Gene X" htmlFor={controlId('gene-x')}>
         <GeneSearch
           id={controlId('gene-x')}
@@ -490,41 +476,28 @@ function DualControls(props: {
       />
       <fieldset>
         <legend>Show</legend>
-        <label>
-          <input
-            id={controlId('detected-only')}
-            type="checkbox"
-            checked={options.detectedOnly}
-            onChange={e =>
-              controller.update({ options: { detectedOnly: e.target.checked } })
-            }
-          />{' '}
-          Only cells expressing both
-        </label>
-        <label>
-          <input
-            id={controlId('jitter')}
-            type="checkbox"
-            checked={options.jitter}
-            onChange={e =>
-              controller.update({ options: { jitter: e.target.checked } })
-            }
-          />{' '}
-          Jitter zeros
-        </label>
-        <label>
-          <input
-            id={controlId('marginals')}
-            type="checkbox"
-            checked={options.marginals}
-            onChange={e =>
-              controller.update({ options: { marginals: e.target.checked } })
-            }
-          />{' '}
-          Marginal distributions
-        </label>
+        <CheckboxField
+          id={controlId('detected-only')}
+          label="Only cells expressing both"
+          checked={options.detectedOnly}
+          onChange={detectedOnly =>
+            controller.update({ options: { detectedOnly } })
+          }
+        />
+        <CheckboxField
+          id={controlId('jitter')}
+          label="Jitter zeros"
+          checked={options.jitter}
+          onChange={jitter => controller.update({ options: { jitter } })}
+        />
+        <CheckboxField
+          id={controlId('marginals')}
+          label="Marginal distributions"
+          checked={options.marginals}
+          onChange={marginals => controller.update({ options: { marginals } })}
+        />
       </fieldset>
-    </form>
+    </ControlsForm>
   );
 }
 

@@ -5,9 +5,16 @@
 import * as React from 'react';
 
 import { Field, GeneListField } from '../../panel/components';
-import { ChoiceField, ClusterListField, MatrixField } from '../controls';
+import {
+  CheckboxField,
+  ChoiceField,
+  ClusterListField,
+  ControlsForm,
+  MatrixField
+} from '../controls';
 import { PlotlyFigure } from '../PlotlyFigure';
 import {
+  IPlotViewProps,
   IPlotWidgetOptions,
   PlotNotes,
   PlotStatus,
@@ -33,20 +40,9 @@ export class HeatmapWidget extends PlotWidget<HeatmapController> {
     super(options, {
       id: 'exprscope-heatmap',
       label: 'Expression heatmap',
-      className: 'jp-exprscope-heatmap'
+      className: 'jp-exprscope-heatmap',
+      view: HeatmapView
     });
-  }
-
-  protected renderView(themeVersion: number): JSX.Element {
-    return (
-      <HeatmapView
-        controller={this.controller}
-        themeVersion={themeVersion}
-        embedded={this.embedded}
-        controlId={this.controlId}
-        onRendered={this.onMainRendered}
-      />
-    );
   }
 }
 
@@ -89,13 +85,7 @@ const MARKER_METHOD_LABELS: Record<MarkerMethod, string> = {
   wilcoxon: 'Wilcoxon rank-sum (in the kernel)'
 };
 
-function HeatmapView(props: {
-  controller: HeatmapController;
-  themeVersion: number;
-  embedded: boolean;
-  controlId: (name: string) => string;
-  onRendered: (graph: HTMLElement) => void;
-}): JSX.Element {
+function HeatmapView(props: IPlotViewProps<HeatmapController>): JSX.Element {
   const { controller, themeVersion, embedded, controlId } = props;
   const { settings, state } = controller;
   const panel = controller.panel;
@@ -318,11 +308,7 @@ function HeatmapControls(props: {
     update({ clusterText: text });
   };
   return (
-    <form
-      className="jp-exprscope-controls"
-      aria-label="Heatmap options"
-      onSubmit={e => e.preventDefault()}
-    >
+    <ControlsForm label="Heatmap options">
       <fieldset>
         <legend>Genes</legend>
         <label>
@@ -526,32 +512,22 @@ function HeatmapControls(props: {
       )}
       <fieldset>
         <legend>Order</legend>
-        <label>
-          <input
-            id={controlId('cluster-genes')}
-            type="checkbox"
-            checked={options.clusterGenes}
-            onChange={e =>
-              update({
-                options: { ...options, clusterGenes: e.target.checked }
-              })
-            }
-          />{' '}
-          Cluster genes
-        </label>
-        <label>
-          <input
-            id={controlId('cluster-columns')}
-            type="checkbox"
-            checked={options.clusterColumns}
-            onChange={e =>
-              update({
-                options: { ...options, clusterColumns: e.target.checked }
-              })
-            }
-          />{' '}
-          Cluster columns
-        </label>
+        <CheckboxField
+          id={controlId('cluster-genes')}
+          label="Cluster genes"
+          checked={options.clusterGenes}
+          onChange={clusterGenes =>
+            update({ options: { ...options, clusterGenes } })
+          }
+        />
+        <CheckboxField
+          id={controlId('cluster-columns')}
+          label="Cluster columns"
+          checked={options.clusterColumns}
+          onChange={clusterColumns =>
+            update({ options: { ...options, clusterColumns } })
+          }
+        />
         <select
           id={controlId('metric')}
           className="jp-mod-styled"
@@ -571,7 +547,7 @@ function HeatmapControls(props: {
           <option value="correlation">Correlation, average linkage</option>
         </select>
       </fieldset>
-    </form>
+    </ControlsForm>
   );
 }
 
