@@ -23,10 +23,5 @@ export function codedColumn(
   };
 }
 
-/** "Unknown clusters: 9, x (known: 0, 1, 2)." */
-export function unknownClustersMessage(
-  unknown: readonly string[],
-  known: readonly string[]
-): string {
-  return `Unknown cluster${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')} (known: ${known.join(', ')}).`;
-}
+// The notes on typed clusters live apart (the plot models use them, and this imports one).
+export { unknownClustersMessage } from './clusterNotes';

@@ -1,5 +1,6 @@
 /** The cells a dual build keeps: the cluster filter, finite values, the groups present. */
 import { CodeArray } from '../../compute/aggregate';
+import { ignoredClustersNotes } from '../clusterNotes';
 import { DualMemo } from './memo';
 import { IDualGroup, IDualInput, IDualNote, IDualOptions } from './modelTypes';
 
@@ -127,13 +128,7 @@ export function clusterFilter(
       keep[k] = 1;
     }
   }
-  if (unknown.length > 0) {
-    notes.push({
-      kind: 'unknown_clusters',
-      message: `Unknown cluster${unknown.length > 1 ? 's' : ''} ignored: ${unknown.join(', ')}.`,
-      items: unknown
-    });
-  }
+  notes.push(...ignoredClustersNotes(unknown));
   return keep;
 }
 

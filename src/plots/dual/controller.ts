@@ -9,7 +9,8 @@
 import type { ICorrelation } from '../../compute/correlation';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopeSession } from '../../session/session';
-import { codedColumn, unknownClustersMessage } from '../grouping';
+import { unknownClustersNotes } from '../clusterNotes';
+import { codedColumn } from '../grouping';
 import { parseClusterList } from '../heatmap/model';
 import {
   buildDualModel,
@@ -396,13 +397,9 @@ export class DualController extends PlotControllerBase<
             items: []
           });
         }
-        if (parsed.unknown.length > 0) {
-          model.notes.unshift({
-            kind: 'unknown_clusters',
-            message: unknownClustersMessage(parsed.unknown, cluster.categories),
-            items: parsed.unknown
-          });
-        }
+        model.notes.unshift(
+          ...unknownClustersNotes(parsed.unknown, cluster.categories)
+        );
         const nCells = expression.nCells;
         const selected =
           this._state.selected?.length === nCells ? this._state.selected : null;

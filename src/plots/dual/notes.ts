@@ -1,4 +1,5 @@
 /** The notes of a dual build: what was left out, undefined or drawn differently, and why. */
+import { emptyClustersNotes } from '../clusterNotes';
 import { IFacetLayout } from './facets';
 import { byName, fmtInt, fmtNum, fmtR } from './format';
 import {
@@ -27,16 +28,7 @@ export function explainCells(
     return;
   }
   if (opts.clusters !== null) {
-    const empty = clusters.filter(
-      (_, k) => keepCluster[k] && perCluster[k] === 0
-    );
-    if (empty.length > 0) {
-      notes.push({
-        kind: 'empty_clusters',
-        message: `No cells in cluster${empty.length > 1 ? 's' : ''} ${empty.join(', ')}.`,
-        items: empty
-      });
-    }
+    notes.push(...emptyClustersNotes(clusters, keepCluster, perCluster));
   }
   if (nonFinite > 0) {
     notes.push({

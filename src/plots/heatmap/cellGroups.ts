@@ -11,6 +11,7 @@ import {
   IHeatmapNote,
   IHeatmapOptions
 } from './modelTypes';
+import { emptyClustersNotes, ignoredClustersNotes } from '../clusterNotes';
 
 /** Distinct samples (codes ≥ 0) among the cells of each group of the grouping. */
 export function countSamples(
@@ -79,13 +80,7 @@ export function groupCells(
         keepCluster[k] = 1;
       }
     }
-    if (unknown.length > 0) {
-      notes.push({
-        kind: 'unknown_clusters',
-        message: `Unknown cluster${unknown.length > 1 ? 's' : ''} ignored: ${unknown.join(', ')}.`,
-        items: unknown
-      });
-    }
+    notes.push(...ignoredClustersNotes(unknown));
   }
   // Cluster codes with dropped clusters at −1; cells of kept clusters per dataset and
   // per cluster; kept cells lacking a label. Plain loops: typed-array `from` with a
@@ -119,16 +114,7 @@ export function groupCells(
     }
   }
   if (opts.clusters !== null) {
-    const empty = clusters.filter(
-      (_, k) => keepCluster[k] && perCluster[k] === 0
-    );
-    if (empty.length > 0) {
-      notes.push({
-        kind: 'empty_clusters',
-        message: `No cells in cluster${empty.length > 1 ? 's' : ''} ${empty.join(', ')}.`,
-        items: empty
-      });
-    }
+    notes.push(...emptyClustersNotes(clusters, keepCluster, perCluster));
   }
 
   let codes: CodeArray;

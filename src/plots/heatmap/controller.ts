@@ -21,7 +21,8 @@ import type { IExpressionData } from '../../data/repository';
 import { buildDifferenceModel, changedGeneRows } from './difference';
 import type { IPooledSums } from '../../compute/aggregate';
 import type { ExprscopeSession } from '../../session/session';
-import { codedColumn, unknownClustersMessage } from '../grouping';
+import { unknownClustersNotes } from '../clusterNotes';
+import { codedColumn } from '../grouping';
 import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
 import {
   buildHeatmapModel,
@@ -491,13 +492,7 @@ export class HeatmapController extends PlotControllerBase<
       { comparison, genes, matrix: this._panel.matrixLabel },
       { ...settings.options, clusters: kept }
     );
-    if (parsed.unknown.length > 0) {
-      model.notes.unshift({
-        kind: 'unknown_clusters',
-        message: unknownClustersMessage(parsed.unknown, clusters),
-        items: parsed.unknown
-      });
-    }
+    model.notes.unshift(...unknownClustersNotes(parsed.unknown, clusters));
     this._supersedeBuilds();
     this._set({
       status: 'ready',
@@ -884,13 +879,9 @@ export class HeatmapController extends PlotControllerBase<
             });
           }
         }
-        if (parsed.unknown.length > 0) {
-          model.notes.unshift({
-            kind: 'unknown_clusters',
-            message: unknownClustersMessage(parsed.unknown, cluster.categories),
-            items: parsed.unknown
-          });
-        }
+        model.notes.unshift(
+          ...unknownClustersNotes(parsed.unknown, cluster.categories)
+        );
         this._set({
           status: 'ready',
           message: '',
