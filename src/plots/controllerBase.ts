@@ -132,11 +132,12 @@ export abstract class PlotControllerBase<
   }
 
   protected _fail(err: unknown): void {
-    this._set({
-      status: 'error',
-      message: describeError(err),
-      ...this.emptyResult()
-    } as Partial<TState>);
+    this._showNothing('error', describeError(err));
+  }
+
+  /** No result, and the status line says why (a choice to make, a problem found). */
+  protected _showNothing(status: 'idle' | 'error', message: string): void {
+    this._set({ status, message, ...this.emptyResult() } as Partial<TState>);
   }
 
   /**

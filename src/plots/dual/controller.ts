@@ -208,22 +208,17 @@ export class DualController extends PlotControllerBase<
     const panel = this._panel;
     if (!panel.description || !panel.selection.object) {
       this._data = null;
-      this._set({
-        status: 'idle',
-        message: 'Pick an object in the exprscope sidebar.',
-        model: null
-      });
+      this._showNothing('idle', 'Pick an object in the exprscope sidebar.');
       return;
     }
     this._fillDefaults();
     const { geneX, geneY, embedding } = this._settings;
     if (!geneX || !geneY) {
       this._data = null;
-      this._set({
-        status: 'idle',
-        message: 'Choose gene X and gene Y (or two genes in the sidebar).',
-        model: null
-      });
+      this._showNothing(
+        'idle',
+        'Choose gene X and gene Y (or two genes in the sidebar).'
+      );
       return;
     }
     this._set({ status: 'loading', message: `Loading ${geneX} and ${geneY}…` });

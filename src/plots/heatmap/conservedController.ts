@@ -128,7 +128,7 @@ export class ConservedMarkersController extends PlotControllerBase<
     const run = this._nextBuild();
     const reason = this.unavailableReason();
     if (reason !== null) {
-      this._set({ status: 'idle', message: reason, result: null, call: null });
+      this._showNothing('idle', reason);
       return;
     }
     const panel = this._panel;
@@ -241,7 +241,7 @@ export class ConservedMarkersController extends PlotControllerBase<
       void this.refresh();
     } else {
       this._supersedeBuilds();
-      this._set({ status: 'idle', message: '', result: null, call: null });
+      this._showNothing('idle', '');
     }
   }
 

@@ -248,32 +248,24 @@ export class HeatmapController extends PlotControllerBase<
     const description = panel.description;
     if (!description || !selection.object) {
       this._data = null;
-      this._set({
-        status: 'idle',
-        message: 'Pick an object in the exprscope sidebar.',
-        model: null
-      });
+      this._showNothing('idle', 'Pick an object in the exprscope sidebar.');
       return;
     }
     const { geneSource, nMarkers } = this._settings;
     if (geneSource === 'selected' && selection.genes.length === 0) {
       this._data = null;
-      this._set({
-        status: 'idle',
-        message:
-          'Choose genes in the sidebar, or show the top markers per cluster.',
-        model: null
-      });
+      this._showNothing(
+        'idle',
+        'Choose genes in the sidebar, or show the top markers per cluster.'
+      );
       return;
     }
     if (geneSource === 'markers' && !selection.clusterColumn) {
       this._data = null;
-      this._set({
-        status: 'error',
-        message:
-          'Top markers need a cluster column: choose one in the sidebar.',
-        model: null
-      });
+      this._showNothing(
+        'error',
+        'Top markers need a cluster column: choose one in the sidebar.'
+      );
       return;
     }
     if (this._settings.options.value === 'log2fc') {
@@ -339,11 +331,10 @@ export class HeatmapController extends PlotControllerBase<
       this._markerMemo = null;
     }
     this._data = null;
-    this._set({
-      status: 'idle',
-      message: 'Cancelled. Change an option or press Redraw to try again.',
-      model: null
-    });
+    this._showNothing(
+      'idle',
+      'Cancelled. Change an option or press Redraw to try again.'
+    );
   }
 
   /** Redraw from scratch (e.g. after a cancel). */
@@ -375,12 +366,10 @@ export class HeatmapController extends PlotControllerBase<
     const settings = this._settings;
     if (!datasetColumn || !clusterColumn) {
       this._data = null;
-      this._set({
-        status: 'error',
-        message:
-          'A log2 fold change heatmap compares datasets within clusters: choose a dataset column and a cluster column in the sidebar.',
-        model: null
-      });
+      this._showNothing(
+        'error',
+        'A log2 fold change heatmap compares datasets within clusters: choose a dataset column and a cluster column in the sidebar.'
+      );
       return;
     }
     const datasets =
@@ -393,11 +382,10 @@ export class HeatmapController extends PlotControllerBase<
     }
     const { reference, target } = settings.comparison;
     if (reference === null) {
-      this._set({
-        status: 'error',
-        message: `Choose the reference dataset: '${datasetColumn}' lists no datasets.`,
-        model: null
-      });
+      this._showNothing(
+        'error',
+        `Choose the reference dataset: '${datasetColumn}' lists no datasets.`
+      );
       return;
     }
     const method =
