@@ -8,25 +8,18 @@
  * changes (other genes, matrix or object); every other change rebuilds the model from the
  * data already here.
  */
-import { tableFromIPC } from 'apache-arrow';
-
-import { ExprscopeError } from '../../bridge/protocol';
-import {
-  decodeGroupStats,
-  IGroupStatsResult,
-  IGroupSufficientStats
-} from '../../data/groupStats';
+import type { IGroupSufficientStats } from '../../data/groupStats';
 import type { IComparison } from '../../data/comparison';
 import type { IExpressionData } from '../../data/repository';
 import { buildDifferenceModel, changedGeneRows } from './difference';
-import type { IPooledSums } from '../../compute/aggregate';
 import type { ExprscopeSession } from '../../session/session';
 import { unknownClustersNotes } from '../clusterNotes';
 import { codedColumn } from '../grouping';
-import { IMarkerRow, storedMarkerRows, topMarkers } from './markers';
+import { kernelGroupSums, pooledGroups } from './kernelSums';
+import { IMarkerRow } from './markers';
+import { IMarkerSearch, IMarkerSource, searchMarkers } from './markerSearch';
 import {
   buildHeatmapModel,
-  ICodedColumn,
   IHeatmapInput,
   IHeatmapModel,
   IHeatmapOptions,
@@ -56,10 +49,11 @@ import type { IHeatmapModelBuilder } from './workerProtocol';
 import {
   DEFAULT_HEATMAP_SETTINGS,
   IComparisonSettings,
-  IHeatmapSettings,
-  MarkerMethod,
-  MAX_MARKERS
+  IHeatmapSettings
 } from './settings';
+
+// Where markers come from is said on the plot (the view reads it from here).
+export type { IMarkerSource } from './markerSearch';
 
 // The settings and their defaults live apart (the spec reads them without this module).
 export {
@@ -71,18 +65,6 @@ export {
   type IHeatmapSettings,
   type MarkerMethod
 } from './settings';
-
-/** Where the marker genes came from, said on the plot. */
-export interface IMarkerSource {
-  kind: 'stored' | 'computed';
-  text: string;
-}
-
-/** A marker search done once per object, matrix and grouping, ranked for any N. */
-interface IMarkerSearch {
-  rank: (n: number) => IMarkerRow[];
-  source: IMarkerSource;
-}
 
 export interface IHeatmapState extends IPlotStatusState {
   model: IHeatmapModel | null;
@@ -293,7 +275,12 @@ export class HeatmapController extends PlotControllerBase<
       });
       if (description.execution?.path === 'kernel') {
         // Out of core or very large: per-group sums come from the kernel, never cells.
-        const sums = await this._kernelSums(genes, abort.signal);
+        const sums = await kernelGroupSums(
+          panel,
+          genes,
+          abort.signal,
+          message => this._set({ status: 'loading', message })
+        );
         if (abort.signal.aborted) {
           return;
         }
@@ -494,98 +481,6 @@ export class HeatmapController extends PlotControllerBase<
     });
   }
 
-  /** The kernel path: sums per dataset × cluster of the genes, computed in the kernel. */
-  private async _kernelSums(
-    genes: string[],
-    signal: AbortSignal
-  ): Promise<IGroupSufficientStats> {
-    const panel = this._panel;
-    const { object, matrix, datasetColumn, clusterColumn } = panel.selection;
-    const groupby = [
-      ...new Set([datasetColumn, clusterColumn].filter((c): c is string => !!c))
-    ];
-    if (groupby.length === 0) {
-      throw new ExprscopeError(
-        'bad_request',
-        'Choose a dataset or cluster column in the sidebar.'
-      );
-    }
-    this._set({
-      status: 'loading',
-      message: `Summing ${genes.length} gene${genes.length === 1 ? '' : 's'} per group in the kernel…`
-    });
-    const { result, payload } = await panel.request<IGroupStatsResult>(
-      'group_stats',
-      { object, matrix, groupby, genes, expm1: true },
-      { signal }
-    );
-    if (!payload) {
-      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
-    }
-    return decodeGroupStats(result, tableFromIPC(payload));
-  }
-
-  /** Fine groups of the kernel's sums as pseudo-cells, coded like the cells path. */
-  private _pooledGroups(sums: IGroupSufficientStats): {
-    dataset: ICodedColumn;
-    cluster: ICodedColumn;
-    groupSums: NonNullable<IHeatmapInput['groupSums']>;
-  } {
-    const panel = this._panel;
-    const coded = (column: string | null): ICodedColumn => {
-      const position = column ? sums.groupby.indexOf(column) : -1;
-      if (position < 0) {
-        return {
-          codes: new Int32Array(sums.nGroups),
-          categories: ['all cells']
-        };
-      }
-      // The object's category order, as the cells path shows columns.
-      const categories =
-        panel.groupingColumns
-          .find(c => c.name === column)
-          ?.categories?.map(c => c.name) ?? [];
-      const index = new Map(categories.map((name, k) => [name, k]));
-      const codes = new Int32Array(sums.nGroups);
-      sums.groupLabels.forEach((labels, g) => {
-        const label = labels[position];
-        if (!index.has(label)) {
-          index.set(label, categories.length);
-          categories.push(label);
-        }
-        codes[g] = index.get(label)!;
-      });
-      return { codes, categories };
-    };
-    const { datasetColumn, clusterColumn } = panel.selection;
-    const nG = sums.nGroups;
-    const perGene = (values: Float64Array, gene: number) => {
-      const out = new Float64Array(nG);
-      for (let g = 0; g < nG; g++) {
-        out[g] = values[g * sums.nGenes + gene];
-      }
-      return out;
-    };
-    const genes = new Map<string, IPooledSums>();
-    sums.genes.forEach((gene, j) =>
-      genes.set(gene, {
-        sum: perGene(sums.sum, j),
-        sumSq: perGene(sums.sumSq, j),
-        nnz: perGene(sums.nnz, j),
-        sumExpm1: sums.sumExpm1 ? perGene(sums.sumExpm1, j) : null
-      })
-    );
-    return {
-      dataset: coded(datasetColumn),
-      cluster: coded(clusterColumn),
-      groupSums: {
-        weights: Float64Array.from(sums.n),
-        genes,
-        hasNegative: sums.hasNegative
-      }
-    };
-  }
-
   /** Markers of every cluster (the cluster subset is applied when building the model). */
   private async _markers(): Promise<{
     markers: IMarkerRow[];
@@ -609,7 +504,17 @@ export class HeatmapController extends PlotControllerBase<
     // it, but by the user's Cancel (`cancel()`).
     if (this._markerMemo?.key !== key) {
       const abort = new AbortController();
-      const value = this._searchMarkers(method, abort.signal);
+      const value = searchMarkers(
+        this._panel,
+        method,
+        abort.signal,
+        message => {
+          // Progress only while the plot waits (a search may outlive its refresh).
+          if (this._state.status === 'loading') {
+            this._set({ status: 'loading', message });
+          }
+        }
+      );
       const memo = { key, value, abort, done: false };
       this._markerMemo = memo;
       value.then(
@@ -625,146 +530,6 @@ export class HeatmapController extends PlotControllerBase<
     return {
       markers: search.rank(this._settings.nMarkers),
       source: search.source
-    };
-  }
-
-  /**
-   * Ask the kernel for the markers: its Wilcoxon test ("wilcoxon"), a stored marker table
-   * ("auto", when the object has one for the cluster column) or the statistics of every
-   * gene for the browser's t-test.
-   */
-  private async _searchMarkers(
-    method: MarkerMethod,
-    signal: AbortSignal
-  ): Promise<IMarkerSearch> {
-    const panel = this._panel;
-    const description = panel.description!;
-    const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
-    if (method === 'wilcoxon') {
-      return this._kernelWilcoxon(signal);
-    }
-    const stored =
-      method === 'auto'
-        ? (description.stored_markers ?? []).find(
-            entry => entry.groupby === clusterColumn
-          )
-        : undefined;
-    if (stored) {
-      const { result, payload } = await panel.request<{
-        available: boolean;
-        reason?: string;
-        method?: string;
-        matrix?: string;
-      }>('stored_markers', {
-        object,
-        groupby: clusterColumn,
-        n: MAX_MARKERS,
-        key: stored.key
-      });
-      if (!result.available || !payload) {
-        throw new ExprscopeError(
-          'internal',
-          `Stored markers could not be read: ${result.reason ?? 'no data'}.`
-        );
-      }
-      const table = tableFromIPC(payload);
-      return {
-        rank: n => storedMarkerRows(table, { n }),
-        source: {
-          kind: 'stored',
-          text: `Markers: stored in uns['${stored.key}'] (${result.method ?? stored.method}, on ${result.matrix ?? stored.matrix})`
-        }
-      };
-    }
-    const groupby = [clusterColumn!, datasetColumn].filter(
-      (c): c is string => c !== null && c !== undefined
-    );
-    const { result, payload } = await panel.request<IGroupStatsResult>(
-      'group_stats',
-      { object, matrix, groupby: [...new Set(groupby)] }
-    );
-    if (!payload) {
-      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
-    }
-    const stats: IGroupSufficientStats = decodeGroupStats(
-      result,
-      tableFromIPC(payload)
-    );
-    const excluded = result.excluded_genes.length;
-    const ranked = new Map<number, IMarkerRow[]>();
-    return {
-      rank: n => {
-        let rows = ranked.get(n);
-        if (!rows) {
-          rows = topMarkers(stats, { n, clusters: null });
-          ranked.set(n, rows);
-        }
-        return rows;
-      },
-      source: {
-        kind: 'computed',
-        text:
-          `Markers: Welch t-test, each cluster vs the rest, on ${this._panel.matrixLabel}` +
-          (excluded > 0 ? ` (${excluded} genes without values left out)` : '')
-      }
-    };
-  }
-
-  /**
-   * The kernel's one-vs-rest Wilcoxon rank-sum markers (`markers` op): scanpy's
-   * `rank_genes_groups(method='wilcoxon')` in Python, Seurat's `FindAllMarkers` default
-   * in R; its progress shown while the plot waits for it.
-   */
-  private async _kernelWilcoxon(signal: AbortSignal): Promise<IMarkerSearch> {
-    const panel = this._panel;
-    const { object, matrix, clusterColumn } = panel.selection;
-    const { result, payload } = await panel.request<{
-      test?: string;
-      n_genes: number;
-      skipped_groups: string[];
-      excluded_genes: string[];
-    }>(
-      'markers',
-      {
-        object,
-        matrix,
-        groupby: clusterColumn,
-        method: 'wilcoxon',
-        n: MAX_MARKERS
-      },
-      {
-        signal,
-        onKernelProgress: progress => {
-          if (this._state.status === 'loading') {
-            this._set({
-              status: 'loading',
-              message: `Ranking markers (Wilcoxon rank-sum, in the kernel): ${progress.done} of ${progress.total} genes…`
-            });
-          }
-        }
-      }
-    );
-    if (!payload) {
-      throw new ExprscopeError('internal', 'The kernel sent no markers.');
-    }
-    const table = tableFromIPC(payload);
-    const notes = [
-      result.skipped_groups.length > 0
-        ? `clusters with too few cells: ${result.skipped_groups.join(', ')}`
-        : null,
-      result.excluded_genes.length > 0
-        ? `${result.excluded_genes.length} genes without values left out`
-        : null
-    ].filter(Boolean);
-    return {
-      rank: n => storedMarkerRows(table, { n }),
-      source: {
-        kind: 'computed',
-        text:
-          'Markers: Wilcoxon rank-sum, each cluster vs the rest, computed in the kernel' +
-          `${result.test ? ` (${result.test})` : ''} on ${panel.matrixLabel}` +
-          (notes.length > 0 ? ` (${notes.join('; ')})` : '')
-      }
     };
   }
 
@@ -793,7 +558,7 @@ export class HeatmapController extends PlotControllerBase<
       const { markers, markerSource } = data;
       const { datasetColumn, clusterColumn, sampleColumn } =
         this._panel.selection;
-      const pooled = data.sums ? this._pooledGroups(data.sums) : null;
+      const pooled = data.sums ? pooledGroups(this._panel, data.sums) : null;
       const sample =
         !pooled && sampleColumn && data.expression?.obs.has(sampleColumn)
           ? codedColumn(data.expression, sampleColumn)
