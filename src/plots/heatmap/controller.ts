@@ -11,7 +11,7 @@
 import type { IGroupSufficientStats } from '../../data/groupStats';
 import type { IComparison } from '../../data/comparison';
 import type { IExpressionData } from '../../data/repository';
-import { buildDifferenceModel, changedGeneRows } from './difference';
+import { comparisonPlan, differenceView } from './differenceView';
 import type { ExprscopeSession } from '../../session/session';
 import { unknownClustersNotes } from '../clusterNotes';
 import { codedColumn } from '../grouping';
@@ -347,68 +347,29 @@ export class HeatmapController extends PlotControllerBase<
    * genes; genes and clusters shown are picked here.
    */
   private async _refreshDifference(abort: AbortController): Promise<void> {
+    const plan = comparisonPlan(this._panel, this._settings);
+    if ('problem' in plan) {
+      if (!plan.keepData) {
+        this._data = null;
+      }
+      this._showNothing('error', plan.problem);
+      return;
+    }
+    const { args, versus, method } = plan;
     const panel = this._panel;
-    const { datasetColumn, clusterColumn, sampleColumn, matrix } =
-      panel.selection;
-    const settings = this._settings;
-    if (!datasetColumn || !clusterColumn) {
-      this._data = null;
-      this._showNothing(
-        'error',
-        'A log2 fold change heatmap compares datasets within clusters: choose a dataset column and a cluster column in the sidebar.'
-      );
-      return;
-    }
-    const datasets =
-      panel.groupingColumns
-        .find(c => c.name === datasetColumn)
-        ?.categories?.map(c => c.name) ?? [];
-    if (settings.comparison.reference === null && datasets.length > 0) {
-      // Written into the settings: the spec then says what is shown.
-      settings.comparison = { ...settings.comparison, reference: datasets[0] };
-    }
-    const { reference, target } = settings.comparison;
-    if (reference === null) {
-      this._showNothing(
-        'error',
-        `Choose the reference dataset: '${datasetColumn}' lists no datasets.`
-      );
-      return;
-    }
-    const method =
-      settings.comparison.method === 'auto'
-        ? sampleColumn
-          ? 'pseudobulk'
-          : 'wilcoxon'
-        : settings.comparison.method;
-    const versus = `${target ?? 'the other dataset'} vs ${reference}`;
     try {
       this._set({
         status: 'loading',
         message: `Comparing ${versus} in each cluster (${method === 'pseudobulk' ? 'DESeq2 on pseudobulk counts' : 'Wilcoxon rank-sum'})…`
       });
-      const comparison = await panel.comparison(
-        {
-          matrix,
-          reference,
-          target,
-          dataset_key: datasetColumn,
-          cluster_key: clusterColumn,
-          sample_key: sampleColumn,
-          method,
-          clusters: null,
-          genes: null,
-          min_cells: Math.max(1, settings.options.minCells)
-        },
-        {
-          signal: abort.signal,
-          onKernelProgress: progress =>
-            this._set({
-              status: 'loading',
-              message: `Comparing ${versus}: ${progress.message} (${progress.done} of ${progress.total} clusters)…`
-            })
-        }
-      );
+      const comparison = await panel.comparison(args, {
+        signal: abort.signal,
+        onKernelProgress: progress =>
+          this._set({
+            status: 'loading',
+            message: `Comparing ${versus}: ${progress.message} (${progress.done} of ${progress.total} clusters)…`
+          })
+      });
       if (abort.signal.aborted) {
         return;
       }
@@ -421,61 +382,16 @@ export class HeatmapController extends PlotControllerBase<
 
   /** The difference model from the comparison here: rows, clusters kept, order. */
   private _rebuildDifference(comparison: IComparison): void {
-    const settings = this._settings;
-    const clusters = comparison.result.clusters.map(c => c.cluster);
-    const parsed = parseClusterList(settings.clusterText, clusters);
-    const kept = parsed.clusters;
-    let genes: string[];
-    let markers: IMarkerRow[] = [];
-    let markerSource: IMarkerSource | null = null;
-    if (settings.geneSource === 'markers') {
-      const keptComparison =
-        kept === null
-          ? comparison
-          : {
-              ...comparison,
-              result: {
-                ...comparison.result,
-                clusters: comparison.result.clusters.filter(c =>
-                  kept.includes(c.cluster)
-                )
-              }
-            };
-      const top = changedGeneRows(keptComparison, settings.nMarkers);
-      genes = top.genes;
-      markers = top.rows.map(row => ({
-        gene: row.gene,
-        cluster: row.cluster,
-        rank: row.rank,
-        score: Number.NaN,
-        logFoldChange: row.log2fc,
-        pvalAdj: row.padj,
-        sharedDatasets: [],
-        source: 'computed' as const
-      }));
-      markerSource = {
-        kind: 'computed',
-        text: `Rows: the top ${settings.nMarkers} changed genes per cluster (smallest adjusted p, then largest |log2FC|)`
-      };
-    } else {
-      const asked = this._requestedMissing().filter(
-        g => !this._panel.selection.genes.includes(g)
-      );
-      genes = [...this._panel.selection.genes, ...asked];
-    }
-    const model = buildDifferenceModel(
-      { comparison, genes, matrix: this._panel.matrixLabel },
-      { ...settings.options, clusters: kept }
-    );
-    model.notes.unshift(...unknownClustersNotes(parsed.unknown, clusters));
+    const view = differenceView(comparison, this._settings, {
+      genes: this._panel.selection.genes,
+      requestedMissing: this._requestedMissing(),
+      matrix: this._panel.matrixLabel
+    });
     this._supersedeBuilds();
     this._set({
       status: 'ready',
       message: '',
-      model,
-      markers,
-      markerSource,
-      unknownClusters: parsed.unknown,
+      ...view,
       object: this._panel.selection.object,
       matrixLabel: this._panel.matrixLabel
     });
