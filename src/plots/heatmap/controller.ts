@@ -1,4 +1,3 @@
-// Over 600 lines: the heatmap's state, its kernel/browser data paths, markers and cancellation; the shared controller base with the dual view is pending.
 /**
  * What the heatmap shows and where its data comes from, separate from its React view.
  *
@@ -6,7 +5,8 @@
  * source; the controller adds the heatmap's own choices (gene source, grouping, value,
  * scaling, clusters kept, ordering). Kernel round trips happen only when the data needed
  * changes (other genes, matrix or object); every other change rebuilds the model from the
- * data already here.
+ * data already here. The steps live beside it (markerSearch, kernelSums, differenceView);
+ * what every plot controller does, in ../controllerBase.
  */
 import type { IGroupSufficientStats } from '../../data/groupStats';
 import type { IComparison } from '../../data/comparison';
@@ -17,7 +17,12 @@ import { unknownClustersNotes } from '../clusterNotes';
 import { codedColumn } from '../grouping';
 import { kernelGroupSums, pooledGroups } from './kernelSums';
 import { IMarkerRow } from './markers';
-import { IMarkerSearch, IMarkerSource, searchMarkers } from './markerSearch';
+import {
+  IMarkerSource,
+  MarkerSearchMemo,
+  markerSearchKey,
+  searchMarkers
+} from './markerSearch';
 import {
   buildHeatmapModel,
   IHeatmapInput,
@@ -47,6 +52,7 @@ import {
 import type { IHeatmapModelBuilder } from './workerProtocol';
 
 import {
+  comparisonChanged,
   DEFAULT_HEATMAP_SETTINGS,
   IComparisonSettings,
   IHeatmapSettings
@@ -313,10 +319,7 @@ export class HeatmapController extends PlotControllerBase<
     }
     this._abortRequest();
     // A marker search still running (the kernel's Wilcoxon test) stops too
-    if (this._markerMemo && !this._markerMemo.done) {
-      this._markerMemo.abort.abort();
-      this._markerMemo = null;
-    }
+    this._markerSearch.cancel();
     this._data = null;
     this._showNothing(
       'idle',
@@ -402,47 +405,16 @@ export class HeatmapController extends PlotControllerBase<
     markers: IMarkerRow[];
     source: IMarkerSource;
   }> {
-    const panel = this._panel;
-    const description = panel.description!;
-    const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
     const method = this._settings.markerMethod;
-    // N is not in the key: the statistics (or the stored table) serve every N.
-    const key = [
-      object,
-      description.fingerprint,
-      matrix,
-      clusterColumn,
-      datasetColumn,
-      method
-    ].join('\u0000');
-    // Shared by overlapping refreshes, so one marker search is one kernel request; not
-    // cancelled with the refresh that started it, since a newer refresh may be waiting on
-    // it, but by the user's Cancel (`cancel()`).
-    if (this._markerMemo?.key !== key) {
-      const abort = new AbortController();
-      const value = searchMarkers(
-        this._panel,
-        method,
-        abort.signal,
-        message => {
-          // Progress only while the plot waits (a search may outlive its refresh).
-          if (this._state.status === 'loading') {
-            this._set({ status: 'loading', message });
-          }
+    const key = markerSearchKey(this._panel, method);
+    const search = await this._markerSearch.get(key, signal =>
+      searchMarkers(this._panel, method, signal, message => {
+        // Progress only while the plot waits (a search may outlive its refresh).
+        if (this._state.status === 'loading') {
+          this._set({ status: 'loading', message });
         }
-      );
-      const memo = { key, value, abort, done: false };
-      this._markerMemo = memo;
-      value.then(
-        () => (memo.done = true),
-        () => {
-          if (this._markerMemo === memo) {
-            this._markerMemo = null;
-          }
-        }
-      );
-    }
-    const search = await this._markerMemo.value;
+      })
+    );
     return {
       markers: search.rank(this._settings.nMarkers),
       source: search.source
@@ -616,26 +588,11 @@ export class HeatmapController extends PlotControllerBase<
     markers: IMarkerRow[];
     markerSource: IMarkerSource | null;
   } | null = null;
-  private _markerMemo: {
-    key: string;
-    value: Promise<IMarkerSearch>;
-    abort: AbortController;
-    done: boolean;
-  } | null = null;
+  /** One marker search per object, matrix, grouping and method (it serves every N). */
+  private readonly _markerSearch = new MarkerSearchMemo();
   private _input: {
     data: NonNullable<HeatmapController['_data']>;
     key: string;
     input: IHeatmapInput;
   } | null = null;
-}
-
-function comparisonChanged(
-  a: IComparisonSettings,
-  b: IComparisonSettings
-): boolean {
-  return (
-    a.reference !== b.reference ||
-    a.target !== b.target ||
-    a.method !== b.method
-  );
 }

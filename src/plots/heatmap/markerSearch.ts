@@ -28,6 +28,22 @@ export interface IMarkerSearch {
   source: IMarkerSource;
 }
 
+/** What a marker search depends on; not N: the statistics (or the stored table) serve every N. */
+export function markerSearchKey(
+  panel: ExprscopeSession,
+  method: MarkerMethod
+): string {
+  const { object, matrix, clusterColumn, datasetColumn } = panel.selection;
+  return [
+    object,
+    panel.description!.fingerprint,
+    matrix,
+    clusterColumn,
+    datasetColumn,
+    method
+  ].join('\u0000');
+}
+
 /**
  * Ask the kernel for the markers: its Wilcoxon test ("wilcoxon"), a stored marker table
  * ("auto", when the object has one for the cluster column) or the statistics of every
@@ -166,4 +182,48 @@ async function kernelWilcoxon(
         (notes.length > 0 ? ` (${notes.join('; ')})` : '')
     }
   };
+}
+
+/**
+ * The latest marker search, shared by overlapping refreshes so that one search is one
+ * kernel request. Not cancelled with the refresh that started it, since a newer refresh
+ * may be waiting on it, but by the user's Cancel (`cancel`).
+ */
+export class MarkerSearchMemo {
+  /** The search under `key`: the one kept, or a new one from `start`. */
+  get(
+    key: string,
+    start: (signal: AbortSignal) => Promise<IMarkerSearch>
+  ): Promise<IMarkerSearch> {
+    if (this._memo?.key !== key) {
+      const abort = new AbortController();
+      const value = start(abort.signal);
+      const memo = { key, value, abort, done: false };
+      this._memo = memo;
+      value.then(
+        () => (memo.done = true),
+        () => {
+          if (this._memo === memo) {
+            this._memo = null;
+          }
+        }
+      );
+    }
+    return this._memo.value;
+  }
+
+  /** Stop a search still running (the kernel's Wilcoxon test); a finished one stays. */
+  cancel(): void {
+    if (this._memo && !this._memo.done) {
+      this._memo.abort.abort();
+      this._memo = null;
+    }
+  }
+
+  private _memo: {
+    key: string;
+    value: Promise<IMarkerSearch>;
+    abort: AbortController;
+    done: boolean;
+  } | null = null;
 }

@@ -49,3 +49,15 @@ export const DEFAULT_HEATMAP_SETTINGS: IHeatmapSettings = {
 
 /** The largest "top N" offered (the kernel's stored_markers limit is 200). */
 export const MAX_MARKERS = 100;
+
+/** Whether another comparison is asked for (the kernel compares again). */
+export function comparisonChanged(
+  a: IComparisonSettings,
+  b: IComparisonSettings
+): boolean {
+  return (
+    a.reference !== b.reference ||
+    a.target !== b.target ||
+    a.method !== b.method
+  );
+}
