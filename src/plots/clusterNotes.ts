@@ -1,13 +1,13 @@
 /**
  * The notes on a typed cluster subset ("0,3,7"), worded once for every plot kind: names
- * that are no cluster of the object, and kept clusters without cells. Each returns no
- * note or one, to spread into a model's notes. Imports nothing, so plot models and
- * controllers alike can use it without a cycle.
+ * that are no cluster of the object, kept clusters without cells, nothing left to draw.
+ * The `…Notes` functions return no note or one, to spread into a model's notes. Imports
+ * nothing, so plot models and controllers alike can use it without a cycle.
  */
 
 /** A note in the shape of every plot model's notes. */
 export interface IClusterNote {
-  kind: 'unknown_clusters' | 'empty_clusters';
+  kind: 'unknown_clusters' | 'empty_clusters' | 'no_cells';
   message: string;
   items: string[];
 }
@@ -67,4 +67,15 @@ export function emptyClustersNotes(
         }
       ]
     : [];
+}
+
+/** Nothing to draw: the cluster subset (`subset`) kept no cell, or `otherwise` says why. */
+export function noCellsNote(subset: boolean, otherwise: string): IClusterNote {
+  return {
+    kind: 'no_cells',
+    message: subset
+      ? 'No cells in the chosen clusters: nothing to show.'
+      : otherwise,
+    items: []
+  };
 }

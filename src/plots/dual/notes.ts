@@ -1,5 +1,5 @@
 /** The notes of a dual build: what was left out, undefined or drawn differently, and why. */
-import { emptyClustersNotes } from '../clusterNotes';
+import { emptyClustersNotes, noCellsNote } from '../clusterNotes';
 import { IFacetLayout } from './facets';
 import { byName, fmtInt, fmtNum, fmtR } from './format';
 import {
@@ -51,14 +51,12 @@ export function explainCells(
     });
   }
   if (nKept === 0) {
-    notes.push({
-      kind: 'no_cells',
-      message:
-        opts.clusters !== null
-          ? 'No cells in the chosen clusters: nothing to show.'
-          : 'No cells with values of both genes: nothing to show.',
-      items: []
-    });
+    notes.push(
+      noCellsNote(
+        opts.clusters !== null,
+        'No cells with values of both genes: nothing to show.'
+      )
+    );
   }
 }
 

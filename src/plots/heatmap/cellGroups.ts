@@ -11,7 +11,11 @@ import {
   IHeatmapNote,
   IHeatmapOptions
 } from './modelTypes';
-import { emptyClustersNotes, ignoredClustersNotes } from '../clusterNotes';
+import {
+  emptyClustersNotes,
+  ignoredClustersNotes,
+  noCellsNote
+} from '../clusterNotes';
 
 /** Distinct samples (codes ≥ 0) among the cells of each group of the grouping. */
 export function countSamples(
@@ -195,14 +199,12 @@ export function groupCells(
     });
   }
   if (nKept === 0) {
-    notes.push({
-      kind: 'no_cells',
-      message:
-        opts.clusters !== null
-          ? 'No cells in the chosen clusters: nothing to show.'
-          : 'No cells with the labels needed for these columns: nothing to show.',
-      items: []
-    });
+    notes.push(
+      noCellsNote(
+        opts.clusters !== null,
+        'No cells with the labels needed for these columns: nothing to show.'
+      )
+    );
   }
   return { codes, nGroups, columns, nKept };
 }
