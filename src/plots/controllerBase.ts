@@ -168,9 +168,10 @@ export abstract class PlotControllerBase<
 
   /**
    * The worker for a build of this many cells, or null to build inline: small builds
-   * take a blink, and copying them to the worker would cost more.
+   * take a blink, and copying them to the worker would cost more. Without a size: the
+   * worker whenever there is one.
    */
-  protected _workerFor(nCells: number): TBuilder | null {
+  protected _workerFor(nCells = Infinity): TBuilder | null {
     return nCells >= this._workerThreshold ? this._builder : null;
   }
 

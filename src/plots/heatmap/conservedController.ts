@@ -170,7 +170,7 @@ export class ConservedMarkersController extends PlotControllerBase<
         clusterOrder: this._categories(call.clusterColumn, stats, 0),
         datasetOrder: this._categories(call.datasetColumn, stats, 1)
       };
-      const worker = this._workerFor(stats.genes.length);
+      const worker = this._workerFor();
       const result = worker
         ? await worker.build(moments, options)
         : conservedMarkers(moments, options);
