@@ -71,6 +71,7 @@ export {
   type IHeatmapSettings,
   type MarkerMethod
 } from './settings';
+import { markTiming } from '../../timing';
 
 export interface IHeatmapState extends IPlotStatusState {
   model: IHeatmapModel | null;
@@ -230,6 +231,7 @@ export class HeatmapController extends PlotControllerBase<
 
   /** Gather the data for the current selection (cache first) and rebuild the model. */
   async refresh(): Promise<void> {
+    markTiming('exprscope:heatmap:refresh');
     const abort = this._startRequest();
     const panel = this._panel;
     const selection = panel.selection;
@@ -291,6 +293,7 @@ export class HeatmapController extends PlotControllerBase<
           return;
         }
         this._data = { genes, sums, markers, markerSource };
+        markTiming('exprscope:heatmap:data');
         this._rebuild();
         return;
       }
@@ -306,6 +309,7 @@ export class HeatmapController extends PlotControllerBase<
         return;
       }
       this._data = { genes, expression, markers, markerSource };
+      markTiming('exprscope:heatmap:data');
       this._rebuild();
     } catch (err) {
       this._failUnlessCancelled(err, abort.signal);
@@ -506,6 +510,7 @@ export class HeatmapController extends PlotControllerBase<
         if (!this._isLatestBuild(build)) {
           return; // a newer build (other options or data) is on its way
         }
+        markTiming('exprscope:heatmap:model');
         if (data.sums) {
           model.notes.unshift({
             kind: 'kernel_path',
