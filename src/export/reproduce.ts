@@ -8,7 +8,7 @@
  * for anything but visible characters, and the object name becomes an identifier only
  * when it is a plain one, else a `globals()` / `get()` lookup.
  */
-import type { IDualSpec, IHeatmapSpec, IPlotSpec } from '../plots/spec';
+import { IPlotSpec, ISpecArgument, specArguments } from '../plots/spec';
 
 /**
  * The plot cannot be reproduced in the language asked for (an R object in Python, an
@@ -87,25 +87,49 @@ export function pyObject(name: string): string {
 
 type PyValue = string | number | boolean | null | readonly string[];
 
-/** A Python literal for a spec value. */
-export function pyValue(value: PyValue): string {
+/** How one language writes the literals of spec values. */
+interface ILiterals {
+  language: string;
+  none: string;
+  true: string;
+  false: string;
+  string: (text: string) => string;
+  list: (items: readonly string[]) => string;
+}
+
+/** `value` as a literal of `literals`' language. */
+function literal(value: PyValue, literals: ILiterals): string {
   if (value === null) {
-    return 'None';
+    return literals.none;
   }
   if (typeof value === 'boolean') {
-    return value ? 'True' : 'False';
+    return value ? literals.true : literals.false;
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw new ReproduceError(`${value} has no Python literal.`);
+      throw new ReproduceError(`${value} has no ${literals.language} literal.`);
     }
-    // JS prints the shortest text that reads back as the same double, as Python does
+    // JS prints the shortest text that reads back as the same double, as Python and R do
     return String(value);
   }
   if (typeof value === 'string') {
-    return pyString(value);
+    return literals.string(value);
   }
-  return `[${value.map(pyString).join(', ')}]`;
+  return literals.list(value);
+}
+
+const PYTHON_LITERALS: ILiterals = {
+  language: 'Python',
+  none: 'None',
+  true: 'True',
+  false: 'False',
+  string: pyString,
+  list: items => `[${items.map(pyString).join(', ')}]`
+};
+
+/** A Python literal for a spec value. */
+export function pyValue(value: PyValue): string {
+  return literal(value, PYTHON_LITERALS);
 }
 
 /** The `layer` / `use_raw` arguments for a matrix id. */
@@ -130,27 +154,6 @@ function matrixArguments(matrix: string): [string, PyValue][] {
   );
 }
 
-/**
- * The comparison's arguments of a log2 fold change heatmap (the same names in Python and
- * R); none for other values, whose calls stay as they were.
- */
-function comparisonArguments(spec: IHeatmapSpec): [string, PyValue][] {
-  if (spec.value !== 'log2fc') {
-    return [];
-  }
-  return [
-    ['reference', spec.reference],
-    ['target', spec.target],
-    ['sample_key', spec.sample_column],
-    ['method', spec.compare_method === 'auto' ? null : spec.compare_method]
-  ];
-}
-
-/** The markers' test, where the rows are top markers (not for the changed genes). */
-function markerArguments(spec: IHeatmapSpec): [string, string][] {
-  return spec.value === 'log2fc' ? [] : [['marker_method', spec.marker_method]];
-}
-
 function call(
   fn: string,
   positional: string[],
@@ -163,51 +166,62 @@ function call(
   return `exprscope.${fn}(\n${lines.map(line => `    ${line},`).join('\n')}\n)`;
 }
 
-function heatmapCall(spec: IHeatmapSpec): string {
-  const positional = [pyObject(spec.object)];
-  const keywords: [string, PyValue][] = [];
-  if (spec.gene_source === 'selected') {
-    positional.push(pyValue(spec.genes));
-  } else {
-    keywords.push(['top_n', spec.top_n], ...markerArguments(spec));
-  }
-  keywords.push(
-    ['groupby', spec.group_by],
-    ['dataset_key', spec.dataset_column],
-    ['cluster_key', spec.cluster_column],
-    ...matrixArguments(spec.matrix),
-    ['clusters', spec.clusters],
-    ['value', spec.value],
-    ...comparisonArguments(spec),
-    ['scale', spec.scaling],
-    ['zscore_clip', spec.zscore_clip],
-    ['min_cells', spec.min_cells],
-    ['cluster_genes', spec.cluster_genes],
-    ['cluster_columns', spec.cluster_columns],
-    ['metric', spec.metric]
+/** Whether `argument` is passed for `spec` (its schema conditions). */
+function isPassed(spec: IPlotSpec, argument: ISpecArgument): boolean {
+  const holds = ([key, values]: [string, string[]]) =>
+    values.includes(String(spec[key as keyof IPlotSpec]));
+  return (
+    Object.entries(argument.when ?? {}).every(holds) &&
+    !Object.entries(argument.unless ?? {}).some(holds)
   );
-  return call('heatmap', positional, keywords);
 }
 
-function dualCall(spec: IDualSpec): string {
+/**
+ * The spec's named arguments in `language`, from the schema (`specArguments`: names, order,
+ * conditions, the value spelled None / NULL); `positional` keys are written before them.
+ */
+function namedArguments(
+  spec: IPlotSpec,
+  language: ReproduceLanguage,
+  positional: readonly string[]
+): [string, PyValue][] {
+  const named: [string, PyValue][] = [];
+  for (const argument of specArguments(spec.kind)) {
+    if (positional.includes(argument.key) || !isPassed(spec, argument)) {
+      continue;
+    }
+    let value = spec[argument.key as keyof IPlotSpec] as PyValue;
+    if (argument.nullValue !== undefined && value === argument.nullValue) {
+      value = null;
+    }
+    if (argument.key === 'matrix') {
+      named.push(
+        ...(language === 'python'
+          ? matrixArguments(spec.matrix)
+          : [[argument.r, rMatrix(spec.matrix)] as [string, PyValue]])
+      );
+    } else {
+      named.push([language === 'python' ? argument.python : argument.r, value]);
+    }
+  }
+  return named;
+}
+
+/** `exprscope.heatmap(adata, genes, ...)` / `exprscope.dual_expression(adata, x, y, ...)`. */
+function pythonCall(spec: IPlotSpec): string {
+  const positional =
+    spec.kind === 'heatmap'
+      ? spec.gene_source === 'selected'
+        ? ['genes']
+        : []
+      : ['gene_x', 'gene_y'];
   return call(
-    'dual_expression',
-    [pyObject(spec.object), pyValue(spec.gene_x), pyValue(spec.gene_y)],
+    spec.kind,
     [
-      ['color_by', spec.color_by],
-      ['facet_by', spec.facet_by],
-      ['dataset_key', spec.dataset_column],
-      ['cluster_key', spec.cluster_column],
-      ['clusters', spec.clusters],
-      ...matrixArguments(spec.matrix),
-      ['detected_only', spec.detected_only],
-      ['jitter', spec.jitter],
-      ['density', spec.density],
-      ['marginals', spec.marginals],
-      ['n_boot', spec.n_boot],
-      ['seed', spec.seed],
-      ['embedding', spec.embedding]
-    ]
+      pyObject(spec.object),
+      ...positional.map(key => pyValue(spec[key as keyof IPlotSpec] as PyValue))
+    ],
+    namedArguments(spec, 'python', ['object', ...positional])
   );
 }
 
@@ -284,26 +298,19 @@ export function rObject(name: string): string {
     : `get(${rString(name)}, envir = globalenv())`;
 }
 
+const R_LITERALS: ILiterals = {
+  language: 'R',
+  none: 'NULL',
+  true: 'TRUE',
+  false: 'FALSE',
+  string: rString,
+  list: items =>
+    items.length === 0 ? 'character(0)' : `c(${items.map(rString).join(', ')})`
+};
+
 /** An R literal for a spec value (string arrays as `c(...)`). */
 export function rValue(value: PyValue): string {
-  if (value === null) {
-    return 'NULL';
-  }
-  if (typeof value === 'boolean') {
-    return value ? 'TRUE' : 'FALSE';
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) {
-      throw new ReproduceError(`${value} has no R literal here.`);
-    }
-    return String(value);
-  }
-  if (typeof value === 'string') {
-    return rString(value);
-  }
-  return value.length === 0
-    ? 'character(0)'
-    : `c(${value.map(rString).join(', ')})`;
+  return literal(value, R_LITERALS);
 }
 
 function rMatrix(matrix: string): string {
@@ -324,47 +331,6 @@ function rCall(fn: string, object: string, named: [string, PyValue][]): string {
   return `${fn}(\n${lines.map(line => `  ${line}`).join(',\n')}\n)`;
 }
 
-function rHeatmapCall(spec: IHeatmapSpec): string {
-  return rCall('exprscope_heatmap', spec.object, [
-    ...(spec.gene_source === 'selected'
-      ? [['genes', spec.genes] as [string, PyValue]]
-      : [['top_n', spec.top_n] as [string, PyValue], ...markerArguments(spec)]),
-    ['groupby', spec.group_by],
-    ['dataset_key', spec.dataset_column],
-    ['cluster_key', spec.cluster_column],
-    ['matrix', rMatrix(spec.matrix)],
-    ['clusters', spec.clusters],
-    ['value', spec.value],
-    ...comparisonArguments(spec),
-    ['scale', spec.scaling],
-    ['zscore_clip', spec.zscore_clip],
-    ['min_cells', spec.min_cells],
-    ['cluster_genes', spec.cluster_genes],
-    ['cluster_columns', spec.cluster_columns],
-    ['metric', spec.metric]
-  ]);
-}
-
-function rDualCall(spec: IDualSpec): string {
-  return rCall('exprscope_dual_expression', spec.object, [
-    ['gene_x', spec.gene_x],
-    ['gene_y', spec.gene_y],
-    ['color_by', spec.color_by],
-    ['facet_by', spec.facet_by],
-    ['dataset_key', spec.dataset_column],
-    ['cluster_key', spec.cluster_column],
-    ['matrix', rMatrix(spec.matrix)],
-    ['clusters', spec.clusters],
-    ['detected_only', spec.detected_only],
-    ['jitter', spec.jitter],
-    ['density', spec.density],
-    ['marginals', spec.marginals],
-    ['n_boot', spec.n_boot],
-    ['seed', spec.seed],
-    ['embedding', spec.embedding]
-  ]);
-}
-
 /**
  * Code that draws the plot of `spec` with the exprscope API of `language` (default
  * Python): `import exprscope` and an `exprscope.heatmap(...)` /
@@ -377,9 +343,8 @@ export function reproduceCode(
   language: ReproduceLanguage = 'python'
 ): string {
   if (language === 'r') {
-    const call = spec.kind === 'heatmap' ? rHeatmapCall(spec) : rDualCall(spec);
-    return `${call}\n`;
+    const fn = `exprscope_${spec.kind}`;
+    return `${rCall(fn, spec.object, namedArguments(spec, 'r', ['object']))}\n`;
   }
-  const body = spec.kind === 'heatmap' ? heatmapCall(spec) : dualCall(spec);
-  return `import exprscope\n\n${body}\n`;
+  return `import exprscope\n\n${pythonCall(spec)}\n`;
 }

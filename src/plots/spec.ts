@@ -45,6 +45,72 @@ interface ISchemaProperty {
   'x-python'?: string;
   'x-r'?: string;
   'x-argument-null'?: string;
+  'x-argument-of'?: string[];
+  'x-argument-when'?: Record<string, string[]>;
+  'x-argument-unless'?: Record<string, string[]>;
+}
+
+/** How a spec key travels as an argument of the notebook functions (its schema annotations). */
+export interface ISpecArgument {
+  /** The spec key. */
+  key: string;
+  /** The argument's name in Python (`x-python`) and in R (`x-r`). */
+  python: string;
+  r: string;
+  /** The spec value the argument spells as None / NULL (`x-argument-null`). */
+  nullValue?: string;
+  /** Passed only when these spec keys hold one of these values (`x-argument-when`). */
+  when?: Record<string, string[]>;
+  /** Not passed when these spec keys hold one of these values (`x-argument-unless`). */
+  unless?: Record<string, string[]>;
+}
+
+/** Where `key` stands in the functions' argument order (`x-argument-order` of its kind). */
+function argumentRank(order: string[], key: string, kind: PlotKind): number {
+  const rank = order.indexOf(key);
+  const property =
+    schemaProperties('common')[key] ?? schemaProperties(kind)[key];
+  const isArgument =
+    property?.['x-python'] &&
+    (!property['x-argument-of'] || property['x-argument-of'].includes(kind));
+  if (rank < 0 && isArgument) {
+    throw new Error(
+      `The plot spec schema's x-argument-order of ${kind} lacks the argument "${key}".`
+    );
+  }
+  return rank < 0 ? order.length : rank;
+}
+
+/**
+ * A kind's arguments in the order of the notebook functions' parameters (`x-argument-order`):
+ * every key the schema gives a Python and an R argument name, with its conditions.
+ */
+export function specArguments(kind: PlotKind): ISpecArgument[] {
+  const properties = {
+    ...schemaProperties('common'),
+    ...schemaProperties(kind)
+  };
+  const order = (schema.$defs[kind] as { 'x-argument-order': string[] })[
+    'x-argument-order'
+  ];
+  const entries = Object.entries(properties).sort(
+    ([a], [b]) => argumentRank(order, a, kind) - argumentRank(order, b, kind)
+  );
+  return entries
+    .filter(
+      ([, p]) =>
+        p['x-python'] &&
+        p['x-r'] &&
+        (!p['x-argument-of'] || p['x-argument-of'].includes(kind))
+    )
+    .map(([key, p]) => ({
+      key,
+      python: p['x-python']!,
+      r: p['x-r']!,
+      nullValue: p['x-argument-null'],
+      when: p['x-argument-when'],
+      unless: p['x-argument-unless']
+    }));
 }
 
 function schemaProperties(kind: SchemaKind): Record<string, ISchemaProperty> {
