@@ -286,10 +286,20 @@ test('condition differences across replicates: sample column, log2FC heatmap equ
   await page.notebook.activate(DEMO);
   const saved = page.locator('.jp-exprscope-saved-plot');
   await expect(saved.last()).toBeAttached();
-  await saved.last().scrollIntoViewIfNeeded();
-  await expect(
-    saved.last().locator('.jp-exprscope-plot[data-rendered="true"]')
-  ).toBeVisible();
+  // Scrolled to again while polling: the notebook may scroll on after opening (to its
+  // active cell), and a plot out of view is held as a picture, not drawn
+  await expect
+    .poll(
+      async () => {
+        await saved.last().scrollIntoViewIfNeeded();
+        return saved
+          .last()
+          .locator('.jp-exprscope-plot[data-rendered="true"]')
+          .isVisible();
+      },
+      { timeout: 60_000 }
+    )
+    .toBe(true);
   // Its text, read with the figure in view (out of view it is held as a picture)
   await expect
     .poll(async () => {
