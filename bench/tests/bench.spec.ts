@@ -386,17 +386,24 @@ async function pasteGenes(
 
 /** Click `button`; the page's clock when the click reached it. */
 async function clickAt(button: Locator): Promise<number> {
-  await button.evaluate(element =>
+  await button.evaluate(element => {
+    (window as any).__exprscopeBenchClickAt = undefined;
     element.addEventListener(
       'click',
       () => ((window as any).__exprscopeBenchClickAt = performance.now()),
       { capture: true, once: true }
-    )
-  );
+    );
+  });
   await button.click();
-  return button
+  const at = await button
     .page()
     .evaluate(() => (window as any).__exprscopeBenchClickAt as number);
+  if (typeof at !== 'number') {
+    throw new Error(
+      'The click did not reach the button: no time to measure from.'
+    );
+  }
+  return at;
 }
 
 /** Wait (checking every frame) until `selector`'s plot is drawn and `ready` holds. */
