@@ -1,27 +1,10 @@
-import { Signal } from '@lumino/signaling';
-
 import { BridgeManager } from '../bridgeManager';
 import { KernelBridge } from '../kernelBridge';
-
-/** A session context without a kernel: enough to create bridges. */
-class FakeSessionContext {
-  session = null;
-  isReady = true;
-  ready = Promise.resolve();
-  isDisposed = false;
-  kernelChanged = new Signal<this, any>(this);
-  statusChanged = new Signal<this, string>(this);
-  iopubMessage = new Signal<this, any>(this);
-  disposed = new Signal<this, void>(this);
-
-  dispose(): void {
-    this.isDisposed = true;
-    this.disposed.emit();
-  }
-}
+import { FakeSessionContext } from './fakeKernel';
 
 function panel() {
-  return { sessionContext: new FakeSessionContext() };
+  // A session context without a kernel: enough to create bridges
+  return { sessionContext: new FakeSessionContext(null) };
 }
 
 describe('BridgeManager', () => {
