@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..compute._matrix import drop_unused_categories, group_codes
+from ..compute._matrix import drop_unused_categories
 from ..kernel.protocol import TOO_LARGE, UNKNOWN_COLUMN, ProtocolError
 from ._describe import _as_categorical, _obs_to_arrow, _strings
 from ._stats import group_stats_table, pair_stats_table
@@ -87,30 +87,55 @@ class Grouping:
         ]
 
 
+#: Crossed groupings up to this many label combinations are counted in a table; beyond (three
+#: columns of many categories each) the cells' codes are sorted instead.
+_COUNTED_GRID = 1 << 22
+
+
 def grouping_of(obs_columns: Mapping[str, pd.Series]) -> Grouping:
-    """Groups of one column, or the crossing of two (the first outermost), non-empty ones
-    only, in category order; ``too_large`` above MAX_STAT_GROUPS."""
-    categoricals = {}
+    """Groups of one column or the crossing of two or three (the first outermost), non-empty
+    ones only, in category order; ``too_large`` above MAX_STAT_GROUPS."""
+    categoricals = []
     for name, column in obs_columns.items():
         categorical = drop_unused_categories(_as_categorical(column))
         if len(categorical.categories) > MAX_STAT_GROUPS:
             raise _too_many_groups(len(categorical.categories), f"obs column {name!r} has")
-        categoricals[name] = categorical
-    names = list(obs_columns)
-    codes, labels = group_codes(pd.DataFrame(categoricals), names)
-    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-    observed = np.flatnonzero(counts)
+        categoricals.append(categorical)
+    n_cells = len(categoricals[0])
+    sizes = [len(c.categories) for c in categoricals]
+    # Crossed codes, the first column outermost (as sc.get.aggregate); −1 without a label
+    codes = np.zeros(n_cells, dtype=np.int64)
+    unlabelled = np.zeros(n_cells, dtype=bool)
+    for categorical, size in zip(categoricals, sizes, strict=True):
+        codes = codes * size + categorical.codes
+        unlabelled |= categorical.codes < 0
+    codes[unlabelled] = -1
+    n_combined = int(np.prod(sizes, dtype=np.int64))
+    if n_combined <= _COUNTED_GRID:
+        counts = np.bincount(codes[codes >= 0], minlength=n_combined)
+        observed = np.flatnonzero(counts)
+        counts = counts[observed]
+    else:  # three large columns: a grid too big to count in, so sort the codes
+        observed, counts = np.unique(codes[codes >= 0], return_counts=True)
     if observed.size > MAX_STAT_GROUPS:
         raise _too_many_groups(observed.size, "the grouping has")
     # Renumber the cells' groups to the non-empty ones, keeping their order
-    renumber = np.full(len(labels) + 1, -1)
-    renumber[observed] = np.arange(observed.size)
-    label_columns = [labels[name].to_numpy()[observed] for name in names]
+    if n_combined <= _COUNTED_GRID:
+        renumber = np.full(n_combined + 1, -1)
+        renumber[observed] = np.arange(observed.size)
+        group = renumber[codes]  # code −1 picks the last entry, −1
+    else:
+        group = np.where(unlabelled, -1, np.searchsorted(observed, codes))
+    positions = np.unravel_index(observed, sizes) if sizes else ()
+    label_columns = [
+        np.asarray(c.categories.astype(str))[p]
+        for c, p in zip(categoricals, positions, strict=True)
+    ]
     return Grouping(
-        codes=renumber[codes],  # code −1 picks the last entry, −1
-        counts=counts[observed],
+        codes=group,
+        counts=counts,
         labels=[[str(column[i]) for column in label_columns] for i in range(observed.size)],
-        n_cells_total=len(codes),
+        n_cells_total=n_cells,
     )
 
 

@@ -229,8 +229,9 @@ class Service:
         name = str_arg(args, "object")
         matrix = str_arg(args, "matrix")
         groupby = str_list_arg(args, "groupby")
-        if not 1 <= len(groupby) <= 2 or len(set(groupby)) != len(groupby):
-            raise bad_argument("groupby", "a list of one or two distinct obs column names")
+        # Up to three: the heatmap's dataset, cluster and sample columns
+        if not 1 <= len(groupby) <= 3 or len(set(groupby)) != len(groupby):
+            raise bad_argument("groupby", "a list of one to three distinct obs column names")
         # No genes (absent or null): every gene of the matrix
         genes = None if args.get("genes") is None else str_list_arg(args, "genes")
         expm1 = bool_arg(args, "expm1")

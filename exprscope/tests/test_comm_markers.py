@@ -405,8 +405,8 @@ ERRORS = {
     "not AnnData": (request("group_stats", object="es_frame"), "not_supported", None),
     "groupby a string": (request("group_stats", groupby="cluster"), "bad_request", "groupby"),
     "groupby empty": (request("group_stats", groupby=[]), "bad_request", "groupby"),
-    "groupby three": (
-        request("group_stats", groupby=["cluster", "sample", "batch"]),
+    "groupby four": (
+        request("group_stats", groupby=["cluster", "sample", "batch", "dataset"]),
         "bad_request",
         "groupby",
     ),

@@ -128,15 +128,19 @@ def labelled_adata(values: np.ndarray, fmt: str) -> ad.AnnData:
     cluster[rng.random(N_CELLS) < 0.05] = np.nan
     batch = pd.Categorical(rng.choice(["b0", "b1"], N_CELLS))
     batch[rng.random(N_CELLS) < 0.05] = np.nan
+    sample = pd.Categorical(rng.choice(["s2", "s0", "s1"], N_CELLS), categories=["s2", "s0", "s1"])
     obs = pd.DataFrame(
-        {"cluster": cluster, "batch": batch}, index=[f"c{i}" for i in range(N_CELLS)]
+        {"cluster": cluster, "batch": batch, "sample": sample},
+        index=[f"c{i}" for i in range(N_CELLS)],
     )
     var = pd.DataFrame(index=[f"g{j}" for j in range(N_GENES)])
     return ad.AnnData(as_format(values, fmt), obs=obs, var=var)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("groupby", [["cluster"], ["cluster", "batch"]])
+@pytest.mark.parametrize(
+    "groupby", [["cluster"], ["cluster", "batch"], ["batch", "cluster", "sample"]]
+)
 @pytest.mark.parametrize("genes", [None, ["g9", "g2", "g7", "g30"]])
 def test_adapter_group_stats_equal_reference(fmt, groupby, genes):
     values = make_values(7)
@@ -154,6 +158,15 @@ def test_adapter_group_stats_equal_reference(fmt, groupby, genes):
     lookup = {label: i for i, label in enumerate(group_labels)}
     codes = np.array([-1 if m else lookup[label] for label, m in zip(labels, missing, strict=True)])
     assert [group["n"] for group in result["groups"]] == np.bincount(codes[codes >= 0]).tolist()
+    # In category order, the first column outermost (as sc.get.aggregate)
+    order = [
+        tuple(
+            list(adata.obs[c].cat.categories).index(v)
+            for c, v in zip(groupby, g["labels"], strict=True)
+        )
+        for g in result["groups"]
+    ]
+    assert order == sorted(order)
     want = reference(values[:, positions], codes, len(group_labels))
     for i in range(len(group_labels)):
         for stat, key in (

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from kernel_harness import R_KERNEL_STATE_CODE, REPO_ROOT, r_kernel_session
 from scipy import stats
 
 from exprscope import __version__
+from exprscope.adapters._replies import grouping_of
 from exprscope.adapters._stats import pair_stats_table
 from exprscope.kernel import R_SETUP_SNIPPET
 from exprscope.kernel.protocol import KERNEL_PATH_MIN_CELLS, MAX_CHUNK_BYTES, MAX_GENES_PER_FETCH
@@ -626,6 +628,44 @@ def test_group_stats_crossed_equal_r(r_kernel):
     np.testing.assert_allclose(columns["total_sumsq"], (data**2).sum(axis=1), rtol=1e-12)
 
 
+def test_group_stats_three_columns_equal_python_grouping(r_kernel):
+    # The heatmap's dataset × cluster × sample groups; "rep" has a level no cell uses and NAs
+    r_kernel.execute(
+        "es_tmp <- es_kang; es_tmp$rep <- factor(c('r2', 'r0', 'r1', NA)[seq_len(ncol(es_tmp)) "
+        "%% 4 + 1], levels = c('r2', 'unused', 'r0', 'r1'))"
+    )
+    try:
+        groupby = ["orig.ident", "seurat_clusters", "rep"]
+        reply = call_ok(
+            r_kernel,
+            "group_stats",
+            object="es_tmp",
+            matrix="RNA/data",
+            groupby=groupby,
+            genes=["ISG15", "IFI6", "CD14"],
+        )
+        result, columns = reply.result, stats_table(reply)
+        labels = {c: r_strings(r_kernel, f"as.character(es_tmp${c})") for c in groupby}
+        levels = {c: r_strings(r_kernel, f"levels(as.factor(es_tmp${c}))") for c in groupby}
+        data = r_array(r_kernel, "GetAssayData(es_tmp)[c('ISG15', 'IFI6', 'CD14'), ]")
+    finally:
+        r_kernel.execute("rm(es_tmp)")
+    obs = {
+        c: pd.Series(
+            pd.Categorical([None if v in (None, "NA") else v for v in labels[c]], levels[c])
+        )
+        for c in groupby
+    }
+    python = grouping_of(obs)
+    assert [g["labels"] for g in result["groups"]] == python.labels
+    assert [g["n"] for g in result["groups"]] == python.counts.tolist()
+    assert result["n_cells_total"] == 2000 and sum(python.counts) == 1500
+    for i in range(len(python.labels)):
+        block = data[:, python.codes == i]
+        np.testing.assert_allclose(columns[f"sum:{i}"], block.sum(axis=1), rtol=1e-12)
+        np.testing.assert_array_equal(columns[f"nnz:{i}"], (block > 0).sum(axis=1))
+
+
 @pytest.mark.parametrize("subset", ["ctrl", "stim"])
 def test_correlations_equal_r_cor(r_kernel, subset):
     table = call_ok(
@@ -957,7 +997,7 @@ def test_seurat_v5_split_layers_are_joined(r_kernel):
         ),
         (
             "group_stats",
-            {"object": "es_kang", "matrix": "RNA/data", "groupby": ["a", "b", "c"]},
+            {"object": "es_kang", "matrix": "RNA/data", "groupby": ["a", "b", "c", "d"]},
             "bad_request",
             "Argument 'groupby'",
         ),

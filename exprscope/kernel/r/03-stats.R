@@ -4,12 +4,16 @@ local({
   # Per non-empty group (of one column or the crossing of two) and in total: sum, sum of
   # squares and count of values > 0 for every gene, accumulated in double precision, part by
   # part (v5 split layers hold disjoint cells, so their sums add up).
-  # Groups of one obs column or the crossing of two (the first outermost), non-empty ones in
-  # category order, as Python's: each cell's group (1-based, NA without a label) and the
-  # groups' labels and sizes.
-  stat_groups <- function(view, groupby) {
-    if (!length(groupby) %in% 1:2 || anyDuplicated(groupby)) {
-      bad_argument("groupby", "a list of one or two distinct obs column names")
+  # Groups of one obs column or the crossing of two or three (the first outermost), non-empty
+  # ones in category order, as Python's: each cell's group (1-based, NA without a label) and
+  # the groups' labels and sizes. `max_columns`: 3 for group_stats, 2 for pair_stats.
+  stat_groups <- function(view, groupby, max_columns = 2L) {
+    if (!length(groupby) %in% seq_len(max_columns) || anyDuplicated(groupby)) {
+      bad_argument("groupby", if (max_columns == 3L) {
+        "a list of one to three distinct obs column names"
+      } else {
+        "a list of one or two distinct obs column names"
+      })
     }
     cats <- lapply(groupby, function(column) {
       cat <- as_categorical(obs_column(view, column))
@@ -19,28 +23,24 @@ local({
       }
       list(codes = match(cat$codes, used) - 1L, categories = cat$categories[used + 1L])
     })
-    codes <- cats[[1L]]$codes
-    n_combined <- length(cats[[1L]]$categories)
-    if (length(cats) == 2L) {
-      n2 <- length(cats[[2L]]$categories)
-      codes <- codes * n2 + cats[[2L]]$codes
-      codes[is.na(cats[[2L]]$codes) | is.na(cats[[1L]]$codes)] <- NA
-      n_combined <- n_combined * n2
-    }
-    counts <- tabulate(codes + 1L, nbins = n_combined)
-    observed <- which(counts > 0L)
+    sizes <- vapply(cats, function(cat) length(cat$categories), 0)
+    # Crossed 0-based codes in double precision (three columns of 1000 overflow integers)
+    codes <- rep(0, length(cats[[1L]]$codes))
+    for (k in seq_along(cats)) codes <- codes * sizes[[k]] + cats[[k]]$codes
+    observed <- sort(unique(codes[!is.na(codes)]))
     if (length(observed) > MAX_STAT_GROUPS) too_many_groups(length(observed), "The grouping has")
-    groups <- lapply(observed, function(code) {
-      zero <- code - 1L
-      labels <- if (length(cats) == 2L) {
-        n2 <- length(cats[[2L]]$categories)
-        c(cats[[1L]]$categories[zero %/% n2 + 1L], cats[[2L]]$categories[zero %% n2 + 1L])
-      } else {
-        cats[[1L]]$categories[zero + 1L]
+    group_of_cell <- match(codes, observed)
+    counts <- tabulate(group_of_cell, nbins = length(observed))
+    groups <- lapply(seq_along(observed), function(g) {
+      rest <- observed[[g]]
+      labels <- character(length(cats))
+      for (k in rev(seq_along(cats))) {
+        labels[[k]] <- cats[[k]]$categories[rest %% sizes[[k]] + 1]
+        rest <- rest %/% sizes[[k]]
       }
-      list(labels = I(labels), n = counts[code])
+      list(labels = I(labels), n = counts[[g]])
     })
-    list(group_of_cell = match(codes + 1L, observed), groups = groups, n_groups = length(observed))
+    list(group_of_cell = group_of_cell, groups = groups, n_groups = length(observed))
   }
 
   # describe's execution: where plots of this object should be computed (as Python's).
@@ -72,7 +72,7 @@ local({
     expm1 <- bool_arg(args, "expm1")
     view <- lookup(name)
     entry <- find_matrix(view, matrix_id)
-    grouping <- stat_groups(view, groupby)
+    grouping <- stat_groups(view, groupby, max_columns = 3L)
     group_of_cell <- grouping$group_of_cell
 
     cells <- view$cells
