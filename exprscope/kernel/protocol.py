@@ -27,12 +27,13 @@ MAX_REPLY_BYTES = 1024 * 1024 * 1024
 MAX_CELLS_PER_BATCH = 1_000_000
 
 #: ``describe``'s ``execution.path`` is ``"kernel"`` for in-memory objects above this many cells
-#: (always for backed, Dask and TileDB-SOMA sources). Measured by ``make bench``
-#: (docs/performance.md): at 10⁵ cells a 50-gene heatmap took 2.6 s through the browser
-#: (shipping 20 MB of cells) against 0.07 s for the same table from sums in the kernel, and
-#: every regroup, rescale or cluster subset is computed in the browser from per-group sums
-#: either way. The cells path keeps what only cells give (lasso, per-cell hover, bootstrap
-#: intervals) for the objects where it costs little.
+#: (always for backed, Dask and TileDB-SOMA sources): the dual view then asks for per-group
+#: correlations instead of cells, and the sidebar does not preload the selected genes' cells.
+#: Heatmaps are drawn from per-group sums (``group_stats``) at every size. Measured by
+#: ``make bench`` (docs/performance.md): at 10⁵ cells a 50-gene heatmap took 2.6 s through the
+#: browser (shipping 20 MB of cells) against 0.07 s for the same table from sums in the kernel.
+#: The cells path keeps what only cells give (lasso, per-cell hover, bootstrap intervals) for
+#: the objects where it costs little.
 KERNEL_PATH_MIN_CELLS = 100_000
 
 # Error codes (the table in docs/protocol.md).

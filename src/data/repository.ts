@@ -53,11 +53,15 @@ export interface IExpressionRequest {
   cellIds?: boolean;
 }
 
-/** A whole-matrix `group_stats` request: every gene, grouped by obs columns. */
+/** A `group_stats` request: every gene (or `genes`), grouped by obs columns. */
 export interface IGroupStatsArgs {
   matrix: string;
-  /** obs columns, e.g. [cluster, dataset]; groups are their label combinations. */
+  /** One to three obs columns, e.g. [cluster, dataset]; groups are their label combinations. */
   groupby: string[];
+  /** Only these genes (the heatmap's); absent: every gene of the matrix. */
+  genes?: string[];
+  /** With `genes`: also Σ expm1(x) per group (linear-space means). */
+  expm1?: boolean;
 }
 
 export interface IExpressionData {
@@ -111,32 +115,12 @@ export class ExpressionRepository implements IDisposable {
     options: IRequestOptions = {}
   ): Promise<IExpressionData> {
     // The sidebar and a plot often ask for the same new genes at once: one fetch serves
-    // both. A joiner whose leader was cancelled asks again (its own signal still live).
-    const key = requestKey(this._source.kernelId, request);
-    const running = this._inflight.get(key);
-    if (running) {
-      try {
-        return await abortable(running, options.signal);
-      } catch (err) {
-        if (
-          err instanceof ExprscopeError &&
-          err.code === 'cancelled' &&
-          !options.signal?.aborted
-        ) {
-          return this.getExpression(request, options);
-        }
-        throw err;
-      }
-    }
-    const promise = this._getExpression(request, options);
-    this._inflight.set(key, promise);
-    const forget = () => {
-      if (this._inflight.get(key) === promise) {
-        this._inflight.delete(key);
-      }
-    };
-    promise.then(forget, forget);
-    return promise;
+    // both.
+    return this._joined(
+      JSON.stringify(['fetch', requestKey(this._source.kernelId, request)]),
+      options,
+      () => this._getExpression(request, options)
+    );
   }
 
   /**
@@ -177,8 +161,10 @@ export class ExpressionRepository implements IDisposable {
   }
 
   /**
-   * Per-group sufficient statistics of every gene of a matrix (`group_stats` without
-   * `genes`), from the cache or the kernel: what whole-matrix marker tests start from.
+   * Per-group sufficient statistics of a matrix (`group_stats`): of every gene (what
+   * whole-matrix marker tests start from) or of `args.genes` (what heatmaps are drawn
+   * from), from the cache or the kernel. The sidebar asks for the heatmap's ahead of the
+   * click; a heatmap opened while that request runs joins it.
    */
   async getGroupStats(
     object: string,
@@ -194,22 +180,78 @@ export class ExpressionRepository implements IDisposable {
       );
     }
     const scope = { kernelId, object, fingerprint };
-    const key = [args.matrix, ...args.groupby].join('\u0000');
+    const key = JSON.stringify([
+      args.matrix,
+      args.groupby,
+      args.genes ?? null,
+      !!args.expm1
+    ]);
     const cached = this._cache.getGroupStats(scope, key);
     if (cached) {
       return cached;
     }
-    const { result, payload } = await this._source.request<IGroupStatsResult>(
-      'group_stats',
-      { object, matrix: args.matrix, groupby: args.groupby },
-      options
+    return this._joined(
+      JSON.stringify(['group_stats', kernelId, object, fingerprint, key]),
+      options,
+      async () => {
+        const { result, payload } =
+          await this._source.request<IGroupStatsResult>(
+            'group_stats',
+            {
+              object,
+              matrix: args.matrix,
+              groupby: args.groupby,
+              ...(args.genes ? { genes: args.genes, expm1: !!args.expm1 } : {})
+            },
+            options
+          );
+        if (!payload) {
+          throw new ExprscopeError(
+            'internal',
+            'The kernel sent no statistics.'
+          );
+        }
+        const stats = decodeGroupStats(result, tableFromIPC(payload));
+        this._cache.setGroupStats(scope, key, stats);
+        return stats;
+      }
     );
-    if (!payload) {
-      throw new ExprscopeError('internal', 'The kernel sent no statistics.');
+  }
+
+  /**
+   * One request for callers asking the same thing at once: the first runs `start`, the
+   * others wait for it. A joiner whose leader was cancelled asks again (its own signal
+   * still live); a joiner's own signal only stops its wait.
+   */
+  private async _joined<T>(
+    key: string,
+    options: IRequestOptions,
+    start: () => Promise<T>
+  ): Promise<T> {
+    const running = this._inflight.get(key) as Promise<T> | undefined;
+    if (running) {
+      try {
+        return await abortable(running, options.signal);
+      } catch (err) {
+        if (
+          err instanceof ExprscopeError &&
+          err.code === 'cancelled' &&
+          !options.signal?.aborted
+        ) {
+          return this._joined(key, options, start);
+        }
+        throw err;
+      }
     }
-    const stats = decodeGroupStats(result, tableFromIPC(payload));
-    this._cache.setGroupStats(scope, key, stats);
-    return stats;
+    const promise = start();
+    this._inflight.set(key, promise);
+    const forget = () => {
+      if (this._inflight.get(key) === promise) {
+        this._inflight.delete(key);
+      }
+    };
+    promise.then(forget, forget);
+    return promise;
   }
 
   private async _getExpression(
@@ -413,7 +455,7 @@ export class ExpressionRepository implements IDisposable {
   private _decoder: IFetchDecoder;
   private _cache: ExpressionCache;
   private _isDisposed = false;
-  private readonly _inflight = new Map<string, Promise<IExpressionData>>();
+  private readonly _inflight = new Map<string, Promise<unknown>>();
 }
 
 /** Internal signal to retry with the fingerprint the kernel reported. */

@@ -84,9 +84,8 @@ export abstract class PlotWidget<
     this.title.icon = exprscopeIcon;
     this.title.closable = true;
     this._themeChanged?.connect(this._onThemeChanged, this);
-    // Plotly's script runs for ~0.85 s of the UI thread when first loaded (measured on the
-    // bench machine). Started with the view, it runs while the kernel reads the data
-    // instead of after the data arrived.
+    // Usually loaded already (the views plugin loads it once an object is picked); if not
+    // (a plot restored with the layout), it loads while the kernel reads the data.
     loadPlotly().catch(() => undefined);
   }
 

@@ -16,6 +16,7 @@ import { DualController } from '../plots/dual/controller';
 import { DualExpressionWidget } from '../plots/dual/widget';
 import { HeatmapController } from '../plots/heatmap/controller';
 import { HeatmapWidget } from '../plots/heatmap/widget';
+import { loadPlotlyWhenIdle } from '../plots/plotly';
 import type { IPlotSpec } from '../plots/spec';
 import {
   createConservedWorkerBuilder,
@@ -40,6 +41,17 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
     themes: IThemeManager | null
   ) => {
     const { session: model } = exprscope;
+
+    // Plotly is loaded once an object is picked in the sidebar (a plot is then near), when
+    // the page is idle: off the first plot's critical path, and never for sessions that
+    // only open JupyterLab.
+    const preloadPlotly = () => {
+      if (model.description) {
+        model.changed.disconnect(preloadPlotly);
+        loadPlotlyWhenIdle();
+      }
+    };
+    model.changed.connect(preloadPlotly);
 
     // "Insert into notebook": a cell below the active cell of the notebook the sidebar
     // follows (its kernel is the one holding the plotted object).

@@ -619,6 +619,12 @@ export class ExprscopeSession {
     }
     const abort = new AbortController();
     this._loadAbort = abort;
+    // Statistics first: the heatmap's sums go to the kernel ahead of the cells (its one
+    // comm queue answers in order), so that a heatmap opened now never waits behind them.
+    const stats = this.selectionStatsArgs(genes);
+    if (stats) {
+      this.groupStats(stats).catch(() => undefined); // the heatmap reports failures
+    }
     const obs = [datasetColumn, clusterColumn, sampleColumn ?? null].filter(
       (c): c is string => c !== null
     );
@@ -743,6 +749,23 @@ export class ExprscopeSession {
       args,
       options
     );
+  }
+
+  /**
+   * Per-group sums of `genes` by the selected dataset, cluster and sample columns: what a
+   * heatmap is drawn from at every size (statistics first; the sample column lets it count
+   * the samples behind each column). Null when neither a dataset nor a cluster is chosen.
+   */
+  selectionStatsArgs(genes: string[]): IGroupStatsArgs | null {
+    const { matrix, datasetColumn, clusterColumn, sampleColumn } =
+      this.selection;
+    if (!datasetColumn && !clusterColumn) {
+      return null;
+    }
+    const groupby = [datasetColumn, clusterColumn, sampleColumn].filter(
+      (c): c is string => !!c
+    );
+    return { matrix, groupby: [...new Set(groupby)], genes, expm1: true };
   }
 
   /** Send a request about the selected object to the kernel (ops other than fetch). */

@@ -9,30 +9,36 @@ export interface ITestGrouping {
 
 /**
  * A `group_stats` reply as a kernel would send it, computed from cells: groups are the
- * observed (cluster, dataset) combinations, cluster-major; cells missing a label are in
- * no group but in the totals. Round-tripped through Arrow IPC as on the wire.
+ * observed (cluster, dataset[, sample]) combinations, cluster-major; cells missing a label
+ * are in no group but in the totals. Round-tripped through Arrow IPC as on the wire.
  */
 export function groupStatsPayload(
   values: number[][],
   genes: string[],
   cluster: ITestGrouping,
   dataset: ITestGrouping | null = null,
-  extra: Partial<IGroupStatsResult> = {}
+  extra: Partial<IGroupStatsResult> = {},
+  sample: ITestGrouping | null = null
 ): { result: IGroupStatsResult; table: Table } {
   const nCells = cluster.codes.length;
   const groupOf = (i: number): string | null => {
     const k = cluster.codes[i];
     const d = dataset ? dataset.codes[i] : 0;
-    return k < 0 || d < 0 ? null : `${k}/${d}`;
+    const s = sample ? sample.codes[i] : 0;
+    return k < 0 || d < 0 || s < 0 ? null : `${k}/${d}/${s}`;
   };
   const keys: string[] = [];
   cluster.categories.forEach((_, k) =>
-    (dataset ? dataset.categories : ['']).forEach((_, d) => {
-      const key = `${k}/${d}`;
-      if (Array.from({ length: nCells }, (_, i) => groupOf(i)).includes(key)) {
-        keys.push(key);
-      }
-    })
+    (dataset ? dataset.categories : ['']).forEach((_, d) =>
+      (sample ? sample.categories : ['']).forEach((_, s) => {
+        const key = `${k}/${d}/${s}`;
+        if (
+          Array.from({ length: nCells }, (_, i) => groupOf(i)).includes(key)
+        ) {
+          keys.push(key);
+        }
+      })
+    )
   );
   const columns: Record<string, Float64Array | string[]> = { gene: genes };
   const groups = keys.map((key, g) => {
@@ -49,11 +55,13 @@ export function groupStatsPayload(
     if (extra.expm1) {
       columns[`sumexpm1:${g}`] = over(v => Math.expm1(v));
     }
-    const [k, d] = key.split('/').map(Number);
+    const [k, d, s] = key.split('/').map(Number);
     return {
-      labels: dataset
-        ? [cluster.categories[k], dataset.categories[d]]
-        : [cluster.categories[k]],
+      labels: [
+        cluster.categories[k],
+        ...(dataset ? [dataset.categories[d]] : []),
+        ...(sample ? [sample.categories[s]] : [])
+      ],
       n: cells.length
     };
   });
@@ -67,7 +75,11 @@ export function groupStatsPayload(
   return {
     result: {
       matrix: 'X',
-      groupby: dataset ? ['cluster', 'dataset'] : ['cluster'],
+      groupby: [
+        'cluster',
+        ...(dataset ? ['dataset'] : []),
+        ...(sample ? ['sample'] : [])
+      ],
       groups,
       n_cells_total: nCells,
       excluded_genes: [],

@@ -15,7 +15,7 @@ import { comparisonPlan, differenceView } from './differenceView';
 import type { ExprscopeSession } from '../../session/session';
 import { unknownClustersNotes } from '../clusterNotes';
 import { codedColumn } from '../grouping';
-import { kernelGroupSums, pooledGroups } from './kernelSums';
+import { kernelGroupSums, pooledGroups, unlabelledCells } from './kernelSums';
 import { IMarkerRow } from './markers';
 import {
   IMarkerSource,
@@ -281,39 +281,52 @@ export class HeatmapController extends PlotControllerBase<
         status: 'loading',
         message: `Loading ${genes.length} gene${genes.length === 1 ? '' : 's'}…`
       });
-      if (description.execution?.path === 'kernel') {
-        // Out of core or very large: per-group sums come from the kernel, never cells.
-        const sums = await kernelGroupSums(
-          panel,
-          genes,
-          abort.signal,
-          message => this._set({ status: 'loading', message })
-        );
-        if (abort.signal.aborted) {
-          return;
-        }
-        this._data = { genes, sums, markers, markerSource };
-        markTiming('exprscope:heatmap:data');
-        this._rebuild();
-        return;
-      }
-      const expression = await panel.expression(genes, {
-        signal: abort.signal,
-        onProgress: (done, total) =>
-          this._set({
-            status: 'loading',
-            message: `Loading ${genes.length} genes… ${Math.round((100 * done) / Math.max(total, 1))}%`
-          })
-      });
+      // Statistics first, at every size: the kernel's per-group sums (the sidebar asked for
+      // the selected genes' ahead of the click).
+      const sums = await kernelGroupSums(panel, genes, abort.signal, message =>
+        this._set({ status: 'loading', message })
+      );
       if (abort.signal.aborted) {
         return;
       }
-      this._data = { genes, expression, markers, markerSource };
+      if (
+        unlabelledCells(sums) > 0 &&
+        description.execution?.path !== 'kernel'
+      ) {
+        // Cells without a dataset, cluster or sample label are in no group of the sums, but
+        // still count in the columns they do have a label for: read cells (in memory, small).
+        await this._refreshFromCells(genes, markers, markerSource, abort);
+        return;
+      }
+      this._data = { genes, sums, markers, markerSource };
       markTiming('exprscope:heatmap:data');
       this._rebuild();
     } catch (err) {
       this._failUnlessCancelled(err, abort.signal);
     }
+  }
+
+  /** The cells of the genes (in-memory objects whose sums would leave cells out). */
+  private async _refreshFromCells(
+    genes: string[],
+    markers: IMarkerRow[],
+    markerSource: IMarkerSource | null,
+    abort: AbortController
+  ): Promise<void> {
+    const expression = await this._panel.expression(genes, {
+      signal: abort.signal,
+      onProgress: (done, total) =>
+        this._set({
+          status: 'loading',
+          message: `Loading ${genes.length} genes… ${Math.round((100 * done) / Math.max(total, 1))}%`
+        })
+    });
+    if (abort.signal.aborted) {
+      return;
+    }
+    this._data = { genes, expression, markers, markerSource };
+    markTiming('exprscope:heatmap:data');
+    this._rebuild();
   }
 
   /** Stop what the plot is waiting for (a comparison's DESeq2 fits stop in the kernel). */
@@ -451,8 +464,9 @@ export class HeatmapController extends PlotControllerBase<
       const { datasetColumn, clusterColumn, sampleColumn } =
         this._panel.selection;
       const pooled = data.sums ? pooledGroups(this._panel, data.sums) : null;
-      const sample =
-        !pooled && sampleColumn && data.expression?.obs.has(sampleColumn)
+      const sample = pooled
+        ? pooled.sample
+        : sampleColumn && data.expression?.obs.has(sampleColumn)
           ? codedColumn(data.expression, sampleColumn)
           : undefined;
       const dataset = pooled
@@ -506,17 +520,28 @@ export class HeatmapController extends PlotControllerBase<
       const input = this._input.input;
       const options = { ...this._settings.options, clusters: kept };
       const build = this._nextBuild();
+      const execution = this._panel.description?.execution;
       const finish = (model: IHeatmapModel) => {
         if (!this._isLatestBuild(build)) {
           return; // a newer build (other options or data) is on its way
         }
         markTiming('exprscope:heatmap:model');
-        if (data.sums) {
+        if (data.sums && execution?.path === 'kernel') {
           model.notes.unshift({
             kind: 'kernel_path',
-            message: `Computed in the kernel from per-group sums (${this._panel.description?.execution?.reason ?? 'out-of-core data'}).`,
+            message: `Computed in the kernel from per-group sums (${execution.reason}).`,
             items: []
           });
+          const left = unlabelledCells(data.sums);
+          if (left > 0) {
+            model.notes.unshift({
+              kind: 'kernel_warning',
+              message: `${left.toLocaleString('en-US')} cells without a dataset, cluster or sample label are left out.`,
+              items: []
+            });
+          }
+        }
+        if (data.sums) {
           for (const warning of data.sums.warnings) {
             model.notes.unshift({
               kind: 'kernel_warning',
@@ -539,7 +564,8 @@ export class HeatmapController extends PlotControllerBase<
           matrixLabel: this._panel.matrixLabel
         });
       };
-      const nCells = data.expression?.nCells ?? 0;
+      // Cells, or the sums' groups (pseudo-cells): the build's size
+      const nCells = data.expression?.nCells ?? data.sums?.nGroups ?? 0;
       const worker = this._workerFor(nCells);
       if (worker) {
         this._set({
@@ -585,7 +611,7 @@ export class HeatmapController extends PlotControllerBase<
 
   private _data: {
     genes: string[];
-    /** Cells of the genes (browser path), or the kernel's per-group sums (kernel path). */
+    /** The kernel's per-group sums of the genes, or their cells (see `_refreshFromCells`). */
     expression?: IExpressionData;
     sums?: IGroupSufficientStats;
     /** Value 'log2fc': the comparison of the datasets in every cluster. */

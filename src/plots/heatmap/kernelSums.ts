@@ -1,32 +1,23 @@
 /**
- * The heatmap's kernel path (out-of-core or very large objects): the kernel sums every
- * gene per dataset × cluster group, and those sums stand in for cells, one pseudo-cell a
- * group, coded as the cells path codes its columns.
+ * What every heatmap is drawn from (statistics first, issue 16): the kernel sums the genes
+ * per dataset × cluster × sample group, and those sums stand in for cells, one pseudo-cell a
+ * group, coded as cells are. Regrouping, rescaling and cluster subsets pool them here.
  */
-import { tableFromIPC } from 'apache-arrow';
-
 import { ExprscopeError } from '../../bridge/protocol';
 import type { IPooledSums } from '../../compute/aggregate';
-import {
-  decodeGroupStats,
-  IGroupStatsResult,
-  IGroupSufficientStats
-} from '../../data/groupStats';
+import type { IGroupSufficientStats } from '../../data/groupStats';
 import type { ExprscopeSession } from '../../session/session';
 import type { ICodedColumn, IHeatmapInput } from './model';
 
-/** The kernel path: sums per dataset × cluster of the genes, computed in the kernel. */
+/** Sums per dataset × cluster × sample of the genes, from the shared cache or the kernel. */
 export async function kernelGroupSums(
   panel: ExprscopeSession,
   genes: string[],
   signal: AbortSignal,
   onLoading: (message: string) => void
 ): Promise<IGroupSufficientStats> {
-  const { object, matrix, datasetColumn, clusterColumn } = panel.selection;
-  const groupby = [
-    ...new Set([datasetColumn, clusterColumn].filter((c): c is string => !!c))
-  ];
-  if (groupby.length === 0) {
+  const args = panel.selectionStatsArgs(genes);
+  if (!args) {
     throw new ExprscopeError(
       'bad_request',
       'Choose a dataset or cluster column in the sidebar.'
@@ -35,15 +26,14 @@ export async function kernelGroupSums(
   onLoading(
     `Summing ${genes.length} gene${genes.length === 1 ? '' : 's'} per group in the kernel…`
   );
-  const { result, payload } = await panel.request<IGroupStatsResult>(
-    'group_stats',
-    { object, matrix, groupby, genes, expm1: true },
-    { signal }
-  );
-  if (!payload) {
-    throw new ExprscopeError('internal', 'The kernel sent no statistics.');
-  }
-  return decodeGroupStats(result, tableFromIPC(payload));
+  return panel.groupStats(args, { signal });
+}
+
+/** Cells the sums leave out: those without a label in one of the grouping columns. */
+export function unlabelledCells(sums: IGroupSufficientStats): number {
+  let grouped = 0;
+  sums.n.forEach(n => (grouped += n));
+  return sums.total.n - grouped;
 }
 
 /** Fine groups of the kernel's sums as pseudo-cells, coded like the cells path. */
@@ -53,6 +43,7 @@ export function pooledGroups(
 ): {
   dataset: ICodedColumn;
   cluster: ICodedColumn;
+  sample?: ICodedColumn;
   groupSums: NonNullable<IHeatmapInput['groupSums']>;
 } {
   const coded = (column: string | null): ICodedColumn => {
@@ -80,7 +71,7 @@ export function pooledGroups(
     });
     return { codes, categories };
   };
-  const { datasetColumn, clusterColumn } = panel.selection;
+  const { datasetColumn, clusterColumn, sampleColumn } = panel.selection;
   const nG = sums.nGroups;
   const perGene = (values: Float64Array, gene: number) => {
     const out = new Float64Array(nG);
@@ -101,6 +92,10 @@ export function pooledGroups(
   return {
     dataset: coded(datasetColumn),
     cluster: coded(clusterColumn),
+    sample:
+      sampleColumn && sums.groupby.includes(sampleColumn)
+        ? coded(sampleColumn)
+        : undefined,
     groupSums: {
       weights: Float64Array.from(sums.n),
       genes,

@@ -79,8 +79,10 @@ export function buildHeatmapModel(
   const missing = requested.filter(gene => !holds(gene));
 
   const grouping = groupCells(input, opts, notes);
-  const samplesPerGroup =
-    input.sample && !pooled ? countSamples(grouping, input.sample) : null;
+  // Samples seen per column (of cells, or of the kernel's groups, one sample each)
+  const samplesPerGroup = input.sample
+    ? countSamples(grouping, input.sample)
+    : null;
   let aggregated: IAggregate;
   if (pooled) {
     aggregated = aggregatePooled(

@@ -1,8 +1,15 @@
 import { Signal } from '@lumino/signaling';
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 
-import type { IExpressionData } from '../../../data/repository';
-import type { ExprscopePanelModel } from '../../../session/session';
+import { decodeGroupStats, IGroupStatsResult } from '../../../data/groupStats';
+import type {
+  IExpressionData,
+  IGroupStatsArgs
+} from '../../../data/repository';
+import {
+  ExprscopeSession,
+  type ExprscopePanelModel
+} from '../../../session/session';
 import { groupStatsPayload } from '../../../data/__tests__/groupStatsPayload';
 import { parseSpec } from '../../spec';
 import { HeatmapController } from '../controller';
@@ -26,13 +33,16 @@ const VALUES: Record<string, number[]> = {
 /** The part of the sidebar model the heatmap uses, with counters of kernel traffic. */
 class FakePanel {
   changed = new Signal<this, void>(this);
-  selection = {
+  selection: Record<string, any> = {
     object: 'adata',
     datasetColumn: 'dataset',
     clusterColumn: 'cluster',
     matrix: 'X',
     genes: ['M1', 'N', 'GONE']
   };
+  /** The cells' clusters and samples (a test may take labels away or add samples). */
+  cluster = CLUSTER;
+  sample: { codes: number[]; categories: string[] } | null = null;
   description: any = { fingerprint: 'f1', stored_markers: [] };
   matrices = [{ id: 'X', label: 'X' }];
   matrixLabel = 'X';
@@ -67,8 +77,8 @@ class FakePanel {
           'cluster',
           {
             kind: 'categorical',
-            codes: Int32Array.from(CLUSTER.codes),
-            categories: CLUSTER.categories
+            codes: Int32Array.from(this.cluster.codes),
+            categories: this.cluster.categories
           }
         ],
         [
@@ -85,6 +95,19 @@ class FakePanel {
     };
   }
 
+  /** The session's own choice of the heatmap's groups. */
+  selectionStatsArgs(genes: string[]): IGroupStatsArgs | null {
+    return ExprscopeSession.prototype.selectionStatsArgs.call(
+      this as unknown as ExprscopeSession,
+      genes
+    );
+  }
+
+  async groupStats(args: IGroupStatsArgs) {
+    const { result, payload } = await this.request('group_stats', args);
+    return decodeGroupStats(result as IGroupStatsResult, tableFromIPC(payload));
+  }
+
   async request(op: string, args: any) {
     this.requests.push({ op, args });
     if (op === 'group_stats') {
@@ -94,12 +117,13 @@ class FakePanel {
       const { result, table } = groupStatsPayload(
         genes.map(g => VALUES[g]),
         genes,
-        CLUSTER,
+        this.cluster,
         DATASET,
         {
           expm1: !!args.expm1,
           missing: (args.genes ?? []).filter((g: string) => !(g in VALUES))
-        }
+        },
+        args.groupby.includes('sample') ? this.sample : null
       );
       return { result, payload: tableToIPC(table, 'stream') };
     }
@@ -138,7 +162,11 @@ describe('HeatmapController', () => {
     expect(state.model?.genes).toEqual(['M1', 'N']);
     expect(state.model?.missingGenes).toEqual(['GONE']);
     expect(state.model?.notes.map(n => n.kind)).toContain('missing_genes');
-    expect(panel.expressionCalls).toHaveLength(1);
+    // Statistics first: sums of the genes per group, no cells
+    expect(panel.expressionCalls).toHaveLength(0);
+    expect(panel.requests.map(r => r.op)).toEqual(['group_stats']);
+    // In memory: nothing says "computed in the kernel"
+    expect(state.model?.notes.map(n => n.kind)).not.toContain('kernel_path');
   });
 
   it('lists genes the sidebar was asked for but the matrix lacks, without fetching them', async () => {
@@ -149,7 +177,9 @@ describe('HeatmapController', () => {
     expect(model.genes).toEqual(['M1', 'N']);
     expect(model.missingGenes).toEqual(['GONE', 'NOT_A_GENE']);
     expect(controller.notes().join('\n')).toContain('NOT_A_GENE');
-    expect(panel.expressionCalls).toEqual([['M1', 'N', 'GONE']]);
+    expect(panel.requests.map(r => r.args.genes)).toEqual([
+      ['M1', 'N', 'GONE']
+    ]);
   });
 
   it('regroups, rescales and subsets clusters without asking the kernel again', async () => {
@@ -175,8 +205,54 @@ describe('HeatmapController', () => {
     controller.update({ clusterText: 'b, zz' });
     expect(controller.state.unknownClusters).toEqual(['zz']);
     expect(controller.state.model?.notes[0].message).toContain('zz');
+    expect(panel.expressionCalls).toHaveLength(0);
+    expect(panel.requests).toHaveLength(1); // the first draw's sums
+  });
+
+  it('counts the samples behind each column from the sums', async () => {
+    const { panel, controller } = setup();
+    panel.selection = { ...panel.selection, sampleColumn: 'sample' };
+    panel.groupingColumns.push({
+      name: 'sample',
+      kind: 'categorical',
+      categories: [{ name: 'p1' }, { name: 'p2' }]
+    });
+    // Cluster a: samples p1, p2; cluster b: p2 only
+    panel.sample = {
+      codes: [0, 1, 0, 1, 1, 1, 1, 1],
+      categories: ['p1', 'p2']
+    };
+    await controller.refresh();
+    controller.update({
+      options: { ...controller.settings.options, scaling: 'none', minCells: 0 }
+    });
+    expect(panel.requests[0].args.groupby).toEqual([
+      'dataset',
+      'cluster',
+      'sample'
+    ]);
+    const model = controller.state.model!;
+    expect(model.columns.map(c => [c.label, c.nCells, c.nSamples])).toEqual([
+      ['a', 4, 2],
+      ['b', 4, 1]
+    ]);
+    expect(model.mean[0][0]).toBeCloseTo(5.75, 12); // M1 in a, as without samples
+  });
+
+  it('reads cells when the sums would leave unlabelled cells out', async () => {
+    const { panel, controller } = setup();
+    panel.cluster = {
+      codes: [0, 0, 0, 0, 1, 1, 1, -1],
+      categories: ['a', 'b']
+    };
+    controller.update({
+      options: { ...controller.settings.options, groupBy: 'dataset' }
+    });
+    await controller.refresh();
     expect(panel.expressionCalls).toHaveLength(1);
-    expect(panel.requests).toHaveLength(0);
+    // stim has 4 cells though one has no cluster
+    const stim = controller.state.model!.columns.find(c => c.label === 'stim');
+    expect(stim?.nCells).toBe(4);
   });
 
   it('computes top markers from kernel statistics and says so', async () => {
@@ -211,7 +287,11 @@ describe('HeatmapController', () => {
     ];
     controller.update({ geneSource: 'markers' });
     await controller.refresh();
-    expect(panel.requests.map(r => r.op)).toEqual(['stored_markers']);
+    // The stored markers, then the sums of those genes
+    expect(panel.requests.map(r => r.op)).toEqual([
+      'stored_markers',
+      'group_stats'
+    ]);
     expect(controller.state.markerSource?.kind).toBe('stored');
     expect(controller.state.markerSource?.text).toContain(
       "stored in uns['rank_genes_groups'] (wilcoxon, on raw)"
@@ -230,7 +310,7 @@ describe('HeatmapController', () => {
 
   it('reports kernel failures without losing the settings', async () => {
     const { panel, controller } = setup();
-    panel.expression = async () => {
+    panel.groupStats = async () => {
       throw new Error('kernel went away');
     };
     controller.update({ nMarkers: 7 });
@@ -252,7 +332,7 @@ describe('HeatmapController', () => {
     };
     const controller = new HeatmapController(
       panel as unknown as ExprscopePanelModel,
-      { buildInWorker: builder, workerThreshold: 5 }
+      { buildInWorker: builder, workerThreshold: 4 } // the sums' 4 groups
     );
     await controller.refresh();
     await Promise.resolve();
@@ -314,51 +394,72 @@ describe('HeatmapController', () => {
     expect(controller.notes().join(' ')).toContain('GONE');
   });
 
-  it('takes the kernel path for out-of-core objects: the same numbers from sums', async () => {
-    const browser = setup();
-    await browser.controller.refresh();
-    const kernel = setup();
-    kernel.panel.description = {
-      ...kernel.panel.description,
-      execution: { path: 'kernel', reason: 'backed h5ad' }
+  it('draws the same numbers from the sums as from cells, in memory and out of core', async () => {
+    const panel = new FakePanel();
+    const cells = await panel.expression(panel.selection.genes);
+    const coded = (name: string) => {
+      const column = cells.obs.get(name) as any;
+      return { codes: column.codes, categories: column.categories };
     };
-    kernel.panel.groupingColumns.push({
-      name: 'dataset',
-      kind: 'categorical',
-      categories: [{ name: 'ctrl' }, { name: 'stim' }]
-    });
-    await kernel.controller.refresh();
-    expect(kernel.panel.expressionCalls).toHaveLength(0);
-    const request = kernel.panel.requests.find(r => r.op === 'group_stats')!;
-    expect(request.args).toMatchObject({
-      genes: ['M1', 'N', 'GONE'],
-      expm1: true,
-      groupby: ['dataset', 'cluster']
-    });
-    for (const groupBy of ['cluster', 'dataset', 'dataset_cluster'] as const) {
-      for (const value of ['mean', 'linear_mean', 'fraction'] as const) {
-        const options = {
-          ...browser.controller.settings.options,
-          groupBy,
-          value,
-          scaling: 'none' as const,
-          minCells: 0
-        };
-        browser.controller.update({ options });
-        kernel.controller.update({ options });
-        const a = browser.controller.state.model!;
-        const b = kernel.controller.state.model!;
-        expect(b.genes).toEqual(a.genes);
-        expect(b.columns).toEqual(a.columns);
-        b.mean.forEach((row, r) =>
-          row.forEach((v, j) => expect(v).toBeCloseTo(a.mean[r][j]!, 12))
-        );
-        b.fraction.forEach((row, r) =>
-          row.forEach((v, j) => expect(v).toBeCloseTo(a.fraction[r][j]!, 12))
-        );
-        expect(b.missingGenes).toEqual(['GONE']);
+    const fromCells = (options: any) =>
+      buildHeatmapModel(
+        {
+          genes: panel.selection.genes,
+          values: cells.genes,
+          dataset: coded('dataset'),
+          cluster: coded('cluster'),
+          matrix: 'X'
+        },
+        options
+      );
+    for (const execution of [
+      { path: 'browser', reason: 'in memory' },
+      { path: 'kernel', reason: 'backed h5ad' }
+    ]) {
+      const kernel = setup();
+      kernel.panel.description = { ...kernel.panel.description, execution };
+      kernel.panel.groupingColumns.push({
+        name: 'dataset',
+        kind: 'categorical',
+        categories: [{ name: 'ctrl' }, { name: 'stim' }]
+      });
+      await kernel.controller.refresh();
+      expect(kernel.panel.expressionCalls).toHaveLength(0);
+      const request = kernel.panel.requests.find(r => r.op === 'group_stats')!;
+      expect(request.args).toMatchObject({
+        genes: ['M1', 'N', 'GONE'],
+        expm1: true,
+        groupby: ['dataset', 'cluster']
+      });
+      for (const groupBy of [
+        'cluster',
+        'dataset',
+        'dataset_cluster'
+      ] as const) {
+        for (const value of ['mean', 'linear_mean', 'fraction'] as const) {
+          const options = {
+            ...kernel.controller.settings.options,
+            groupBy,
+            value,
+            scaling: 'none' as const,
+            minCells: 0
+          };
+          kernel.controller.update({ options });
+          const a = fromCells(options);
+          const b = kernel.controller.state.model!;
+          expect(b.genes).toEqual(a.genes);
+          expect(b.columns).toEqual(a.columns);
+          b.mean.forEach((row, r) =>
+            row.forEach((v, j) => expect(v).toBeCloseTo(a.mean[r][j]!, 12))
+          );
+          b.fraction.forEach((row, r) =>
+            row.forEach((v, j) => expect(v).toBeCloseTo(a.fraction[r][j]!, 12))
+          );
+          expect(b.missingGenes).toEqual(['GONE']);
+        }
       }
+      const notes = kernel.controller.notes().join(' ');
+      expect(notes.includes('in the kernel')).toBe(execution.path === 'kernel');
     }
-    expect(kernel.controller.notes().join(' ')).toContain('in the kernel');
   });
 });
