@@ -160,6 +160,8 @@ class BackedAnnDataAdapter(AnnDataAdapter):
             return super()._moments(source, columns, grouping, expm1)
         n_groups = grouping.n_groups
         check_group_stats_size(n_groups, columns.size)
+        n_cells = data.shape[0] if source.rows is None else len(source.rows)
+        check_scan_size(n_cells, columns.size, f"a backed {layout.upper()} file")
         stored = columns if source.columns is None else source.columns[columns]
         all_columns = stored.size == data.shape[1] and (stored == np.arange(stored.size)).all()
         codes = _root_codes(source, grouping.codes, data.shape[0])
@@ -198,32 +200,39 @@ def _in_view(chunk: Any, codes: np.ndarray) -> tuple[Any, np.ndarray]:
 
 # -- Dask --------------------------------------------------------------------------------------
 
-#: Most cell × gene values one ``group_stats`` reads from a Dask matrix (about 10⁷ cells ×
-#: 2,500 genes, 100 GB as float32): beyond, the scan itself is the problem (hours of cluster
-#: time for a heatmap that shows a few hundred genes), so it is refused before any work.
-MAX_DASK_SCAN_VALUES = 25_000_000_000
+#: Most cell × gene values one ``group_stats`` reads out of core (a backed file, a Dask matrix,
+#: a SOMA layer; about 10⁷ cells × 2,500 genes, 100 GB as float32): beyond, the scan itself is
+#: the problem (hours of disk or cluster time for a heatmap that shows a few hundred genes), so
+#: it is refused from the shapes, before any work.
+MAX_SCAN_VALUES = 25_000_000_000
 #: Largest dense block (rows chunk × requested genes) one worker would hold at once.
 MAX_DASK_BLOCK_BYTES = 2 * 1024**3
+
+
+def check_scan_size(n_cells: int, n_genes: int, storage: str, op: str = "group_stats") -> None:
+    """Refuse (``too_large``) a scan of ``n_genes`` × ``n_cells`` stored values above
+    MAX_SCAN_VALUES, naming the way out."""
+    values = int(n_cells) * int(n_genes)
+    if values > MAX_SCAN_VALUES:
+        raise ProtocolError(
+            TOO_LARGE,
+            f"{op} over {n_genes:,} genes × {n_cells:,} cells would read {values:,} values of "
+            f"{storage} (at most {MAX_SCAN_VALUES:,}, about 10⁷ cells × 2,500 genes); "
+            "request fewer genes (a heatmap needs only the genes it shows).",
+            {
+                "genes": int(n_genes),
+                "cells": int(n_cells),
+                "values": values,
+                "max_values": MAX_SCAN_VALUES,
+            },
+        )
 
 
 def check_dask_scan(array: Any, op: str = "group_stats") -> None:
     """Refuse (``too_large``) a scan of a lazy Dask matrix too big to run, from its shape and
     chunks only: nothing is computed or allocated."""
     n_cells, n_genes = (int(n) for n in array.shape)
-    values = n_cells * n_genes
-    if values > MAX_DASK_SCAN_VALUES:
-        raise ProtocolError(
-            TOO_LARGE,
-            f"{op} over {n_genes:,} genes × {n_cells:,} cells would read {values:,} values of "
-            f"a Dask matrix (at most {MAX_DASK_SCAN_VALUES:,}, about 10⁷ cells × 2,500 genes); "
-            "request fewer genes (a heatmap needs only the genes it shows).",
-            {
-                "genes": n_genes,
-                "cells": n_cells,
-                "values": values,
-                "max_values": MAX_DASK_SCAN_VALUES,
-            },
-        )
+    check_scan_size(n_cells, n_genes, "a Dask matrix", op)
     if sparse.issparse(getattr(array, "_meta", None)):
         return  # sparse chunks hold their non-zeros only; their size is not known up front
     block = max(array.chunks[0], default=0) * max(array.chunks[1], default=0)

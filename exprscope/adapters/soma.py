@@ -33,6 +33,7 @@ from .base import (
     is_imported_instance,
     register_adapter,
 )
+from .outofcore import check_scan_size
 
 if TYPE_CHECKING:
     from ._replies import Grouping
@@ -190,6 +191,7 @@ class SomaExperimentAdapter(Adapter):
         self, source: str, columns: np.ndarray, grouping: Grouping, expm1: bool
     ) -> GeneSums:
         check_group_stats_size(grouping.n_groups, columns.size)
+        check_scan_size(grouping.n_cells_total, columns.size, "a TileDB-SOMA layer")
         accumulator = MomentsAccumulator(grouping.n_groups, columns.size, expm1)
         # Positions of the var joinids among the requested columns (−1: not requested)
         local = np.full(len(self._genes), -1, dtype=np.int64)

@@ -588,3 +588,30 @@ def test_group_stats_refuses_blocks_too_big_for_a_worker(ten_million_cells, monk
         adapter_for(obj).group_stats("X", ["cluster"], genes=None)
     assert refused.value.code == "too_large"
     assert "rechunk" in str(refused.value)
+
+
+@pytest.mark.parametrize("source", ["backed-csr", "backed-csc", "tiledbsoma"], indirect=True)
+def test_scans_too_large_for_the_disk_refused_before_reading(source, monkeypatch):
+    """A backed file and a SOMA experiment refuse a group_stats scan above MAX_SCAN_VALUES from
+    its shape, as a Dask matrix does (the real 10⁷ × 20,000 case is the Dask test above; here
+    the limit is lowered to the 2,000 Kang cells × 10 genes), before reading any value."""
+    from exprscope.adapters import outofcore
+    from exprscope.kernel.protocol import ProtocolError
+
+    adapter, x, _, kang = source
+    monkeypatch.setattr(outofcore, "MAX_SCAN_VALUES", 2000 * 10)
+    read = []
+    for hook in ("_gene_block", "_gene_values", "_batches", "_read_columns"):
+        if hasattr(adapter, hook):
+            monkeypatch.setattr(adapter, hook, lambda *a, **k: read.append(a))
+    genes = list(kang.var_names[:11])
+    with pytest.raises(ProtocolError) as refused:
+        adapter.group_stats(x, ["cluster"], genes=genes)
+    assert refused.value.code == "too_large"
+    assert "11 genes × 2,000 cells" in str(refused.value) and "fewer genes" in str(refused.value)
+    assert read == []
+    # Within the limit the same adapter answers
+    monkeypatch.undo()
+    monkeypatch.setattr(outofcore, "MAX_SCAN_VALUES", 2000 * 10)
+    _, result = adapter.group_stats(x, ["cluster"], genes=genes[:10])
+    assert result["n_genes"] == 10
