@@ -817,6 +817,14 @@ test('exprscope benchmark', async ({ page, browser }) => {
     recolour: []
   };
   since = await mainThread.start();
+  // EXPRSCOPE_BENCH_PROFILE=<file>: a CPU profile of the page over these interactions
+  // (.cpuprofile, for Chromium's DevTools or scripts/profile_summary.py)
+  const profileOut = process.env.EXPRSCOPE_BENCH_PROFILE;
+  if (profileOut) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
   for (let i = 0; i < size.interactionReps; i++) {
     interactions.regroup.push(
       (await timeChange(page, '#jp-exprscope-group-by', HEATMAP_PLOT)).ms
@@ -824,6 +832,10 @@ test('exprscope benchmark', async ({ page, browser }) => {
     interactions.rescale.push(
       (await timeChange(page, '#jp-exprscope-scaling', HEATMAP_PLOT)).ms
     );
+  }
+  if (profileOut) {
+    const { profile } = await cdp.send('Profiler.stop');
+    fs.writeFileSync(profileOut, JSON.stringify(profile));
   }
   longTasks.heatmap_interactions_1m = await mainThread.since(since);
 

@@ -65,9 +65,9 @@ export interface IHeatmapInput {
   /** The matrix the values come from, as shown to users ("X", "raw", "layers/counts"). */
   matrix?: string;
   /**
-   * The kernel path: instead of cells, sums per fine group (dataset × cluster, from the
-   * kernel's `group_stats`). `dataset` and `cluster` then code the fine groups, one entry
-   * each, `weights` holds their cells, and `values` is empty.
+   * Instead of cells (what heatmaps are drawn from): sums per fine group (dataset × cluster
+   * [× sample], from the kernel's `group_stats`). `dataset`, `cluster` and `sample` then
+   * code the fine groups, one entry each, `weights` holds their cells, `values` is empty.
    */
   groupSums?: {
     weights: Float64Array;
