@@ -754,14 +754,19 @@ export class ExprscopeSession {
   /**
    * Per-group sums of `genes` by the selected dataset, cluster and sample columns: what a
    * heatmap is drawn from at every size (statistics first; the sample column lets it count
-   * the samples behind each column). Null when neither a dataset nor a cluster is chosen.
+   * the samples behind each column; `samples: false` leaves it out). Null when neither a
+   * dataset nor a cluster is chosen.
    */
-  selectionStatsArgs(genes: string[]): IGroupStatsArgs | null {
-    const { matrix, datasetColumn, clusterColumn, sampleColumn } =
-      this.selection;
+  selectionStatsArgs(
+    genes: string[],
+    options: { samples?: boolean } = {}
+  ): IGroupStatsArgs | null {
+    const { matrix, datasetColumn, clusterColumn } = this.selection;
     if (!datasetColumn && !clusterColumn) {
       return null;
     }
+    const sampleColumn =
+      options.samples === false ? null : this.selection.sampleColumn;
     const groupby = [datasetColumn, clusterColumn, sampleColumn].filter(
       (c): c is string => !!c
     );

@@ -283,20 +283,30 @@ export class HeatmapController extends PlotControllerBase<
       });
       // Statistics first, at every size: the kernel's per-group sums (the sidebar asked for
       // the selected genes' ahead of the click).
-      const sums = await kernelGroupSums(panel, genes, abort.signal, message =>
-        this._set({ status: 'loading', message })
-      );
+      const loading = (message: string) =>
+        this._set({ status: 'loading', message });
+      let sums = await kernelGroupSums(panel, genes, abort.signal, loading);
       if (abort.signal.aborted) {
         return;
       }
-      if (
-        unlabelledCells(sums) > 0 &&
-        description.execution?.path !== 'kernel'
-      ) {
+      if (unlabelledCells(sums) > 0) {
         // Cells without a dataset, cluster or sample label are in no group of the sums, but
-        // still count in the columns they do have a label for: read cells (in memory, small).
-        await this._refreshFromCells(genes, markers, markerSource, abort);
-        return;
+        // still count in the columns they do have a label for.
+        if (description.execution?.path !== 'kernel') {
+          // In memory (small): read cells
+          await this._refreshFromCells(genes, markers, markerSource, abort);
+          return;
+        }
+        if (panel.selection.sampleColumn) {
+          // Out of core: without the sample column, only cells lacking a dataset or
+          // cluster label are left out (samples are then not counted)
+          sums = await kernelGroupSums(panel, genes, abort.signal, loading, {
+            samples: false
+          });
+          if (abort.signal.aborted) {
+            return;
+          }
+        }
       }
       this._data = { genes, sums, markers, markerSource };
       markTiming('exprscope:heatmap:data');
@@ -536,7 +546,14 @@ export class HeatmapController extends PlotControllerBase<
           if (left > 0) {
             model.notes.unshift({
               kind: 'kernel_warning',
-              message: `${left.toLocaleString('en-US')} cells without a dataset, cluster or sample label are left out.`,
+              message: `${left.toLocaleString('en-US')} cells without a dataset or cluster label are left out.`,
+              items: []
+            });
+          }
+          if (sampleColumn && !pooled?.sample) {
+            model.notes.unshift({
+              kind: 'kernel_warning',
+              message: `Samples are not counted: some cells have no ${sampleColumn} label.`,
               items: []
             });
           }

@@ -14,9 +14,10 @@ export async function kernelGroupSums(
   panel: ExprscopeSession,
   genes: string[],
   signal: AbortSignal,
-  onLoading: (message: string) => void
+  onLoading: (message: string) => void,
+  options: { samples?: boolean } = {}
 ): Promise<IGroupSufficientStats> {
-  const args = panel.selectionStatsArgs(genes);
+  const args = panel.selectionStatsArgs(genes, options);
   if (!args) {
     throw new ExprscopeError(
       'bad_request',

@@ -96,10 +96,14 @@ class FakePanel {
   }
 
   /** The session's own choice of the heatmap's groups. */
-  selectionStatsArgs(genes: string[]): IGroupStatsArgs | null {
+  selectionStatsArgs(
+    genes: string[],
+    options?: { samples?: boolean }
+  ): IGroupStatsArgs | null {
     return ExprscopeSession.prototype.selectionStatsArgs.call(
       this as unknown as ExprscopeSession,
-      genes
+      genes,
+      options
     );
   }
 
@@ -237,6 +241,35 @@ describe('HeatmapController', () => {
       ['b', 4, 1]
     ]);
     expect(model.mean[0][0]).toBeCloseTo(5.75, 12); // M1 in a, as without samples
+  });
+
+  it('out of core, leaves the sample column out when cells lack a sample label', async () => {
+    const { panel, controller } = setup();
+    panel.description = {
+      ...panel.description,
+      execution: { path: 'kernel', reason: 'backed h5ad' }
+    };
+    panel.selection = { ...panel.selection, sampleColumn: 'sample' };
+    panel.sample = {
+      codes: [0, 1, 0, 1, 1, 1, 1, -1],
+      categories: ['p1', 'p2']
+    };
+    await controller.refresh();
+    controller.update({
+      options: { ...controller.settings.options, scaling: 'none', minCells: 0 }
+    });
+    expect(panel.requests.map(r => r.args.groupby)).toEqual([
+      ['dataset', 'cluster', 'sample'],
+      ['dataset', 'cluster']
+    ]);
+    expect(panel.expressionCalls).toHaveLength(0);
+    const model = controller.state.model!;
+    // Every cell counts: cluster b keeps its 4 cells, samples are not counted
+    expect(model.columns.map(c => [c.label, c.nCells, c.nSamples])).toEqual([
+      ['a', 4, null],
+      ['b', 4, null]
+    ]);
+    expect(controller.notes().join(' ')).toContain('Samples are not counted');
   });
 
   it('reads cells when the sums would leave unlabelled cells out', async () => {
