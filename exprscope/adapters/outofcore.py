@@ -272,7 +272,7 @@ def dask_compute(value: Any) -> tuple[Any, str]:
     return result, "dask (local threads)"
 
 
-def _tree_sum(parts: list[Any]) -> Any:
+def tree_sum(parts: list[Any]) -> Any:
     """Pairwise sum of delayed chunk sums, so the reduction runs on the workers."""
     from dask import delayed
 
@@ -342,7 +342,7 @@ class DaskAnnDataAdapter(AnnDataAdapter):
                 )
                 for i in range(blocks.shape[0])
             ]
-            per_column_block.append(_tree_sum(parts))
+            per_column_block.append(tree_sum(parts))
         sums, engine = dask_compute(delayed(concat_moments)(per_column_block))
         kept, sums = without_nan_genes(sums)
         return kept, sums, {"engine": engine}

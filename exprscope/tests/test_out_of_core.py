@@ -33,7 +33,14 @@ pytestmark = [
 
 GENES = ["ISG15", "CD14", "NOT_A_GENE", "IFI6", "LYZ", "ISG15"]
 GROUPBY = ["cluster", "dataset"]
-SOURCES = ["backed-csr", "backed-csc", "dask", "dask-distributed", "tiledbsoma"]
+SOURCES = [
+    "backed-csr",
+    "backed-csc",
+    "dask",
+    "dask-distributed",
+    "tiledbsoma",
+    "tiledbsoma-distributed",
+]
 # Chunked sums differ from the in-memory ones by summation order only
 RTOL = 1e-12
 
@@ -123,6 +130,8 @@ def source(request, stores, kang):
         request.getfixturevalue("local_cluster")
         yield adapter_for(lazy_zarr(stores["zarr"])), "X", "layers/integrated", kang
     else:
+        if kind == "tiledbsoma-distributed":
+            request.getfixturevalue("local_cluster")
         with tiledbsoma.Experiment.open(str(stores["soma"])) as experiment:
             yield adapter_for(experiment), "X/data", "X/integrated", kang_soma(kang)
 
@@ -245,6 +254,7 @@ ENGINES = {
     "dask": "dask (local threads)",
     "dask-distributed": "dask.distributed (inproc://",
     "tiledbsoma": "tiledbsoma (axis query)",
+    "tiledbsoma-distributed": "tiledbsoma (axis query), on dask.distributed (inproc://",
 }
 
 
@@ -615,3 +625,54 @@ def test_scans_too_large_for_the_disk_refused_before_reading(source, monkeypatch
     monkeypatch.setattr(outofcore, "MAX_SCAN_VALUES", 2000 * 10)
     _, result = adapter.group_stats(x, ["cluster"], genes=genes[:10])
     assert result["n_genes"] == 10
+
+
+@pytest.mark.parametrize("source", ["tiledbsoma-distributed"], indirect=True)
+def test_soma_statistics_as_dask_reductions_over_cell_ranges(source, monkeypatch):
+    """On the user's client the SOMA layer is summed by tasks of SOMA_TASK_CELLS cells each,
+    reading in the worker by the experiment's URI, and tree-added: the in-memory numbers."""
+    from exprscope.adapters import soma
+
+    adapter, x, _, data = source
+    monkeypatch.setattr(soma, "SOMA_TASK_CELLS", 333)  # 2,000 cells: 7 tasks, the last short
+    reference = AnnDataAdapter(data)
+    genes = list(dict.fromkeys(GENES))
+    out = adapter.group_stats(x, GROUPBY, genes=genes, expm1=True)
+    assert "dask.distributed" in out[1]["engine"]
+    assert_same_group_stats(out, reference.group_stats("X", GROUPBY, genes=genes, expm1=True))
+    assert (
+        "Dask reductions on your dask.distributed client"
+        in adapter.describe()["execution"]["reason"]
+    )
+
+
+def test_soma_range_moments_of_scattered_cells(stores, kang):
+    """A task's cells need not be a joinid range: every third cell, as coordinates."""
+    import tiledbsoma
+
+    from exprscope.adapters._stats import group_sums
+    from exprscope.adapters.soma import GeneLookup, soma_range_moments
+
+    with tiledbsoma.Experiment.open(str(stores["soma"])) as experiment:
+        var = experiment.ms["RNA"].var.read().concat().to_pandas().sort_values("soma_joinid")
+    names = list(var["var_id"])
+    columns = np.array(sorted(names.index(g) for g in ("ISG15", "CD14", "LYZ")))
+    cells = np.arange(0, kang.n_obs, 3)
+    codes = kang.obs["cluster"].cat.codes.to_numpy()[cells]
+    n_groups = len(kang.obs["cluster"].cat.categories)
+    genes = GeneLookup.of(var["soma_joinid"].to_numpy(), columns)
+    got = soma_range_moments(
+        str(stores["soma"]),
+        "RNA",
+        "data",
+        cells.astype(np.int64),
+        codes,
+        genes,
+        var["soma_joinid"].to_numpy()[columns],
+        n_groups,
+        True,
+    )
+    chosen = kang[:, [names[c] for c in columns]].X
+    want = group_sums(chosen[cells], codes.astype(np.int64), n_groups, True)
+    for key in ("sum", "sum_sq", "nnz", "sum_expm1"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-10, err_msg=key)
