@@ -1,6 +1,8 @@
 """Out-of-core part of ``make bench`` (issue 16): the heatmap's ``group_stats`` over a Zarr
 store of 10⁷ cells read lazily through Dask, on a ``dask.distributed`` cluster the "user"
-started, against ``sc.get.aggregate`` on the same data. ``bench/run.py`` runs it in a
+started, against ``sc.get.aggregate`` on the same data; then over a TileDB-SOMA experiment
+of the same values (``soma``: tasks read it in the workers), against ``to_anndata`` of the
+50 genes and ``sc.get.aggregate``. ``bench/run.py`` runs it in a
 subprocess and merges its JSON (the last line of stdout); it also runs alone::
 
     python bench/outofcore_bench.py                       # 10⁷ cells (EXPRSCOPE_BENCH_OOC_CELLS)
@@ -98,6 +100,114 @@ def _cluster_rss(client) -> float:
 
 def _median(seconds: list[float]) -> float:
     return float(np.median(seconds))
+
+
+def write_soma(uri: str, store: Path, cluster_codes: np.ndarray, gene_names: list[str]) -> float:
+    """The Zarr store's values as a TileDB-SOMA experiment (obs: joinid and an int8 cluster
+    column; X/data: the stored non-zeros), chunk by chunk; seconds taken."""
+    import pyarrow as pa
+    import tiledbsoma as soma
+    import zarr
+
+    started = time.perf_counter()
+    n_cells, n_genes = len(cluster_codes), len(gene_names)
+    values = zarr.open_array(str(store), mode="r")
+    with soma.Experiment.create(uri) as experiment:
+        obs_schema = pa.schema([("soma_joinid", pa.int64()), ("cluster", pa.int8())])
+        obs = experiment.add_new_dataframe("obs", schema=obs_schema, domain=[(0, n_cells - 1)])
+        obs.write(
+            pa.table(
+                {"soma_joinid": pa.array(np.arange(n_cells)), "cluster": pa.array(cluster_codes)},
+                schema=obs_schema,
+            )
+        )
+        rna = experiment.add_new_collection("ms").add_new_collection("RNA", soma.Measurement)
+        var_schema = pa.schema([("soma_joinid", pa.int64()), ("var_id", pa.large_string())])
+        var = rna.add_new_dataframe("var", schema=var_schema, domain=[(0, n_genes - 1)])
+        var.write(
+            pa.table(
+                {
+                    "soma_joinid": pa.array(np.arange(n_genes)),
+                    "var_id": pa.array(gene_names, pa.large_string()),
+                },
+                schema=var_schema,
+            )
+        )
+        data = rna.add_new_collection("X").add_new_sparse_ndarray(
+            "data", type=pa.float32(), shape=(n_cells, n_genes)
+        )
+        for start in range(0, n_cells, CHUNK_CELLS):
+            block = values[start : start + CHUNK_CELLS]
+            rows, cols = np.nonzero(block)
+            data.write(
+                pa.table(
+                    {
+                        "soma_dim_0": pa.array(rows + start, pa.int64()),
+                        "soma_dim_1": pa.array(cols.astype(np.int64)),
+                        "soma_data": pa.array(block[rows, cols]),
+                    }
+                )
+            )
+    return time.perf_counter() - started
+
+
+def soma_stage(tmp: Path, store: Path, cluster_codes: np.ndarray, gene_names, genes, client):
+    """The same heatmap from a TileDB-SOMA experiment of the same values, on the same cluster,
+    against what a scanpy user writes: the 50 genes read into memory with tiledbsoma
+    (``to_anndata``), then ``sc.get.aggregate``."""
+    import scanpy as sc
+    import tiledbsoma as soma
+
+    from exprscope.adapters import adapter_for
+
+    uri = str(tmp / "x.soma")
+    write_s = write_soma(uri, store, cluster_codes, gene_names)
+    disk_gb = sum(f.stat().st_size for f in Path(uri).rglob("*") if f.is_file()) / 1e9
+    joinids = np.array([gene_names.index(g) for g in genes], dtype=np.int64)
+
+    def ours(experiment):
+        return adapter_for(experiment).group_stats("X/data", ["cluster"], genes)
+
+    def theirs():
+        with (
+            soma.Experiment.open(uri) as experiment,
+            experiment.axis_query("RNA", var_query=soma.AxisQuery(coords=(joinids,))) as query,
+        ):
+            mem = query.to_anndata(X_name="data")
+        mem.obs["cluster"] = pd.Categorical(mem.obs["cluster"].astype(str))
+        return sc.get.aggregate(mem, by="cluster", func=["mean", "var", "count_nonzero"])
+
+    ours_s, ours_rss, theirs_s, theirs_rss = [], [], [], []
+    for _ in range(REPS):
+        # A new adapter each time: the obs table is read again, as for a new experiment
+        with soma.Experiment.open(uri) as experiment, PeakRSS() as rss:
+            start = time.perf_counter()
+            table, result = ours(experiment)
+            ours_s.append(time.perf_counter() - start)
+        ours_rss.append(rss.peak)
+        with PeakRSS() as rss:
+            start = time.perf_counter()
+            expected = theirs()
+            theirs_s.append(time.perf_counter() - start)
+        theirs_rss.append(rss.peak)
+    worst = 0.0
+    for i, group in enumerate(result["groups"]):
+        (label,) = group["labels"]
+        mean = table.column(f"sum:{i}").to_numpy() / group["n"]
+        worst = max(worst, float(np.max(np.abs(mean - expected[label].layers["mean"].ravel()))))
+    return {
+        "seconds": _median(ours_s),
+        "aggregate_s": _median(theirs_s),
+        "ratio": _median(ours_s) / _median(theirs_s),
+        "kernel_peak_rss_gb": max(ours_rss) / 1e9,
+        "aggregate_kernel_peak_rss_gb": max(theirs_rss) / 1e9,
+        "engine": result.get("engine", ""),
+        "max_abs_mean_difference": worst,
+        "write_s": write_s,
+        "disk_gb": disk_gb,
+        "runs_s": ours_s,
+        "aggregate_runs_s": theirs_s,
+    }
 
 
 def run(tmp: Path) -> dict:
@@ -207,7 +317,11 @@ def run(tmp: Path) -> dict:
             worst = max(worst, float(np.max(np.abs(mean - check[label].layers["mean"].ravel()))))
         engine = result.get("engine", "")
 
+        # The same values from a TileDB-SOMA experiment, on the same cluster
+        soma_figures = soma_stage(tmp, store, cluster_codes, list(var.index), genes, client)
+
     return {
+        "soma": soma_figures,
         "seconds": _median(ours_s),
         "aggregate_s": _median(theirs_s),
         "ratio": _median(ours_s) / _median(theirs_s),
