@@ -160,6 +160,50 @@ async function decodePixels(
   };
 }
 
+/** Image pixels per CSS pixel of a pixel image in a vector export (see below). */
+const PIXEL_IMAGE_SCALE = 3;
+
+/**
+ * Plotly paints an evenly spaced heatmap as one pixel per cell, shown enlarged with CSS
+ * `image-rendering: pixelated`. Browsers honour that (the raster exports are drawn by
+ * the browser); SVG and PDF viewers may smooth the picture instead, blurring the cells.
+ * In the vector formats each such image is enlarged here, every cell a block of whole
+ * pixels, so that smoothing has nothing to blur.
+ */
+async function enlargePixelImages(svg: string): Promise<string> {
+  const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
+  const images = [...doc.querySelectorAll('image')].filter(image =>
+    /pixelated/.test(image.getAttribute('style') ?? '')
+  );
+  for (const image of images) {
+    const attribute = image.hasAttribute('xlink:href') ? 'xlink:href' : 'href';
+    const href = image.getAttribute(attribute) ?? '';
+    if (!href.startsWith('data:image/png')) {
+      continue;
+    }
+    const bitmap = await createImageBitmap(
+      new Blob([dataUrlBytes(href)], { type: 'image/png' })
+    );
+    const scale = (drawn: string | null, pixels: number) =>
+      Math.max(1, Math.ceil((PIXEL_IMAGE_SCALE * Number(drawn)) / pixels) || 1);
+    const canvas = document.createElement('canvas');
+    canvas.width =
+      bitmap.width * scale(image.getAttribute('width'), bitmap.width);
+    canvas.height =
+      bitmap.height * scale(image.getAttribute('height'), bitmap.height);
+    const context = canvas.getContext('2d');
+    if (!context) {
+      bitmap.close();
+      continue; // left as it is: still right in browsers
+    }
+    context.imageSmoothingEnabled = false;
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    image.setAttribute(attribute, canvas.toDataURL('image/png'));
+  }
+  return images.length > 0 ? new XMLSerializer().serializeToString(doc) : svg;
+}
+
 /**
  * Export a plot: `source` is the Plotly graph div (what is on screen) or a figure.
  * Raster formats are drawn at `dpi / 96` times the CSS size.
@@ -227,7 +271,9 @@ export async function exportFigure(
       })
     );
   }
-  const svgText = new TextDecoder().decode(dataUrlBytes(await image('svg')));
+  const svgText = await enlargePixelImages(
+    new TextDecoder().decode(dataUrlBytes(await image('svg')))
+  );
   const svg = writeSvgMetadata(svgText, {
     width: size.width,
     height: size.height,

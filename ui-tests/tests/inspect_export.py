@@ -5,12 +5,25 @@ Pillow for PNG/JPEG/TIFF (pixel size, DPI, metadata), poppler's pdfinfo/pdftotex
 Usage: python inspect_export.py <file>
 """
 
+import base64
+import io
 import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 from PIL import Image
+
+
+def svg_image(image: ET.Element) -> dict:
+    href = image.get("{http://www.w3.org/1999/xlink}href") or image.get("href") or ""
+    with Image.open(io.BytesIO(base64.b64decode(href.partition(",")[2]))) as picture:
+        pixels = list(picture.size)
+    return {
+        "width": float(image.get("width", 0)),
+        "height": float(image.get("height", 0)),
+        "pixels": pixels,
+    }
 
 
 def inspect(path: str) -> dict:
@@ -24,7 +37,12 @@ def inspect(path: str) -> dict:
             ["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True
         ).stdout
         fonts = subprocess.run(["pdffonts", path], capture_output=True, text=True).stdout
-        return {"format": "pdf", "info": fields, "text": text, "fonts": fonts}
+        # pdfimages -list: a header of two lines, then "page num type width height ..."
+        listing = subprocess.run(
+            ["pdfimages", "-list", path], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[2:]
+        images = [[int(v) for v in line.split()[3:5]] for line in listing if line.strip()]
+        return {"format": "pdf", "info": fields, "text": text, "fonts": fonts, "images": images}
     if path.endswith(".svg"):
         root = ET.parse(path).getroot()
         ns = "{http://www.w3.org/2000/svg}"
@@ -36,6 +54,8 @@ def inspect(path: str) -> dict:
             "height": root.get("height"),
             "metadata": None if metadata is None else "".join(metadata.itertext()),
             "texts": texts,
+            # Embedded pictures (a heatmap's cells): their drawn size and their pixels
+            "images": [svg_image(image) for image in root.iter(f"{ns}image")],
         }
     with Image.open(path) as image:
         result = {

@@ -143,10 +143,22 @@ test('a heatmap from Python: numbers, export in five formats, parameters round t
   expect(
     JSON.stringify(pdf.info).includes('heatmap') || pdf.info.Keywords
   ).toBeTruthy();
+  // The cells (one pixel each on screen) are enlarged into blocks: no viewer blurs them
+  expect(pdf.images.length).toBeGreaterThan(0);
+  for (const [width, height] of pdf.images) {
+    // (4 genes × a few columns of pixels before)
+    expect(width).toBeGreaterThanOrEqual(100);
+    expect(height).toBeGreaterThanOrEqual(40);
+  }
 
   const svg = await exportAs('svg');
   expect(specOf(svg.metadata).genes).toEqual(genes);
   expect(svg.texts.join(' ')).toContain('ISG15');
+  expect(svg.images.length).toBeGreaterThan(0);
+  for (const image of svg.images) {
+    expect(image.pixels[0]).toBeGreaterThanOrEqual(3 * image.width);
+    expect(image.pixels[1]).toBeGreaterThanOrEqual(3 * image.height);
+  }
 
   // Copy parameters, change the plot, load them back: the same plot, and Python follows.
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);

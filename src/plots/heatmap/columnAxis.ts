@@ -14,7 +14,11 @@
  */
 import { escapeLabel, plainLines, TextMeasure } from '../labels';
 
-/** Width of the gap between two clusters, in columns. */
+/**
+ * Width of the gap between two clusters, in columns. The gap is drawn over the boundary
+ * (see `groupBoundaries`), not as an empty column: columns stay evenly spaced, which lets
+ * Plotly paint the heatmap as one pixel per cell instead of a canvas the plot's size.
+ */
 export const GROUP_GAP = 0.35;
 /** Room kept around a label, in pixels. */
 const LABEL_PADDING = 4;
@@ -36,15 +40,10 @@ export interface IColumnGroup {
 }
 
 export interface IColumnAxis {
-  /** x of each model column (its centre). */
+  /** x of each model column (its centre): 0, 1, 2, … */
   positions: number[];
-  /**
-   * Bricks left to right: a model column index, or −1 for the gap between two groups
-   * (heatmap traces get a null column there, so the gap stays empty).
-   */
-  slots: number[];
-  /** Brick edges, one more than `slots` (Plotly reads x of that length as edges). */
-  edges: number[];
+  /** x of the boundaries between two cluster groups (where the gaps are drawn). */
+  groupBoundaries: number[];
   range: [number, number];
   /** Cluster groups of split columns; null when columns are not split. */
   groups: IColumnGroup[] | null;
@@ -73,26 +72,14 @@ export function columnAxis(
   options: IColumnAxisOptions
 ): IColumnAxis {
   const groups = options.split ? clusterGroups(columns) : null;
-  const positions: number[] = [];
-  const slots: number[] = [];
-  const edges: number[] = [-0.5];
-  let offset = 0;
-  columns.forEach((column, j) => {
-    if (groups && j > 0 && columns[j - 1].cluster !== column.cluster) {
-      slots.push(-1);
-      edges.push(edges[edges.length - 1] + GROUP_GAP);
-      offset += GROUP_GAP;
-    }
-    positions.push(j + offset);
-    slots.push(j);
-    edges.push(edges[edges.length - 1] + 1);
-  });
+  const positions = columns.map((_, j) => j);
+  const groupBoundaries = groups ? groups.slice(1).map(g => g.first - 0.5) : [];
   if (groups) {
     for (const group of groups) {
       group.centre = (positions[group.first] + positions[group.last]) / 2;
     }
   }
-  const range: [number, number] = [-0.5, edges[edges.length - 1]];
+  const range: [number, number] = [-0.5, columns.length - 0.5];
 
   const ticks = groups
     ? {
@@ -148,8 +135,7 @@ export function columnAxis(
         : widest;
   return {
     positions,
-    slots,
-    edges,
+    groupBoundaries,
     range,
     groups,
     tickvals: ticks.tickvals,

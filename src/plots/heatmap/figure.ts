@@ -20,7 +20,7 @@ import {
 import { categoryColors } from '../palette';
 import type { IFigure, PlotData, PlotLayout } from '../plotly';
 import { divergingScale, IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
-import { columnAxis } from './columnAxis';
+import { columnAxis, GROUP_GAP, IColumnAxis } from './columnAxis';
 import type {
   IDendrogramGeometry,
   IDifferenceColumn,
@@ -78,6 +78,8 @@ export const CELL_FIELDS = [
 ] as const;
 
 const DOT_MAX_DIAMETER = 18;
+/** The widest gap drawn between two cluster groups, in pixels. */
+const GROUP_GAP_MAX_PX = 10;
 
 export function heatmapFigure(
   model: IHeatmapModel,
@@ -171,9 +173,6 @@ export function heatmapFigure(
       'fraction expressing %{customdata[4]:.1%}<br>' +
       'n cells %{customdata[2]}<br>' +
       `${model.colorScale.label}: %{customdata[5]:.3f}<extra></extra>`;
-  // Heatmap traces have a brick per slot: the gaps between groups are null columns.
-  const bySlot = <T>(row: readonly T[]): (T | null)[] =>
-    axis.slots.map(j => (j < 0 ? null : row[j]));
 
   const colorscale =
     model.colorScale.kind === 'diverging'
@@ -235,17 +234,15 @@ export function heatmapFigure(
     data.push({
       type: 'heatmap',
       name: 'masked',
-      x: axis.edges,
+      x: axis.positions,
       y: rows,
-      z: missingZ.map(bySlot) as any,
+      z: missingZ as any,
       colorscale: [
         [0, theme.missing],
         [1, theme.missing]
       ],
       showscale: false,
-      hoverinfo: 'skip',
-      xgap: 1,
-      ygap: 1
+      hoverinfo: 'skip'
     } as PlotData);
   }
 
@@ -253,18 +250,16 @@ export function heatmapFigure(
     data.push({
       type: 'heatmap',
       name: 'expression',
-      x: axis.edges,
+      x: axis.positions,
       y: rows,
-      z: model.color.map(bySlot) as any,
+      z: model.color as any,
       zmin: model.colorScale.min,
       zmax: model.colorScale.max,
       colorscale,
       colorbar,
-      customdata: customdata.map(bySlot) as any,
+      customdata: customdata as any,
       hovertemplate,
-      hoverongaps: false,
-      xgap: 1,
-      ygap: 1
+      hoverongaps: false
     } as PlotData);
   } else {
     const x: number[] = [];
@@ -398,6 +393,16 @@ export function heatmapFigure(
     shapes.push(...cells.shapes);
     leftNote('n cells', trackBottom + px(CELLS_TRACK / 2));
   }
+  const plotAreaPx = Math.max(plotAreaWidth, axis.minPlotAreaWidth);
+  shapes.push(
+    ...separators(
+      model.size === null ? nRows : 0,
+      axis,
+      plotAreaPx / Math.max(1, axis.range[1] - axis.range[0]),
+      difference ? heatmapTop : trackBottom + px(CELLS_TRACK),
+      theme
+    )
+  );
   if (datasetLegend) {
     for (const [name, color] of datasetColors) {
       if (!columns.some(c => c.dataset === name)) {
@@ -589,6 +594,59 @@ function cellsTrack(
     showlegend: false
   } as PlotData;
   return { trace, shapes };
+}
+
+/**
+ * The lines between the cells (`nRows` > 0: a heatmap's bricks) and the wider gaps between
+ * cluster groups, through the cells and the bars above them, in the background colour:
+ * two path shapes, whatever the size. Plotly's own brick gaps (`xgap`) would make it
+ * paint the heatmap on a canvas the plot's size and encode it as a PNG at every draw
+ * (half of a draw's time); without them it paints one pixel per cell.
+ */
+function separators(
+  nRows: number,
+  axis: IColumnAxis,
+  pitchPx: number,
+  top: number,
+  theme: IPlotTheme
+): NonNullable<PlotLayout['shapes']> {
+  const shapes: NonNullable<PlotLayout['shapes']> = [];
+  const [left, right] = axis.range;
+  const grid: string[] = [];
+  if (nRows > 0) {
+    for (let x = left + 1; x < right - 0.5; x++) {
+      grid.push(`M${x},-0.5V${nRows - 0.5}`);
+    }
+    for (let i = 0; i + 1 < nRows; i++) {
+      grid.push(`M${left},${i + 0.5}H${right}`);
+    }
+  }
+  if (grid.length > 0) {
+    shapes.push({
+      type: 'path',
+      xref: 'x',
+      yref: 'y',
+      path: grid.join(''),
+      layer: 'above',
+      line: { color: theme.background, width: 1 }
+    });
+  }
+  if (axis.groupBoundaries.length > 0) {
+    shapes.push({
+      type: 'path',
+      xref: 'x',
+      yref: 'paper',
+      path: axis.groupBoundaries.map(x => `M${x},0V${top}`).join(''),
+      layer: 'above',
+      line: {
+        color: theme.background,
+        width: Math.round(
+          Math.min(GROUP_GAP_MAX_PX, Math.max(3, GROUP_GAP * pitchPx))
+        )
+      }
+    });
+  }
+  return shapes;
 }
 
 /** Labels in first-seen order, nulls left out. */

@@ -1,5 +1,5 @@
 import { estimateTextWidth } from '../../labels';
-import { columnAxis, GROUP_GAP, LINE_HEIGHT } from '../columnAxis';
+import { columnAxis, LINE_HEIGHT } from '../columnAxis';
 
 const FONT = 12;
 
@@ -37,7 +37,7 @@ function clear(
 }
 
 describe('columnAxis', () => {
-  it('splits dataset × cluster columns into cluster groups with a gap between them', () => {
+  it('splits dataset × cluster columns into cluster groups, the gaps at their boundaries', () => {
     const cols = columns(3, ['ctrl', 'stim']);
     const axis = columnAxis(cols, {
       labels: cols.map(c => `${c.dataset} · ${c.cluster}`),
@@ -46,18 +46,12 @@ describe('columnAxis', () => {
       fontSize: FONT,
       measure: estimateTextWidth
     });
-    expect(axis.positions).toEqual([
-      0,
-      1,
-      1 + 1 + GROUP_GAP,
-      2 + 1 + GROUP_GAP,
-      4 + 2 * GROUP_GAP,
-      5 + 2 * GROUP_GAP
-    ]);
-    expect(axis.slots).toEqual([0, 1, -1, 2, 3, -1, 4, 5]);
-    expect(axis.edges).toHaveLength(axis.slots.length + 1);
+    // Evenly spaced (one heatmap brick each); the gaps are drawn over the boundaries
+    expect(axis.positions).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(axis.groupBoundaries).toEqual([1.5, 3.5]);
+    expect(axis.range).toEqual([-0.5, 5.5]);
     expect(axis.ticktext).toEqual(['cluster 0', 'cluster 1', 'cluster 2']);
-    expect(axis.tickvals).toEqual([0.5, 2.85, 5.2]);
+    expect(axis.tickvals).toEqual([0.5, 2.5, 4.5]);
     expect(axis.tickAngle).toBe(0);
   });
 

@@ -31,13 +31,13 @@ describe('heatmapFigure', () => {
     const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
     const trace = figure.data.find(t => t.name === 'expression') as any;
     expect(trace.type).toBe('heatmap');
-    // Dataset × cluster is split by cluster: a null brick between the two groups
-    const gap = <T>(row: T[]) => [row[0], row[1], null, row[2], row[3]];
-    expect(trace.z).toEqual(model.color.map(gap));
-    expect(trace.x).toEqual([-0.5, 0.5, 1.5, 1.85, 2.85, 3.85]);
+    // Evenly spaced bricks without Plotly's gaps (so it paints one pixel per cell)
+    expect(trace.z).toEqual(model.color);
+    expect(trace.x).toEqual([0, 1, 2, 3]);
+    expect(trace.xgap).toBeUndefined();
+    expect(trace.ygap).toBeUndefined();
     expect(trace.zmin).toBe(model.colorScale.min);
     expect(trace.zmax).toBe(model.colorScale.max);
-    expect(trace.customdata[0][2]).toBeNull();
     const cell = trace.customdata[0][1];
     // Names are escaped in hover text too (Plotly renders it as HTML).
     expect(cell).toEqual([
@@ -59,12 +59,37 @@ describe('heatmapFigure', () => {
     // the middle of its group, and n cells are bars above the columns.
     expect(figure.layout.yaxis?.ticktext).toContain('G&lt;1&gt;');
     expect(figure.layout.xaxis?.ticktext).toEqual(['0', '1']);
-    expect(figure.layout.xaxis?.tickvals).toEqual([0.5, 2.85]);
+    expect(figure.layout.xaxis?.tickvals).toEqual([0.5, 2.5]);
     const cells = figure.data.find(t => t.name === 'n cells') as any;
-    expect(cells.x).toEqual([0, 1, 2.35, 3.35]);
+    expect(cells.x).toEqual([0, 1, 2, 3]);
     expect(cells.customdata.map((c: any[]) => c[1])).toEqual(
       model.columns.map(c => c.nCells)
     );
+  });
+
+  it('separates cells by background lines and cluster groups by wider gaps, as two paths', () => {
+    const model = buildHeatmapModel(input(), {
+      groupBy: 'dataset_cluster',
+      minCells: 1
+    });
+    const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    const paths = (figure.layout.shapes ?? []).filter(
+      (s: any) => s.type === 'path'
+    ) as any[];
+    expect(paths).toHaveLength(2);
+    const [grid, gaps] = paths;
+    // Between the 4 columns and between the rows, over the cells, in the background colour
+    expect(grid.yref).toBe('y');
+    expect(grid.layer).toBe('above');
+    expect(grid.line.color).toBe(LIGHT_PLOT_THEME.background);
+    const nRows = model.genes.length;
+    expect(grid.path.match(/V/g)).toHaveLength(3);
+    expect(grid.path.match(/H/g)).toHaveLength(nRows - 1);
+    expect(grid.path).toContain(`M0.5,-0.5V${nRows - 0.5}`);
+    // One gap between the two cluster groups, through the cells and the bars above them
+    expect(gaps.yref).toBe('paper');
+    expect(gaps.path).toMatch(/^M1\.5,0V0\.\d+$/);
+    expect(gaps.line.width).toBeGreaterThan(grid.line.width);
   });
 
   it('colours the datasets and clusters in annotation bars, with a datasets legend', () => {
@@ -78,7 +103,7 @@ describe('heatmapFigure', () => {
       clusterCategories: ['0', '1']
     });
     const bars = (figure.layout.shapes ?? []).filter(
-      (s: any) => s.yref === 'paper'
+      (s: any) => s.yref === 'paper' && s.type === 'rect'
     ) as any[];
     // One rectangle per column in each bar, at the column's position
     expect(bars).toHaveLength(2 * model.columns.length);
@@ -117,7 +142,7 @@ describe('heatmapFigure', () => {
       clusterCategories: ['0', '1']
     });
     const strips = (figure.layout.shapes ?? []).filter(
-      (s: any) => s.yref === 'y'
+      (s: any) => s.yref === 'y' && s.type === 'rect'
     ) as any[];
     expect(strips.map(s => [s.y0 + 0.45, s.fillcolor])).toEqual([
       [0, categoryColor(1)],
@@ -139,8 +164,7 @@ describe('heatmapFigure', () => {
     expect(masked).toBeGreaterThanOrEqual(0);
     const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
     const missing = figure.data.find(t => t.name === 'masked') as any;
-    const slot = masked < 2 ? masked : masked + 1; // after the gap between the clusters
-    expect(missing.z[0][slot]).toBe(1);
+    expect(missing.z[0][masked]).toBe(1);
     const cells = figure.data.find(t => t.name === 'n cells') as any;
     expect(cells.customdata[masked][3]).toContain('masked');
     const bar = (figure.layout.shapes as any[]).find(
