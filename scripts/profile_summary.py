@@ -2,8 +2,10 @@
 
     python scripts/profile_summary.py interactions.cpuprofile [N]
 
-For the profiles `make bench` writes with EXPRSCOPE_BENCH_PROFILE=<file> (the 10⁶-cell heatmap's
-regroup and rescale interactions). Total time counts a function once per sample however often it
+For the profiles the browser bench writes with EXPRSCOPE_BENCH_PROFILE=<dir>: heatmap-10k-first,
+heatmap-10k-second (the 10⁴-cell heatmaps, click to drawn and their baselines) and
+interactions-1m (the 10⁶-cell heatmap's regroups and rescales). EXPRSCOPE_BENCH_ONLY=10k stops the
+bench after the 10⁴-cell stage. Total time counts a function once per sample however often it
 recurs on the stack.
 """
 

@@ -20,6 +20,10 @@ const OUT =
   process.env.EXPRSCOPE_BENCH_OUT ??
   path.join(os.tmpdir(), `exprscope-bench-${SIZE_NAME}.json`);
 const NOTEBOOK = 'bench.ipynb';
+/** EXPRSCOPE_BENCH_PROFILE=<dir>: CPU profiles of the page (see `profiled`). */
+const PROFILE_DIR = process.env.EXPRSCOPE_BENCH_PROFILE;
+/** EXPRSCOPE_BENCH_ONLY=10k: stop after the 10⁴-cell stage (a quick look at the first plot). */
+const ONLY = process.env.EXPRSCOPE_BENCH_ONLY;
 
 interface IStageSize {
   cells: number;
@@ -620,6 +624,33 @@ async function heatmapEndToEnd(
   };
 }
 
+/**
+ * `run` under Chromium's sampling profiler when EXPRSCOPE_BENCH_PROFILE names a directory:
+ * `<dir>/<name>.cpuprofile`, for DevTools or scripts/profile_summary.py. Otherwise just `run`.
+ */
+async function profiled<T>(
+  cdp: CDPSession,
+  name: string,
+  run: () => Promise<T>
+): Promise<T> {
+  if (!PROFILE_DIR) {
+    return run();
+  }
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await cdp.send('Profiler.stop');
+    fs.mkdirSync(PROFILE_DIR, { recursive: true });
+    fs.writeFileSync(
+      path.join(PROFILE_DIR, `${name}.cpuprofile`),
+      JSON.stringify(profile)
+    );
+  }
+}
+
 /** Top 10 markers per cluster as the product finds them, and scanpy's t-test. */
 async function markers(
   page: IJupyterLabPageFixture,
@@ -701,12 +732,8 @@ test('exprscope benchmark', async ({ page, browser }) => {
   log(started, 'tiny_heatmap');
   const mainThread = new MainThread(page);
   let since = await mainThread.start();
-  results.tiny_heatmap = await heatmapEndToEnd(
-    page,
-    wire,
-    'adata_tiny',
-    tinyGenes,
-    size.reps
+  results.tiny_heatmap = await profiled(cdp, 'heatmap-10k-first', () =>
+    heatmapEndToEnd(page, wire, 'adata_tiny', tinyGenes, size.reps)
   );
   results.first_plot_long_tasks = await mainThread.since(since);
   // Another 50 genes on the same page: Plotly's script already run, the genes not cached
@@ -714,12 +741,8 @@ test('exprscope benchmark', async ({ page, browser }) => {
     await py(page, `B.genes("adata_tiny", ${size.heatmapGenes}, 1)`)
   ).genes as string[];
   since = await mainThread.start();
-  results.tiny_heatmap_again = await heatmapEndToEnd(
-    page,
-    wire,
-    'adata_tiny',
-    tinyOtherGenes,
-    size.reps
+  results.tiny_heatmap_again = await profiled(cdp, 'heatmap-10k-second', () =>
+    heatmapEndToEnd(page, wire, 'adata_tiny', tinyOtherGenes, size.reps)
   );
   results.tiny_heatmap_again_long_tasks = await mainThread.since(since);
   log(started, 'tiny_transfer');
@@ -732,6 +755,11 @@ test('exprscope benchmark', async ({ page, browser }) => {
   await closeViews(page);
   await selectObject(page, 'adata_tiny');
   await py(page, 'B.drop("adata_tiny")');
+  if (ONLY === '10k') {
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, JSON.stringify(results, null, 2));
+    return;
+  }
 
   // -- small object (10⁵ cells): heatmap, transfer, markers -------------------------------
   const small = size.small;
@@ -817,26 +845,16 @@ test('exprscope benchmark', async ({ page, browser }) => {
     recolour: []
   };
   since = await mainThread.start();
-  // EXPRSCOPE_BENCH_PROFILE=<file>: a CPU profile of the page over these interactions
-  // (.cpuprofile, for Chromium's DevTools or scripts/profile_summary.py)
-  const profileOut = process.env.EXPRSCOPE_BENCH_PROFILE;
-  if (profileOut) {
-    await cdp.send('Profiler.enable');
-    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
-    await cdp.send('Profiler.start');
-  }
-  for (let i = 0; i < size.interactionReps; i++) {
-    interactions.regroup.push(
-      (await timeChange(page, '#jp-exprscope-group-by', HEATMAP_PLOT)).ms
-    );
-    interactions.rescale.push(
-      (await timeChange(page, '#jp-exprscope-scaling', HEATMAP_PLOT)).ms
-    );
-  }
-  if (profileOut) {
-    const { profile } = await cdp.send('Profiler.stop');
-    fs.writeFileSync(profileOut, JSON.stringify(profile));
-  }
+  await profiled(cdp, 'interactions-1m', async () => {
+    for (let i = 0; i < size.interactionReps; i++) {
+      interactions.regroup.push(
+        (await timeChange(page, '#jp-exprscope-group-by', HEATMAP_PLOT)).ms
+      );
+      interactions.rescale.push(
+        (await timeChange(page, '#jp-exprscope-scaling', HEATMAP_PLOT)).ms
+      );
+    }
+  });
   longTasks.heatmap_interactions_1m = await mainThread.since(since);
 
   // Dual expression: cold (data fetched), then reopened on cached data: the first frame.
