@@ -14,12 +14,6 @@
  */
 import { escapeLabel, plainLines, TextMeasure } from '../labels';
 
-/**
- * Width of the gap between two clusters, in columns. The gap is drawn over the boundary
- * (see `groupBoundaries`), not as an empty column: columns stay evenly spaced, which lets
- * Plotly paint the heatmap as one pixel per cell instead of a canvas the plot's size.
- */
-export const GROUP_GAP = 0.35;
 /** Room kept around a label, in pixels. */
 const LABEL_PADDING = 4;
 /** Line height over font size. */
@@ -42,7 +36,10 @@ export interface IColumnGroup {
 export interface IColumnAxis {
   /** x of each model column (its centre): 0, 1, 2, … */
   positions: number[];
-  /** x of the boundaries between two cluster groups (where the gaps are drawn). */
+  /**
+   * x of the boundaries between two cluster groups. The figure draws the gaps over them,
+   * not as empty columns: evenly spaced columns let Plotly paint one pixel per cell.
+   */
   groupBoundaries: number[];
   range: [number, number];
   /** Cluster groups of split columns; null when columns are not split. */

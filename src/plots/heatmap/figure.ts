@@ -20,7 +20,7 @@ import {
 import { categoryColors } from '../palette';
 import type { IFigure, PlotData, PlotLayout } from '../plotly';
 import { divergingScale, IPlotTheme, SEQUENTIAL_SCALE } from '../theme';
-import { columnAxis, GROUP_GAP, IColumnAxis } from './columnAxis';
+import { columnAxis, IColumnAxis } from './columnAxis';
 import type {
   IDendrogramGeometry,
   IDifferenceColumn,
@@ -78,7 +78,8 @@ export const CELL_FIELDS = [
 ] as const;
 
 const DOT_MAX_DIAMETER = 18;
-/** The widest gap drawn between two cluster groups, in pixels. */
+/** Width of the gap drawn between two cluster groups, in columns, and at most in pixels. */
+const GROUP_GAP = 0.35;
 const GROUP_GAP_MAX_PX = 10;
 
 export function heatmapFigure(
