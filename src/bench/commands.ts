@@ -18,7 +18,7 @@ import {
 import { decodeGroupStats, IGroupStatsResult } from '../data/groupStats';
 import type { ExprscopeSession } from '../session/session';
 import { topMarkers } from '../plots/heatmap/markers';
-import { loadPlotly } from '../plots/plotly';
+import { loadPlotly, plotDrawCount } from '../plots/plotly';
 import { workerInputTraffic } from '../plots/modelWorker';
 import { RpcClient } from '../workerRpc';
 import type {
@@ -197,7 +197,8 @@ export function registerBenchCommands(
         execution: description?.execution ?? null,
         crossOriginIsolated: self.crossOriginIsolated === true,
         workerInputs: workerInputTraffic(),
-        fetchDecodings: fetchDecodings()
+        fetchDecodings: fetchDecodings(),
+        plotDraws: plotDrawCount()
       };
     }
   });

@@ -161,7 +161,10 @@ export function loadPlotlyWhenIdle(timeoutMs = 2000): void {
 export function drawInTurn<T>(draw: () => T | Promise<T>): Promise<T> {
   const wait = drawsQueued > 0 ? lastDraw.then(nextTask) : Promise.resolve();
   drawsQueued++;
-  const turn = wait.then(draw);
+  const turn = wait.then(() => {
+    drawsStarted++;
+    return draw();
+  });
   lastDraw = turn.then(
     () => drawsQueued--,
     () => drawsQueued--
@@ -171,3 +174,9 @@ export function drawInTurn<T>(draw: () => T | Promise<T>): Promise<T> {
 
 let lastDraw: Promise<unknown> = Promise.resolve();
 let drawsQueued = 0;
+let drawsStarted = 0;
+
+/** How many draws have had their turn in this page (the bench counts draws per click). */
+export function plotDrawCount(): number {
+  return drawsStarted;
+}

@@ -253,7 +253,9 @@ function settingsSummary(settings: HeatmapController['settings']): string {
 function useWidth(): [React.RefObject<HTMLDivElement>, number | null] {
   const ref = React.useRef<HTMLDivElement>(null);
   const [width, setWidth] = React.useState<number | null>(null);
-  React.useEffect(() => {
+  // Measured before the first paint, so the first draw already has the view's width (a
+  // width found after it would cost a second full draw).
+  React.useLayoutEffect(() => {
     const node = ref.current;
     if (!node) {
       return;
