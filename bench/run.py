@@ -194,6 +194,8 @@ def figures(raw: dict) -> dict:
             },
             # Where each heatmap's wait went: the product's User Timing marks, ms after the click
             "heatmap_phases_ms": {size: raw[stage]["phases_ms"] for size, stage in HEATMAP_STAGES},
+            # The same for the dual view at 10⁶ cells, cold (data fetched) and warm (cached)
+            "dual_phases_ms_1m": raw["scatter"].get("phases_ms"),
             "heatmap_paste_to_drawn_s": {
                 size: raw[stage]["paste_to_drawn_s"] for size, stage in HEATMAP_STAGES
             },

@@ -82,7 +82,11 @@ def check_obs_column(column: pa.ChunkedArray, expected: pd.Series) -> None:
         assert column.type == pa.float64()
         np.testing.assert_array_equal(column.to_numpy(), expected.to_numpy(dtype=np.float64))
         return
-    assert column.type == pa.dictionary(pa.int32(), pa.utf8())
+    # Indices at the narrowest signed width holding the categories (pandas's codes)
+    assert pa.types.is_dictionary(column.type) and column.type.value_type == pa.utf8()
+    categories = len(column.chunk(0).dictionary)
+    width = 8 if categories < 2**7 else 16 if categories < 2**15 else 32
+    assert column.type.index_type == getattr(pa, f"int{width}")()
     assert column.to_pylist() == [None if pd.isna(value) else str(value) for value in expected]
     if isinstance(expected.dtype, pd.CategoricalDtype):
         dictionary = column.chunk(0).dictionary.to_pylist()

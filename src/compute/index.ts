@@ -8,6 +8,7 @@ export * from './correlation';
 export * from './distributions';
 export * from './hclust';
 export * from './markers';
+export * from './median';
 export * from './rng';
 export * from './scale';
 export * from './conserved';

@@ -50,7 +50,12 @@ export interface IExpressionRequest {
   genes: string[];
   obs?: string[];
   embedding?: string | null;
-  cellIds?: boolean;
+  /**
+   * The cells' names (obs_names): true fetches them if the cache lacks them, 'cached'
+   * takes them only from the cache (null otherwise; a million names are ~10 MB, which a
+   * first draw need not wait for).
+   */
+  cellIds?: boolean | 'cached';
 }
 
 /** A `group_stats` request: every gene (or `genes`), grouped by obs columns. */
@@ -366,7 +371,7 @@ export class ExpressionRepository implements IDisposable {
         if (embeddingName !== null && embedding === null) {
           args.embedding = embeddingName;
         }
-        if (request.cellIds && cellIds === null) {
+        if (request.cellIds === true && cellIds === null) {
           args.cell_ids = true;
         }
       }
@@ -411,7 +416,7 @@ export class ExpressionRepository implements IDisposable {
       ...(embeddingName !== null && embedding === null
         ? [`embedding '${embeddingName}'`]
         : []),
-      ...(request.cellIds && cellIds === null ? ['cell ids'] : [])
+      ...(request.cellIds === true && cellIds === null ? ['cell ids'] : [])
     ];
     if (lacking.length > 0) {
       throw new ExprscopeError(

@@ -27,7 +27,9 @@ export interface IPlotControllerBaseOptions<B> {
 export abstract class PlotControllerBase<
   TSettings,
   TState extends IPlotStatusState,
-  TBuilder extends { dispose(): void } = { dispose(): void }
+  TBuilder extends { dispose(): void; prepare?(): void } = {
+    dispose(): void;
+  }
 > {
   constructor(
     panel: ExprscopeSession,
@@ -173,6 +175,11 @@ export abstract class PlotControllerBase<
    */
   protected _workerFor(nCells = Infinity): TBuilder | null {
     return nCells >= this._workerThreshold ? this._builder : null;
+  }
+
+  /** Start the worker a build of this many cells will use, while its data is fetched. */
+  protected _prepareWorker(nCells: number): void {
+    this._workerFor(nCells)?.prepare?.();
   }
 
   private _onPanelChanged(): void {

@@ -121,6 +121,11 @@ export function lightPatch<I>(previous: I, next: I): Partial<I> | null {
 /** Builds models away from the UI thread. */
 export interface IModelBuilder<I, O, M> {
   build(input: I, options: O): Promise<M>;
+  /**
+   * Start the worker if none runs: its script loads and compiles while the view's data
+   * is fetched, instead of after (a build starts it anyway).
+   */
+  prepare(): void;
   /** Stop the worker and fail what waits on it. */
   dispose(): void;
 }
@@ -191,6 +196,9 @@ export function createModelBuilder<I, O, M>(
 
   return {
     build,
+    prepare: () => {
+      client = client ?? launch();
+    },
     dispose: () => {
       client?.terminate('The view was closed.');
       client = null;

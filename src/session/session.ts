@@ -688,7 +688,7 @@ export class ExprscopeSession {
   async expression(
     genes: string[],
     options: IRequestOptions = {},
-    extras: { embedding?: string | null; cellIds?: boolean } = {}
+    extras: { embedding?: string | null; cellIds?: boolean | 'cached' } = {}
   ): Promise<IExpressionData> {
     const bridge = this._bridge;
     const description = this.description;

@@ -232,6 +232,36 @@ describe('ExpressionRepository', () => {
     expect(second.cellIds).toBe(first.cellIds);
   });
 
+  it("takes cell ids only from the cache with cellIds: 'cached'", async () => {
+    const before = await repository.getExpression({
+      ...request,
+      genes: ['A'],
+      cellIds: 'cached'
+    });
+    // Not cached: none, and none asked for
+    expect(before.cellIds).toBeNull();
+    expect(source.requests[0].cell_ids).toBeUndefined();
+    const fetched = await repository.getExpression({
+      ...request,
+      genes: ['A'],
+      cellIds: true
+    });
+    // Only the names travel: the gene is cached
+    expect(source.requests[1]).toEqual({
+      object: 'adata',
+      matrix: 'X',
+      genes: [],
+      cell_ids: true
+    });
+    const after = await repository.getExpression({
+      ...request,
+      genes: ['A'],
+      cellIds: 'cached'
+    });
+    expect(source.requests).toHaveLength(2);
+    expect(after.cellIds).toBe(fetched.cellIds);
+  });
+
   it('asks for the cell count when everything requested is known missing', async () => {
     await repository.getExpression({ ...request, genes: ['NOPE'] });
     cache.clear();

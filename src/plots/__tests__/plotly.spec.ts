@@ -131,3 +131,73 @@ describe('drawInTurn', () => {
     expect(order).toEqual(['earlier task', 'after the yield']);
   });
 });
+
+describe('warmUpPlotly', () => {
+  // A fresh module per test: whether a real draw happened is the page's state.
+  const freshModule = (): typeof import('../plotly') => {
+    let module: typeof import('../plotly') | undefined;
+    jest.isolateModules(() => {
+      module = require('../plotly');
+    });
+    return module!;
+  };
+
+  // Plotly cannot draw in jsdom (no SVG text measurement): a stand-in that records
+  // where it was asked to draw.
+  const fakePlotly = (fail = false) => {
+    const hosts: { inPage: boolean; hidden: boolean }[] = [];
+    return {
+      hosts,
+      newPlot: jest.fn(async (host: HTMLElement) => {
+        hosts.push({
+          inPage: host.isConnected,
+          hidden: host.style.visibility === 'hidden'
+        });
+        if (fail) {
+          throw new Error('no WebGL');
+        }
+        return host;
+      }),
+      purge: jest.fn()
+    };
+  };
+
+  it('draws once in a hidden element of the page, then removes it', async () => {
+    const { warmUpPlotly, plotDrawCount } = freshModule();
+    const plotly = fakePlotly();
+    await expect(warmUpPlotly(plotly as any)).resolves.toBe(true);
+    expect(plotly.hosts).toEqual([{ inPage: true, hidden: true }]);
+    expect(plotly.purge).toHaveBeenCalledTimes(1);
+    expect(document.querySelector('[data-exprscope-warm-up]')).toBeNull();
+    // Not a draw of the page's plots
+    expect(plotDrawCount()).toBe(0);
+  });
+
+  it('gives way to a real draw waiting behind it', async () => {
+    const { warmUpPlotly, drawInTurn, plotDrawCount } = freshModule();
+    const plotly = fakePlotly();
+    // Asked for before the warm-up's turn has started
+    const warmUp = warmUpPlotly(plotly as any);
+    const real = drawInTurn(() => 'drawn');
+    await expect(warmUp).resolves.toBe(false);
+    await expect(real).resolves.toBe('drawn');
+    expect(plotly.newPlot).not.toHaveBeenCalled();
+    expect(plotDrawCount()).toBe(1);
+  });
+
+  it('draws nothing once the page has drawn a plot', async () => {
+    const { warmUpPlotly, drawInTurn } = freshModule();
+    await drawInTurn(() => undefined);
+    const plotly = fakePlotly();
+    await expect(warmUpPlotly(plotly as any)).resolves.toBe(false);
+    expect(plotly.newPlot).not.toHaveBeenCalled();
+  });
+
+  it('cleans up after a failed draw and reports it as not warmed', async () => {
+    const { warmUpPlotly } = freshModule();
+    const plotly = fakePlotly(true);
+    await expect(warmUpPlotly(plotly as any)).resolves.toBe(false);
+    expect(plotly.purge).toHaveBeenCalledTimes(1);
+    expect(document.querySelector('[data-exprscope-warm-up]')).toBeNull();
+  });
+});

@@ -7,6 +7,7 @@
  * refaceting or another cluster subset rebuild from the data already here.
  */
 import type { ICorrelation } from '../../compute/correlation';
+import type { ICellIds } from '../../data/arrow';
 import type { IExpressionData } from '../../data/repository';
 import type { ExprscopeSession } from '../../session/session';
 import { unknownClustersNotes } from '../clusterNotes';
@@ -16,6 +17,7 @@ import {
   buildDualModel,
   DualMemo,
   DEFAULT_DUAL_OPTIONS,
+  DENSITY_THRESHOLD,
   IDualInput,
   IDualModel,
   IDualOptions
@@ -23,6 +25,7 @@ import {
 import type { IDualModelBuilder } from './workerProtocol';
 
 import { deltaRCsv, dualCsv, dualStatsCsv } from '../../export/data';
+import { markTiming } from '../../timing';
 import { IPlotStatusState, PlotControllerBase } from '../controllerBase';
 import type { IDataTable } from '../PlotActions';
 import { clusterCategoriesOf, plotContextOf } from '../plotContext';
@@ -205,6 +208,7 @@ export class DualController extends PlotControllerBase<
   async refresh(): Promise<void> {
     const abort = this._startRequest();
     this._supersedeBuilds(); // a build still running in the worker is for the old data
+    markTiming('exprscope:dual:refresh');
     const panel = this._panel;
     if (!panel.description || !panel.selection.object) {
       this._data = null;
@@ -222,20 +226,27 @@ export class DualController extends PlotControllerBase<
       return;
     }
     this._set({ status: 'loading', message: `Loading ${geneX} and ${geneY}…` });
+    this._prepareWorker(panel.description.n_obs);
     try {
+      // Cell names serve the hover of single points and the CSV. Above the density
+      // threshold the first draw is binned (no point shows its name): unless cached,
+      // they come after it (a million names were 14 of the view's 31 MB).
+      const namesLater = panel.description.n_obs > DENSITY_THRESHOLD;
       const expression = await panel.expression(
         [geneX, geneY],
         { signal: abort.signal },
-        { embedding, cellIds: true }
+        { embedding, cellIds: namesLater ? 'cached' : true }
       );
       if (abort.signal.aborted) {
         return;
       }
+      markTiming('exprscope:dual:data');
       this._data = {
         expression,
         embedding,
         kernelStats: null,
-        kernelStatsKey: ''
+        kernelStatsKey: '',
+        cellIds: expression.cellIds
       };
       this._rebuild();
       if (this._kernelPath()) {
@@ -254,9 +265,45 @@ export class DualController extends PlotControllerBase<
         this._data = { ...this._data, kernelStats, kernelStatsKey: key };
         this._rebuild();
       }
+      if (expression.cellIds === null) {
+        await this._fetchCellIds(expression, abort.signal);
+      }
     } catch (err) {
       this._failUnlessCancelled(err, abort.signal);
     }
+  }
+
+  /**
+   * The cells' names after the first draw. The same arrays otherwise, so the worker gets
+   * a patch and keeps its memos. Without them (the request failed) the view stands:
+   * hover and the CSV name cells by position.
+   */
+  private async _fetchCellIds(
+    expression: IExpressionData,
+    signal: AbortSignal
+  ): Promise<void> {
+    const { geneX, geneY, embedding } = this._settings;
+    let cellIds: ICellIds | null = null;
+    try {
+      cellIds = (
+        await this._panel.expression(
+          [geneX!, geneY!],
+          { signal },
+          { embedding, cellIds: true }
+        )
+      ).cellIds;
+    } catch (err) {
+      if (!signal.aborted) {
+        console.warn('exprscope: cell names not loaded', err);
+      }
+      return;
+    }
+    if (signal.aborted || this._data?.expression !== expression || !cellIds) {
+      return;
+    }
+    this._data = { ...this._data, cellIds };
+    // The same drawing with names for hover and the CSV: no progress to show
+    this._rebuild(true);
   }
 
   dispose(): void {
@@ -314,7 +361,8 @@ export class DualController extends PlotControllerBase<
     return [geneX, geneY, options.detectedOnly].join('\u0000');
   }
 
-  private _rebuild(): void {
+  /** Build the model from the data here; `quietly`, without saying "Drawing…" meanwhile. */
+  private _rebuild(quietly = false): void {
     const data = this._data;
     if (!data) {
       return;
@@ -343,12 +391,17 @@ export class DualController extends PlotControllerBase<
         previous.data !== data &&
         previous.data.expression === data.expression
       ) {
-        // Only the kernel's correlations arrived: the same arrays, so the worker gets a
-        // patch and keeps its memos (cells, density, blend) and the view its blend picture
+        // Only the kernel's correlations or the cells' names arrived: the same arrays, so
+        // the worker gets a patch and keeps its memos (cells, density, blend) and the
+        // view its blend picture
         this._input = {
           data,
           key,
-          input: { ...previous.input, kernelStats: data.kernelStats }
+          input: {
+            ...previous.input,
+            kernelStats: data.kernelStats,
+            cellIds: data.cellIds
+          }
         };
       } else if (previous?.data !== data || previous.key !== key) {
         this._input = {
@@ -362,7 +415,7 @@ export class DualController extends PlotControllerBase<
             dataset: codedColumn(expression, datasetColumn),
             cluster,
             embedding: expression.embedding,
-            cellIds: expression.cellIds,
+            cellIds: data.cellIds,
             matrix: matrixLabel,
             missingReason: expression.missingReason,
             kernelStats: data.kernelStats
@@ -381,6 +434,7 @@ export class DualController extends PlotControllerBase<
         if (!this._isLatestBuild(build)) {
           return; // a newer build superseded this one
         }
+        markTiming('exprscope:dual:model');
         if (data.kernelStats) {
           model.notes.unshift({
             kind: 'kernel_statistics',
@@ -412,10 +466,12 @@ export class DualController extends PlotControllerBase<
       };
       const worker = this._workerFor(expression.nCells);
       if (worker) {
-        this._set({
-          status: 'loading',
-          message: `Drawing ${expression.nCells.toLocaleString('en-US')} cells…`
-        });
+        if (!quietly) {
+          this._set({
+            status: 'loading',
+            message: `Drawing ${expression.nCells.toLocaleString('en-US')} cells…`
+          });
+        }
         // Draw first (correlations already known are shown), then correlate what is
         // still unknown: the statistics of a million cells take long, the points do not.
         // Recolouring or refaceting finds every correlation memoised: one build.
@@ -489,6 +545,8 @@ export class DualController extends PlotControllerBase<
     /** Kernel path: correlations computed in the kernel, and for which genes/option. */
     kernelStats: ReadonlyMap<string, ICorrelation> | null;
     kernelStatsKey: string;
+    /** The cells' names: from the cache with the data, or fetched after the first draw. */
+    cellIds: ICellIds | null;
   } | null = null;
   private _genesKey = '';
   private _object: string | null = null;

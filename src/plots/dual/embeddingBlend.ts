@@ -1,5 +1,6 @@
 /** The two-gene blend on the embedding: built, memoised, transposed and rasterised. */
 import { CodeArray } from '../../compute/aggregate';
+import { medianInPlace } from '../../compute/median';
 import { ICodedColumn } from '../heatmap/model';
 import { binning, binOf, IBinning, transposeCounts } from './binning';
 import { BLEND_LEVELS, blendLevel } from './blend';
@@ -323,19 +324,14 @@ export function clusterLabels(
     xs[at] = d1[cell];
     ys[at] = d2[cell];
   }
-  const median = (values: Float64Array) => {
-    values.sort();
-    const m = values.length >> 1;
-    return values.length % 2 ? values[m] : (values[m - 1] + values[m]) / 2;
-  };
   const labels: IClusterLabel[] = [];
   // Cells without a cluster get no label
   for (let c = 0; c < nK; c++) {
     if (counts[c] > 0) {
       labels.push({
         label: cluster.categories[c],
-        x: median(xs.subarray(start[c], start[c + 1])),
-        y: median(ys.subarray(start[c], start[c + 1])),
+        x: medianInPlace(xs.subarray(start[c], start[c + 1])),
+        y: medianInPlace(ys.subarray(start[c], start[c + 1])),
         nCells: counts[c]
       });
     }

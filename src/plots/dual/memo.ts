@@ -6,7 +6,7 @@
  * arrays (new data lets go of the old), and each is bounded per key as below.
  */
 import type { ICorrelation } from '../../compute/correlation';
-import type { ICellsMemo } from './cells';
+import type { ICells, ICellsMemo } from './cells';
 import type { IBlendMemo } from './embeddingBlend';
 import type { IBlendModel } from './modelTypes';
 
@@ -29,6 +29,14 @@ export class DualMemo {
   readonly correlations: Nested<
     Nested<Nested<Nested<Map<string, ICorrelation>>>>
   > = new WeakMap();
+  /** Pearson's r per dataset × cluster (Δr) per cell pass, by grouping and options. */
+  readonly datasetClusterR = new WeakMap<
+    ICells,
+    Map<
+      string,
+      { x: Float32Array; y: Float32Array; r: Float64Array; n: Float64Array }
+    >
+  >();
   /** Recent blends per value array: recolouring or refaceting reuses them. */
   readonly blends = new WeakMap<Float32Array, IBlendMemo[]>();
   /** Blends with their rasters: recolouring a million cells reuses the image too. */

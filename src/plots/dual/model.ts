@@ -156,7 +156,7 @@ export function buildDualModel(
   const nD = datasets.length;
   const nK = clusters.length;
   const keepCluster = clusterFilter(clusters, opts.clusters, notes);
-  const { dIndex, cIndex, kept, nonFinite, perDataset, perCluster } = memoCells(
+  const cellPass = memoCells(
     memo,
     input,
     x,
@@ -164,6 +164,7 @@ export function buildDualModel(
     keepCluster,
     filterKeyOf(keepCluster, opts)
   );
+  const { dIndex, cIndex, kept, nonFinite, perDataset, perCluster } = cellPass;
   const nKept = kept.length;
   explainCells(
     opts,
@@ -418,10 +419,10 @@ export function buildDualModel(
     missingGenes,
     notes,
     deltaR: correlationDifferences(
+      memo,
       x,
       y,
-      dIndex,
-      cIndex,
+      cellPass,
       nK,
       datasetGroups,
       clusterGroups,

@@ -6,7 +6,7 @@ import {
   pearsonByGroup,
   undefinedCorrelation
 } from '../../compute/correlation';
-import { filterKeyOf } from './cells';
+import { filterKeyOf, type ICells } from './cells';
 import { byName } from './format';
 import { DualMemo, Nested } from './memo';
 import {
@@ -212,10 +212,10 @@ export const NOT_COMPUTED = 'not computed';
  * label are left out of the comparisons.
  */
 export function correlationDifferences(
+  memo: DualMemo,
   x: Float32Array | null,
   y: Float32Array | null,
-  dIndex: Int32Array,
-  cIndex: Int32Array,
+  cells: ICells,
   nK: number,
   datasetGroups: readonly IDualGroup[],
   clusterGroups: readonly IDualGroup[],
@@ -267,15 +267,19 @@ export function correlationDifferences(
     return rows;
   }
   const stride = nK + 1;
-  const codes = new Int32Array(dIndex.length);
-  for (let i = 0; i < codes.length; i++) {
-    codes[i] = dIndex[i] >= 0 ? dIndex[i] * stride + cIndex[i] : -1;
-  }
   const nGroups =
     (datasetGroups.length > 0
       ? Math.max(...datasetGroups.map(g => g.index)) + 1
       : 0) * stride;
-  const { r, n } = pearsonByGroup(x, y, codes, nGroups, detectedOnly);
+  const { r, n } = memoDatasetClusterR(
+    memo,
+    x,
+    y,
+    cells,
+    stride,
+    nGroups,
+    detectedOnly
+  );
   for (const cluster of clusterGroups.filter(g => !g.missing)) {
     const ref = reference.index * stride + cluster.index;
     for (const target of targets) {
@@ -312,4 +316,35 @@ export function groupingDrivesPooled(
   const lo = Math.min(...defined);
   const hi = Math.max(...defined);
   return pooled > hi + POOLED_GAP || pooled < lo - POOLED_GAP;
+}
+
+/**
+ * Pearson's r of each dataset × cluster (code dataset · stride + cluster), remembered per
+ * pass over the cells: a cell pass belongs to one gene pair, grouping and cluster
+ * filter, so recolouring or refaceting a million cells reuses the r of every group.
+ */
+function memoDatasetClusterR(
+  memo: DualMemo,
+  x: Float32Array,
+  y: Float32Array,
+  cells: ICells,
+  stride: number,
+  nGroups: number,
+  detectedOnly: boolean
+): { r: Float64Array; n: Float64Array } {
+  const key = `${stride}/${nGroups}/${detectedOnly}`;
+  const known = memo.datasetClusterR.get(cells);
+  const hit = known?.get(key);
+  if (hit && hit.x === x && hit.y === y) {
+    return hit;
+  }
+  const { dIndex, cIndex } = cells;
+  const codes = new Int32Array(dIndex.length);
+  for (let i = 0; i < codes.length; i++) {
+    codes[i] = dIndex[i] >= 0 ? dIndex[i] * stride + cIndex[i] : -1;
+  }
+  const { r, n } = pearsonByGroup(x, y, codes, nGroups, detectedOnly);
+  const entry = { x, y, r, n };
+  memo.datasetClusterR.set(cells, new Map([...(known ?? []), [key, entry]]));
+  return entry;
 }

@@ -10,7 +10,9 @@ import { DualController } from '../controller';
 import {
   buildDualModel,
   clearDualCaches,
+  DENSITY_THRESHOLD,
   IDualInput,
+  IDualModel,
   IDualOptions
 } from '../model';
 
@@ -34,6 +36,7 @@ class FakePanel {
   };
   description: any = {
     fingerprint: 'f1',
+    n_obs: N,
     embeddings: [{ name: 'X_umap', n_dims: 2 }]
   };
   matrices = [{ id: 'X', label: 'X' }];
@@ -140,12 +143,45 @@ class FakePanel {
             ]
           }
         : null,
-      cellIds: Array.from({ length: N }, (_, i) => `c${i}`)
+      cellIds:
+        extras.cellIds === 'cached' && !this.namesCached
+          ? null
+          : Array.from({ length: N }, (_, i) => `c${i}`)
     };
   }
+
+  /** Whether the shared cache holds the cells' names (`cellIds: 'cached'`). */
+  namesCached = false;
 }
 
 describe('DualController', () => {
+  it('draws a large object before its cell names arrive, unless they are cached', async () => {
+    const panel = new FakePanel();
+    // As large as a binned first draw (the cells themselves stay few here)
+    panel.description.n_obs = DENSITY_THRESHOLD + 1;
+    const controller = new DualController(
+      panel as unknown as ExprscopePanelModel
+    );
+    const models: (IDualModel | null)[] = [];
+    controller.changed.connect(() => models.push(controller.state.model));
+    await controller.refresh();
+    expect(panel.calls.map(c => c.extras.cellIds)).toEqual(['cached', true]);
+    // First drawn without names, then with them
+    const drawn = models.filter((m): m is IDualModel => m !== null);
+    expect(drawn[0].cellIds).toBeNull();
+    expect(controller.state.model?.cellIds?.length).toBe(N);
+    expect(controller.state.status).toBe('ready');
+
+    // Names in the cache: one request, names in the first model
+    const cached = new FakePanel();
+    cached.description.n_obs = DENSITY_THRESHOLD + 1;
+    cached.namesCached = true;
+    const again = new DualController(cached as unknown as ExprscopePanelModel);
+    await again.refresh();
+    expect(cached.calls.map(c => c.extras.cellIds)).toEqual(['cached']);
+    expect(again.state.model?.cellIds?.length).toBe(N);
+  });
+
   it('takes the sidebar genes and a UMAP, then works from the data it has', async () => {
     const panel = new FakePanel();
     const controller = new DualController(
@@ -206,24 +242,32 @@ describe('DualController', () => {
     const panel = new FakePanel();
     const inputs: IDualInput[] = [];
     const resolvers: (() => void)[] = [];
+    const events: string[] = [];
     const controller = new DualController(
       panel as unknown as ExprscopePanelModel,
       {
         workerThreshold: 10,
         buildInWorker: {
           build: (input: IDualInput, options: Partial<IDualOptions>) => {
+            events.push('build');
             inputs.push(input);
             return new Promise(resolve =>
               resolvers.push(() => resolve(buildDualModel(input, options)))
             );
           },
+          prepare: () => events.push('prepare'),
           dispose: () => undefined
         }
       }
     );
     const settle = () => new Promise(resolve => setTimeout(resolve, 0));
     clearDualCaches(); // no correlations memoised by earlier tests
-    await controller.refresh();
+    const refreshed = controller.refresh();
+    // The worker starts while the data is fetched, not once it is in
+    expect(panel.calls).toHaveLength(1);
+    expect(events).toEqual(['prepare']);
+    await refreshed;
+    expect(events).toEqual(['prepare', 'build']);
     expect(controller.state.status).toBe('loading');
     expect(controller.state.message).toContain('Drawing 40 cells');
     // Each build draws first (no statistics); it correlates once that is drawn.

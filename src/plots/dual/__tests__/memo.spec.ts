@@ -9,6 +9,8 @@ describe('DualMemo', () => {
     const options = { nBoot: 0, density: 'on' as const };
     const first = buildDualModel(input, options, memo);
     const spy = jest.spyOn(correlation, 'correlateByGroup');
+    // Δr per dataset × cluster reads Pearson's r of each: remembered per cell pass too
+    const pearsonSpy = jest.spyOn(correlation, 'pearsonByGroup');
     try {
       const recoloured = buildDualModel(
         input,
@@ -16,6 +18,9 @@ describe('DualMemo', () => {
         memo
       );
       expect(spy).not.toHaveBeenCalled();
+      expect(pearsonSpy).not.toHaveBeenCalled();
+      expect(first.deltaR.length).toBeGreaterThan(1);
+      expect(recoloured.deltaR).toEqual(first.deltaR);
       expect(recoloured.kept).toBe(first.kept);
       expect(recoloured.facets[0].density).toBe(first.facets[0].density);
       expect(recoloured.blend).toBe(first.blend);
@@ -24,8 +29,12 @@ describe('DualMemo', () => {
       expect(spy).toHaveBeenCalled();
       expect(elsewhere.kept).not.toBe(first.kept);
       expect(elsewhere.kept).toEqual(first.kept);
+      // Another option of the pass ("detected only") is computed afresh
+      buildDualModel(input, { ...options, detectedOnly: true }, memo);
+      expect(pearsonSpy).toHaveBeenCalled();
     } finally {
       spy.mockRestore();
+      pearsonSpy.mockRestore();
     }
   });
 

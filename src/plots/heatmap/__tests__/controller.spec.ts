@@ -361,6 +361,7 @@ describe('HeatmapController', () => {
         builds.push(options);
         return Promise.resolve(buildHeatmapModel(input, options));
       },
+      prepare: jest.fn(),
       dispose: jest.fn()
     };
     const controller = new HeatmapController(
