@@ -52,8 +52,8 @@ export interface IExpressionRequest {
   embedding?: string | null;
   /**
    * The cells' names (obs_names): true fetches them if the cache lacks them, 'cached'
-   * takes them only from the cache (null otherwise; a million names are ~10 MB, which a
-   * first draw need not wait for).
+   * takes them only from the cache (null otherwise; a million names are 10–20 MB, which
+   * a first draw need not wait for).
    */
   cellIds?: boolean | 'cached';
 }
