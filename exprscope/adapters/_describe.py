@@ -102,8 +102,8 @@ def _describe_obs_column(name: str, column: pd.Series) -> dict[str, Any]:
 def _obs_to_arrow(column: pd.Series) -> pa.Array:
     """Numeric columns as float64 (missing values as NaN); everything else as a dictionary
     of utf8 in category order, with missing values as nulls. The indices keep pandas's
-    width, the narrowest signed integer holding the categories (int8 below 128): a
-    million cells' codes are 1 MB instead of 4."""
+    width for the codes (int8 below 127 categories, then int16): a million cells' codes are
+    1 MB instead of 4."""
     if _column_kind(column) == NUMERIC:
         return pa.array(column.to_numpy(dtype=np.float64, na_value=np.nan))
     categorical = _as_categorical(column)

@@ -82,10 +82,11 @@ def check_obs_column(column: pa.ChunkedArray, expected: pd.Series) -> None:
         assert column.type == pa.float64()
         np.testing.assert_array_equal(column.to_numpy(), expected.to_numpy(dtype=np.float64))
         return
-    # Indices at the narrowest signed width holding the categories (pandas's codes)
+    # Indices at pandas's width for the codes: the narrowest signed integer whose maximum
+    # exceeds the number of categories (int8 below 127)
     assert pa.types.is_dictionary(column.type) and column.type.value_type == pa.utf8()
     categories = len(column.chunk(0).dictionary)
-    width = 8 if categories < 2**7 else 16 if categories < 2**15 else 32
+    width = next(w for w in (8, 16, 32) if categories < np.iinfo(f"int{w}").max)
     assert column.type.index_type == getattr(pa, f"int{width}")()
     assert column.to_pylist() == [None if pd.isna(value) else str(value) for value in expected]
     if isinstance(expected.dtype, pd.CategoricalDtype):

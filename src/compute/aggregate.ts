@@ -18,7 +18,7 @@
 
 /**
  * Per-cell group codes, −1 = no group. Any signed width: categorical columns arrive as
- * pandas sent them (int8 below 128 categories), and widening a million codes to int32
+ * pandas sent them (int8 below 127 categories), and widening a million codes to int32
  * would cost 3 MB per column.
  */
 export type CodeArray = Int8Array | Int16Array | Int32Array;
