@@ -1,14 +1,11 @@
 import { medianInPlace, selectInPlace } from '../median';
+import { hash32, replicateKey } from '../rng';
 
-/** A seeded stream (xorshift32), so every run checks the same arrays. */
+/** A seeded stream (the bootstrap's counter hashes), so every run checks the same arrays. */
 function seeded(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
+  const key = replicateKey(seed, 0);
+  let counter = 0;
+  return () => hash32((key + counter++) >>> 0) / 4294967296;
 }
 
 /** The definition: the middle of the sorted values (mean of the two middle ones). */
