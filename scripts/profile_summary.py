@@ -5,9 +5,9 @@
 For the profiles the browser bench writes with EXPRSCOPE_BENCH_PROFILE=<dir>: heatmap-10k-first,
 heatmap-10k-second (the 10⁴-cell heatmaps, click to drawn and their baselines),
 interactions-1m (the 10⁶-cell heatmap's regroups and rescales), dual-cold-1m and dual-warm-1m (the
-dual view of 10⁶ cells, data fetched or cached; the page's main thread only, not its workers).
-EXPRSCOPE_BENCH_ONLY=10k stops the bench after the 10⁴-cell stage. Total time counts a function once per sample however often it
-recurs on the stack.
+dual view of 10⁶ cells, data fetched or cached), recolour-1m (its recolours); the page's main
+thread only, not its workers. EXPRSCOPE_BENCH_ONLY=10k stops the bench after the 10⁴-cell stage.
+Total time counts a function once per sample however often it recurs on the stack.
 """
 
 from __future__ import annotations

@@ -969,11 +969,13 @@ test('exprscope benchmark', async ({ page, browser }) => {
   ).toHaveAttribute('data-status', 'ready', { timeout: 600_000 });
   longTasks.dual_warm_1m = await mainThread.since(since);
   since = await mainThread.start();
-  for (let i = 0; i < size.interactionReps; i++) {
-    interactions.recolour.push(
-      (await timeChange(page, '#jp-exprscope-color-by', SCATTER_PLOT)).ms
-    );
-  }
+  await profiled(cdp, 'recolour-1m', async () => {
+    for (let i = 0; i < size.interactionReps; i++) {
+      interactions.recolour.push(
+        (await timeChange(page, '#jp-exprscope-color-by', SCATTER_PLOT)).ms
+      );
+    }
+  });
   longTasks.recolour_1m = await mainThread.since(since);
   results.long_tasks = longTasks;
   const all = Object.values(interactions).flat();

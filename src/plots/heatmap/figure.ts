@@ -62,8 +62,8 @@ const CELLS_TRACK = 26;
 const ANNOTATION_BAR = 9;
 const TRACK_GAP = 4;
 const COLUMN_TREE = 80;
-/** Room above the plot for the datasets' legend. */
-const DATASET_LEGEND = 22;
+/** Room above the plot for the datasets' legend: 24 px holds it at the default font size. */
+const DATASET_LEGEND = 24;
 /** The row annotation strip, left of the cells, in columns. */
 const ROW_STRIP: [number, number] = [-0.8, -0.6];
 
@@ -78,6 +78,28 @@ export const CELL_FIELDS = [
 ] as const;
 
 const DOT_MAX_DIAMETER = 18;
+
+/** The colour bar's width and the space either side of it, in pixels. */
+const COLORBAR = { thickness: 12, xpad: 10 };
+/**
+ * The longest tick label the right margin keeps room for. The margin must not depend on
+ * the values: Plotly widens a margin its colour bar does not fit, and whenever the margins
+ * change from one draw to the next it draws the colour bar and legends twice (a sixth of a
+ * rescale's `Plotly.react`, docs/performance.md). A longer label still fits: Plotly widens.
+ */
+const COLORBAR_WIDEST_TICK = '−0.00';
+
+/**
+ * The right margin: the colour bar with its padding, tick labels and title (a line turned
+ * on its side), and the space Plotly keeps beyond a margin's contents (`EDGE`).
+ */
+function colorbarRoom(measure: TextMeasure, fontSize: number): number {
+  const labels = TICK_PADDING + measure(COLORBAR_WIDEST_TICK, fontSize);
+  const title = TICK_PADDING + Math.ceil(fontSize * 1.4);
+  return Math.ceil(
+    2 * COLORBAR.xpad + COLORBAR.thickness + labels + title + EDGE
+  );
+}
 /** Width of the gap drawn between two cluster groups, in columns, and at most in pixels. */
 const GROUP_GAP = 0.35;
 const GROUP_GAP_MAX_PX = 10;
@@ -139,9 +161,11 @@ export function heatmapFigure(
       : label;
   });
   const viewWidth = options.width ?? DEFAULT_WIDTH;
+  // The colour bar's room, so the column labels are laid out for the width they get
+  const marginRight = colorbarRoom(measure, theme.fontSize);
   const plotAreaWidth = Math.max(
     40,
-    (viewWidth - marginLeft - EDGE) * heatmapRight
+    (viewWidth - marginLeft - marginRight) * heatmapRight
   );
   const axis = columnAxis(columns, {
     labels: columnLabels,
@@ -152,7 +176,9 @@ export function heatmapFigure(
   });
   const figureWidth =
     axis.minPlotAreaWidth > plotAreaWidth
-      ? Math.ceil(axis.minPlotAreaWidth / heatmapRight) + marginLeft + EDGE
+      ? Math.ceil(axis.minPlotAreaWidth / heatmapRight) +
+        marginLeft +
+        marginRight
       : undefined;
 
   // Hover text is rendered as (a subset of) HTML: names are escaped like the labels.
@@ -187,6 +213,12 @@ export function heatmapFigure(
     : TRACK_GAP + bars * (ANNOTATION_BAR + 2) + CELLS_TRACK + TRACK_GAP;
   const treePx = hasColumnTree ? COLUMN_TREE : 0;
   const datasetLegend = !difference && hasDatasets;
+  // Its room is kept whenever the object has datasets, grouped by them or not: the plot
+  // does not move on a regroup, and Plotly, whose margins then stay the same, draws the
+  // legends and the colour bar once per draw instead of twice.
+  const datasetLegendRoom =
+    datasetLegend ||
+    (!difference && (options.datasetCategories?.length ?? 0) > 0);
 
   const labelsBelow = TICK_PADDING + axis.labelsBelow;
   // The dot plot's size key goes below the column labels, one size per line.
@@ -196,8 +228,8 @@ export function heatmapFigure(
   const caption = missingGenesCaption(model);
   const margin = {
     l: marginLeft,
-    r: EDGE,
-    t: (options.title ? 40 : EDGE) + (datasetLegend ? DATASET_LEGEND : 0),
+    r: marginRight,
+    t: (options.title ? 40 : EDGE) + (datasetLegendRoom ? DATASET_LEGEND : 0),
     b:
       EDGE +
       labelsBelow +
@@ -214,7 +246,11 @@ export function heatmapFigure(
 
   const colorbar = {
     title: { text: model.colorScale.label, side: 'right' as const },
-    thickness: 12,
+    thickness: COLORBAR.thickness,
+    xpad: COLORBAR.xpad,
+    // At the plot area's right edge, in the room the right margin keeps for it
+    x: 1,
+    xanchor: 'left' as const,
     len: Math.min(0.9, heatmapTop),
     y: 0,
     yanchor: 'bottom' as const,
@@ -360,22 +396,15 @@ export function heatmapFigure(
     ) => {
       const y0 = trackBottom;
       const y1 = y0 + px(ANNOTATION_BAR);
+      const cells: IFilledRect[] = [];
       columns.forEach((column, j) => {
         const color = colorOf(column);
         if (color) {
-          shapes.push({
-            type: 'rect',
-            xref: 'x',
-            yref: 'paper',
-            x0: axis.positions[j] - 0.5,
-            x1: axis.positions[j] + 0.5,
-            y0,
-            y1,
-            line: { width: 0 },
-            fillcolor: color
-          });
+          const x = axis.positions[j];
+          cells.push({ x0: x - 0.5, x1: x + 0.5, y0, y1, color });
         }
       });
+      shapes.push(...rectangleShapes(cells, 'x', 'paper'));
       leftNote(name, (y0 + y1) / 2);
       trackBottom = y1 + px(2);
     };
@@ -423,24 +452,17 @@ export function heatmapFigure(
     }
   }
   if (rowStrip) {
+    const strips: IFilledRect[] = [];
     model.genes.forEach((gene, i) => {
       const cluster = options.rowClusters?.get(gene);
       const color =
         cluster === undefined ? undefined : clusterColors.get(cluster);
       if (color) {
-        shapes.push({
-          type: 'rect',
-          xref: 'x',
-          yref: 'y',
-          x0: ROW_STRIP[0],
-          x1: ROW_STRIP[1],
-          y0: i - 0.45,
-          y1: i + 0.45,
-          line: { width: 0 },
-          fillcolor: color
-        });
+        const [x0, x1] = ROW_STRIP;
+        strips.push({ x0, x1, y0: i - 0.45, y1: i + 0.45, color });
       }
     });
+    shapes.push(...rectangleShapes(strips, 'x', 'y'));
   }
   if (caption) {
     annotations.push({
@@ -561,18 +583,16 @@ function cellsTrack(
   positions: readonly number[],
   theme: IPlotTheme
 ): { trace: PlotData; shapes: NonNullable<PlotLayout['shapes']> } {
-  const shapes: NonNullable<PlotLayout['shapes']> = model.columns.map(
-    (c, j) => ({
-      type: 'rect',
-      xref: 'x',
-      yref: 'y3',
+  const shapes = rectangleShapes(
+    model.columns.map((c, j) => ({
       x0: positions[j] - 0.4,
       x1: positions[j] + 0.4,
       y0: 0,
       y1: c.nCells,
-      line: { width: 0 },
-      fillcolor: c.masked ? theme.missing : theme.mutedFont
-    })
+      color: c.masked ? theme.missing : theme.mutedFont
+    })),
+    'x',
+    'y3'
   );
   const trace = {
     type: 'scatter',
@@ -595,6 +615,42 @@ function cellsTrack(
     showlegend: false
   } as PlotData;
   return { trace, shapes };
+}
+
+/** A filled rectangle in the coordinates of a shape's axes. */
+interface IFilledRect {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  color: string;
+}
+
+/**
+ * Rectangles as one path shape per colour (in first-seen order), not one shape each:
+ * Plotly coerces and draws every shape again on each redraw, and the bars above the cells
+ * (three rectangles per column) were ~14% of a regroup's or rescale's `Plotly.react` at 40
+ * columns (docs/performance.md).
+ */
+export function rectangleShapes(
+  rects: readonly IFilledRect[],
+  xref: 'x',
+  yref: 'y' | 'y3' | 'paper'
+): NonNullable<PlotLayout['shapes']> {
+  const paths = new Map<string, string[]>();
+  for (const { x0, x1, y0, y1, color } of rects) {
+    const path = paths.get(color) ?? [];
+    path.push(`M${x0},${y0}H${x1}V${y1}H${x0}Z`);
+    paths.set(color, path);
+  }
+  return [...paths].map(([color, path]) => ({
+    type: 'path',
+    xref,
+    yref,
+    path: path.join(''),
+    line: { width: 0 },
+    fillcolor: color
+  }));
 }
 
 /**

@@ -1,6 +1,12 @@
 import { LIGHT_PLOT_THEME } from '../../theme';
 import { categoryColor } from '../../palette';
-import { dotDiameter, escapeLabel, heatmapFigure } from '../figure';
+import {
+  dotDiameter,
+  escapeLabel,
+  heatmapFigure,
+  rectangleShapes
+} from '../figure';
+import type { IFigure } from '../../plotly';
 import { markerRowTags } from '../markers';
 import { buildHeatmapModel, IHeatmapInput } from '../model';
 
@@ -20,6 +26,50 @@ function input(): IHeatmapInput {
     matrix: 'X'
   };
 }
+
+interface IRect {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  color: string;
+}
+
+/** The filled rectangles a figure's path shapes on `yref` draw, in drawing order. */
+function filledRects(figure: IFigure, yref: string): IRect[] {
+  return (figure.layout.shapes ?? [])
+    .filter((s: any) => s.type === 'path' && s.fillcolor && s.yref === yref)
+    .flatMap((s: any) =>
+      [...s.path.matchAll(/M([^,]+),([^H]+)H([^V]+)V([^H]+)H[^Z]+Z/g)].map(
+        m => ({
+          x0: Number(m[1]),
+          y0: Number(m[2]),
+          x1: Number(m[3]),
+          y1: Number(m[4]),
+          color: s.fillcolor as string
+        })
+      )
+    );
+}
+
+describe('rectangleShapes', () => {
+  it('draws rectangles as one filled path per colour, in first-seen order', () => {
+    const rects = [
+      { x0: -0.5, x1: 0.5, y0: 0.9, y1: 0.95, color: 'red' },
+      { x0: 0.5, x1: 1.5, y0: 0.9, y1: 0.95, color: 'blue' },
+      { x0: 1.5, x1: 2.5, y0: 0.9, y1: 0.95, color: 'red' }
+    ];
+    const shapes = rectangleShapes(rects, 'x', 'paper') as any[];
+    expect(shapes.map(s => s.fillcolor)).toEqual(['red', 'blue']);
+    expect(shapes[0].path).toBe(
+      'M-0.5,0.9H0.5V0.95H-0.5ZM1.5,0.9H2.5V0.95H1.5Z'
+    );
+    expect(shapes.every(s => s.line.width === 0 && s.xref === 'x')).toBe(true);
+    const figure = { data: [], layout: { shapes } } as IFigure;
+    const byX = (a: IRect, b: IRect) => a.x0 - b.x0;
+    expect(filledRects(figure, 'paper').sort(byX)).toEqual(rects);
+  });
+});
 
 describe('heatmapFigure', () => {
   it('draws the model values with the numbers behind each cell in customdata', () => {
@@ -73,8 +123,9 @@ describe('heatmapFigure', () => {
       minCells: 1
     });
     const figure = heatmapFigure(model, { theme: LIGHT_PLOT_THEME });
+    // (the bars above the cells are filled paths; these are lines)
     const paths = (figure.layout.shapes ?? []).filter(
-      (s: any) => s.type === 'path'
+      (s: any) => s.type === 'path' && !s.fillcolor
     ) as any[];
     expect(paths).toHaveLength(2);
     const [grid, gaps] = paths;
@@ -92,6 +143,33 @@ describe('heatmapFigure', () => {
     expect(gaps.line.width).toBeGreaterThan(grid.line.width);
   });
 
+  it('keeps the same margins whatever the scaling or grouping, the colour bar in the right one', () => {
+    // Plotly draws the colour bar and the legends twice when the margins change between draws
+    const margins = (
+      ['cluster', 'dataset', 'dataset_cluster'] as const
+    ).flatMap(groupBy =>
+      (['zscore', 'none', 'minmax'] as const).map(scaling => {
+        const model = buildHeatmapModel(input(), {
+          groupBy,
+          scaling,
+          minCells: 1
+        });
+        const figure = heatmapFigure(model, {
+          theme: LIGHT_PLOT_THEME,
+          datasetCategories: ['ctrl', 'stim'],
+          clusterCategories: ['0', '1']
+        });
+        const trace = figure.data.find(t => t.name === 'expression') as any;
+        expect(trace.colorbar).toMatchObject({ x: 1, xanchor: 'left' });
+        const { l, r, t } = figure.layout.margin as any;
+        return { l, r, t };
+      })
+    );
+    expect(new Set(margins.map(m => JSON.stringify(m))).size).toBe(1);
+    // Room for the bar, its labels and title beyond the plot area
+    expect(margins[0].r).toBeGreaterThan(80);
+  });
+
   it('colours the datasets and clusters in annotation bars, with a datasets legend', () => {
     const model = buildHeatmapModel(input(), {
       groupBy: 'dataset_cluster',
@@ -102,13 +180,17 @@ describe('heatmapFigure', () => {
       datasetCategories: ['ctrl', 'stim'],
       clusterCategories: ['0', '1']
     });
-    const bars = (figure.layout.shapes ?? []).filter(
-      (s: any) => s.yref === 'paper' && s.type === 'rect'
-    ) as any[];
-    // One rectangle per column in each bar, at the column's position
+    const bars = filledRects(figure, 'paper');
+    // One rectangle per column in each bar, at the column's position; one shape per colour
     expect(bars).toHaveLength(2 * model.columns.length);
+    expect(
+      (figure.layout.shapes ?? []).filter((s: any) => s.yref === 'paper')
+    ).toHaveLength(2 + 2 + 1);
     const colours = (y0: number) =>
-      bars.filter(b => b.y0 === y0).map(b => b.fillcolor);
+      bars
+        .filter(b => b.y0 === y0)
+        .sort((a, b) => a.x0 - b.x0)
+        .map(b => b.color);
     const levels = [...new Set(bars.map(b => b.y0))].sort();
     expect(colours(levels[0])).toEqual([
       categoryColor(0),
@@ -141,10 +223,8 @@ describe('heatmapFigure', () => {
       ]),
       clusterCategories: ['0', '1']
     });
-    const strips = (figure.layout.shapes ?? []).filter(
-      (s: any) => s.yref === 'y' && s.type === 'rect'
-    ) as any[];
-    expect(strips.map(s => [s.y0 + 0.45, s.fillcolor])).toEqual([
+    const strips = filledRects(figure, 'y').sort((a, b) => a.y0 - b.y0);
+    expect(strips.map(s => [s.y0 + 0.45, s.color])).toEqual([
       [0, categoryColor(1)],
       [1, categoryColor(0)]
     ]);
@@ -167,10 +247,10 @@ describe('heatmapFigure', () => {
     expect(missing.z[0][masked]).toBe(1);
     const cells = figure.data.find(t => t.name === 'n cells') as any;
     expect(cells.customdata[masked][3]).toContain('masked');
-    const bar = (figure.layout.shapes as any[]).find(
-      s => s.yref === 'y3' && s.y1 === model.columns[masked].nCells
-    );
-    expect(bar.fillcolor).toBe(LIGHT_PLOT_THEME.missing);
+    const bars = filledRects(figure, 'y3');
+    expect(bars).toHaveLength(model.columns.length);
+    const bar = bars.find(b => b.y1 === model.columns[masked].nCells);
+    expect(bar?.color).toBe(LIGHT_PLOT_THEME.missing);
   });
 
   it('draws dots sized by the fraction expressing in dot mode', () => {
