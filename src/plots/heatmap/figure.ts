@@ -84,7 +84,7 @@ const COLORBAR = { thickness: 12, xpad: 10 };
 /**
  * The longest tick label the right margin keeps room for. The margin must not depend on
  * the values: Plotly widens a margin its colour bar does not fit, and whenever the margins
- * change from one draw to the next it draws the colour bar and legends twice (a sixth of a
+ * change from one draw to the next it draws the colour bar and legends twice (~14% of a
  * rescale's `Plotly.react`, docs/performance.md). A longer label still fits: Plotly widens.
  */
 const COLORBAR_WIDEST_TICK = '−0.00';
